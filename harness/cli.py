@@ -1,0 +1,225 @@
+"""`spec-harness`: run, check and list steps. Exit codes: 0 passed, 1 a step failed,
+2 a spec/step-definition/usage error, 3 target unreachable, 130 interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from .events import EventBus
+from .loader import check_examples, check_steps, discover, parse_all
+from .plan import Plan, Selection, make_plan
+from .run.registry import DEFAULT_STEP_MODULES, StepLoadError, StepRegistry
+from .run.retry import RetryPolicy
+from .run.runner import Runner, RunSettings
+from .spec.errors import SpecErrors
+from .tags import TagExpressionError, parse_tag_expression
+from .targets.base import Target, TargetError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TARGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spec-harness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def selection_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("paths", nargs="*", default=["specs"],
+                       help="spec files or folders (default: specs/); FILE:LINE picks a "
+                       "scenario and the story before it")
+        p.add_argument("-k", dest="names", action="append", default=[], metavar="TEXT",
+                       help="only features whose title, path or a scenario title contains TEXT")
+        p.add_argument("--tags", help="tag expression, e.g. 'fota and not slow'")
+        p.add_argument("--steps", dest="step_modules", action="append", default=[],
+                       metavar="MODULE", help="step module or folder to load (repeatable; "
+                       "default: the built-in `steps` library)")
+
+    run = sub.add_parser("run", help="run specs against a target")
+    selection_args(run)
+    run.add_argument("--jobs", type=int, default=8, help="feature runs at once (default 8)")
+    run.add_argument("--reports", default="reports", metavar="DIR",
+                     help="where reports go (default reports/)")
+    run.add_argument("--no-reports", action="store_true", help="write no report files")
+    run.add_argument("--target", default="embedded", choices=["embedded", "remote"])
+    run.add_argument("--api-url", default="", help="remote: the backend's REST base URL")
+    run.add_argument("--mock-url", default="", help="remote: the mock nRF Cloud's URL")
+    run.add_argument("--ws-url", default=None, help="remote: websocket URL "
+                     "(default: API URL with ws:// and /ws)")
+    run.add_argument("--admin-token", default="", help="remote: the backend's admin token")
+    run.add_argument("--target-config", metavar="FILE",
+                     help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url")
+    run.add_argument("--step-timeout", type=float, default=60.0, metavar="S",
+                     help="seconds one step attempt may take (default 60)")
+    run.add_argument("--timeout", type=float, default=None, metavar="S",
+                     help="seconds the whole run may take")
+    run.add_argument("--retry-tries", type=int, default=None, help="Soon: attempts at most")
+    run.add_argument("--retry-timeout", type=float, default=30_000, metavar="MS",
+                     help="Soon: time budget in ms (default 30000)")
+    run.add_argument("--retry-initial-delay", type=float, default=50, metavar="MS")
+    run.add_argument("--retry-max-delay", type=float, default=1000, metavar="MS")
+    run.add_argument("--retry-factor", type=float, default=2)
+    run.add_argument("-q", "--quiet", action="store_true")
+    run.add_argument("-v", "--verbose", action="store_true")
+    run.add_argument("--color", action=argparse.BooleanOptionalAction, default=None)
+
+    check = sub.add_parser("check", help="parse, plan, match steps and resolve placeholders "
+                           "with exampleContext; runs nothing")
+    selection_args(check)
+    check.add_argument("--syntax-only", action="store_true", help="stop after parsing")
+
+    steps = sub.add_parser("steps", help="list the step sentences")
+    steps.add_argument("--steps", dest="step_modules", action="append", default=[])
+
+    report = sub.add_parser("report", help="rebuild reports from a saved events.ndjson")
+    report.add_argument("events", help="path to events.ndjson")
+    report.add_argument("--reports", default="reports", metavar="DIR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code = {"run": cmd_run, "check": cmd_check, "steps": cmd_steps,
+                "report": cmd_report}[args.command](args)
+    except SpecErrors as exc:
+        _err(f"{exc}\n{len(exc.errors)} problem(s) in the specs")
+        code = EXIT_USAGE
+    except (UsageError, StepLoadError, TagExpressionError) as exc:
+        _err(f"error: {exc}")
+        code = EXIT_USAGE
+    except TargetError as exc:
+        _err(f"target unavailable: {exc}")
+        code = EXIT_TARGET
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    sys.exit(code)
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _plan(args: argparse.Namespace) -> tuple[Plan, list[str]]:
+    files, lines = discover(args.paths)
+    if not files:
+        raise UsageError(f"no *.feature.md files in {', '.join(args.paths)}")
+    features = parse_all(files)
+    tags = parse_tag_expression(args.tags) if args.tags else None
+    plan = make_plan(features, Selection(lines=lines, names=args.names, tags=tags))
+    if not plan.runs:
+        raise UsageError("nothing selected: no feature matches the paths, -k and --tags given")
+    return plan, [str(f) for f in files]
+
+
+def _registry(args: argparse.Namespace) -> StepRegistry:
+    registry = StepRegistry()
+    registry.load(list(DEFAULT_STEP_MODULES) + args.step_modules)
+    return registry
+
+
+def _check_steps(plan: Plan, registry: StepRegistry) -> None:
+    problems = check_steps(plan.runs, registry)
+    if problems:
+        raise UsageError("\n".join(problems) + f"\n{len(problems)} step(s) cannot run")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    if args.syntax_only:
+        files, _ = discover(args.paths)
+        features = parse_all(files)
+        print(f"{len(features)} spec(s) parsed")
+        return EXIT_OK
+    plan, files = _plan(args)
+    _check_steps(plan, _registry(args))
+    features = list({r.feature.path: r.feature for r in plan.runs}.values())
+    problems = check_examples(features)
+    if problems:
+        raise UsageError("\n".join(problems))
+    print(f"{len(files)} spec(s), {len(plan.runs)} feature run(s): OK")
+    return EXIT_OK
+
+
+def cmd_steps(args: argparse.Namespace) -> int:
+    for d in _registry(args).catalogue():
+        doc = f"  — {d['doc']}" if d["doc"] else ""
+        print(f"{d['type']:>5}  {d['pattern']}{doc}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import rebuild
+
+    path = Path(args.events)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such events file")
+    rebuild(path, Path(args.reports))
+    print(f"reports written to {args.reports}/")
+    return EXIT_OK
+
+
+def make_target(args: argparse.Namespace) -> Target:
+    if args.target == "embedded":
+        from .targets.embedded import EmbeddedTarget
+
+        return EmbeddedTarget()
+    from .targets.remote import RemoteTarget, load_config
+
+    config = load_config(args.target_config) if args.target_config else {}
+    return RemoteTarget(api_url=args.api_url or config.get("api_url", ""),
+                        mock_url=args.mock_url or config.get("mock_url", ""),
+                        admin_token=args.admin_token or config.get("admin_token", ""),
+                        ws_url=args.ws_url or config.get("ws_url"))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .report import make_reporters
+
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    plan, files = _plan(args)
+    registry = _registry(args)
+    _check_steps(plan, registry)
+    settings = RunSettings(
+        jobs=args.jobs, step_timeout=args.step_timeout, run_timeout=args.timeout,
+        retry=RetryPolicy(tries=args.retry_tries, initialDelay=args.retry_initial_delay,
+                          factor=args.retry_factor, maxDelay=args.retry_max_delay,
+                          timeout=args.retry_timeout))
+    bus = EventBus()
+    reporters = make_reporters(None if args.no_reports else Path(args.reports),
+                               verbose=args.verbose, quiet=args.quiet, color=args.color)
+    for reporter in reporters:
+        bus.subscribe(reporter)
+    try:
+        return asyncio.run(_run(plan, registry, make_target(args), bus, settings, files))
+    finally:
+        for reporter in reporters:
+            reporter.close()
+
+
+async def _run(plan: Plan, registry: StepRegistry, target: Target, bus: EventBus,
+               settings: RunSettings, files: list[str]) -> int:
+    await target.start()
+    try:
+        runner = Runner(plan, registry, target, bus, settings, paths=files)
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, _on_interrupt, loop, runner)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
+            pass
+        result = await runner.run()
+        return result.exit_code
+    finally:
+        await target.stop()
+
+
+def _on_interrupt(loop: asyncio.AbstractEventLoop, runner: Runner) -> None:
+    # A second Ctrl-C gets Python's default behaviour: stop at once.
+    loop.remove_signal_handler(signal.SIGINT)
+    runner.interrupt()

@@ -1,0 +1,181 @@
+"""JSONata expressions and the placeholders specs write: `${expr}`, `"$number{expr}"`, `<name>`.
+
+Order matters: `<variant.x>`/`<row>` placeholders are replaced first (they may build an
+expression, e.g. `${tracker.<variant.nw>.id}`), then `"$number{...}"`, then `${...}`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from typing import Any
+
+import jsonata
+
+
+class ExpressionError(Exception):
+    """An expression that is invalid or yields nothing; the message names it."""
+
+
+_ANGLE = re.compile(r"<([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)>")
+
+
+@lru_cache(maxsize=4096)
+def _compiled(expr: str) -> jsonata.Jsonata:
+    return jsonata.Jsonata(expr)
+
+
+def evaluate(expr: str, data: Any) -> Any:
+    """Evaluate a JSONata expression; None when it yields nothing."""
+    try:
+        result = _compiled(expr).evaluate(data)
+    except jsonata.JException as exc:
+        raise ExpressionError(f"invalid expression `{expr}`: {exc}") from None
+    except RecursionError:
+        raise ExpressionError(f"expression `{expr}` recursed too deeply") from None
+    return _plain(result)
+
+
+def require(expr: str, data: Any) -> Any:
+    """Evaluate; an expression that yields nothing is an error naming what was missing."""
+    result = evaluate(expr, data)
+    if result is None:
+        raise ExpressionError(_nothing_message(expr, data))
+    return result
+
+
+def _nothing_message(expr: str, data: Any) -> str:
+    msg = f"`{expr}` yielded nothing"
+    name = re.match(r"\s*\$?\.?([A-Za-z_]\w*)", expr)
+    if isinstance(data, dict) and name and name.group(1) not in data:
+        known = ", ".join(sorted(str(k) for k in data)[:20]) or "nothing"
+        msg += f": `{name.group(1)}` is not in the context (it holds: {known})"
+    return msg
+
+
+def _plain(value: Any) -> Any:
+    """JSONata results as plain JSON values (sequences as lists, 2.0 as 2)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def as_text(value: Any) -> str:
+    """A value as it is inserted into text: strings raw, the rest as compact JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def find_placeholders(text: str, opener: str = "${") -> list[tuple[int, int, str]]:
+    """(start, end, expression) of each placeholder, braces balanced, strings skipped."""
+    found = []
+    i = text.find(opener)
+    while i != -1:
+        end = _matching_brace(text, i + len(opener) - 1)
+        if end is None:
+            raise ExpressionError(f"placeholder `{text[i:i + 30]}…` is never closed with `}}`")
+        found.append((i, end + 1, text[i + len(opener):end].strip()))
+        i = text.find(opener, end + 1)
+    return found
+
+
+def _matching_brace(text: str, open_at: int) -> int | None:
+    depth, quote, i = 0, None, open_at
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
+
+
+def replace_angle(text: str, values: dict[str, Any]) -> str:
+    """Replace `<name>`/`<a.b>` that resolve in `values`; leave other `<...>` (e.g. HTML)."""
+    def sub(m: re.Match) -> str:
+        value: Any = values
+        for part in m.group(1).split("."):
+            if not isinstance(value, dict) or part not in value:
+                return m.group(0)
+            value = value[part]
+        return as_text(value)
+    return _ANGLE.sub(sub, text) if "<" in text else text
+
+
+def substitute(text: str, data: dict[str, Any], *, json_strings: bool = False) -> str:
+    """Resolve every placeholder in `text` against `data`.
+
+    With `json_strings`, a `${...}` standing inside a JSON string literal is escaped
+    for JSON, so a value with quotes or newlines cannot break the document.
+    """
+    if "$" not in text:
+        return text
+    text = _substitute_numbers(text, data)
+    spots = find_placeholders(text)
+    if not spots:
+        return text
+    in_string = _string_positions(text, spots) if json_strings else set()
+    out, last = [], 0
+    for start, end, expr in spots:
+        value = require(expr, data)
+        rendered = as_text(value)
+        if start in in_string:
+            rendered = json.dumps(rendered, ensure_ascii=False)[1:-1]
+        out.append(text[last:start])
+        out.append(rendered)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _substitute_numbers(text: str, data: dict[str, Any]) -> str:
+    if '"$number{' not in text:
+        return text
+    out, last = [], 0
+    for start, end, expr in find_placeholders(text, '"$number{'):
+        if text[end:end + 1] != '"':
+            raise ExpressionError(f'`"$number{{{expr}}}"` must be closed by a quote')
+        value = require(expr, data)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ExpressionError(f'`"$number{{{expr}}}"` yielded {as_text(value)!r}, '
+                                  "not a number")
+        out += [text[last:start], as_text(value)]
+        last = end + 1
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _string_positions(text: str, spots: list[tuple[int, int, str]]) -> set[int]:
+    """Starts of placeholders that stand inside a JSON string literal."""
+    starts = {s: e for s, e, _ in spots}
+    inside, in_string, i = set(), False, 0
+    while i < len(text):
+        if i in starts:
+            if in_string:
+                inside.add(i)
+            i = starts[i]
+            continue
+        ch = text[i]
+        if ch == "\\" and in_string:
+            i += 2
+            continue
+        if ch == '"':
+            in_string = not in_string
+        i += 1
+    return inside

@@ -1,0 +1,75 @@
+"""Named hooks around the run, each feature run, scenario and step.
+
+Step modules register with decorators, sync or async:
+
+    from harness.hooks import before_scenario
+
+    @before_scenario
+    async def reset_something(run, scenario): ...
+
+Signatures: before_run(plan) / after_run(plan); before_feature(run, feature_run) /
+after_feature(run, feature_run, status); before_scenario(run, scenario) /
+after_scenario(run, scenario, status); before_step(ctx) / after_step(ctx, status),
+where `run` is the feature run's state (its `vars`, `state`, `target`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+HOOK_NAMES = ("before_run", "after_run", "before_feature", "after_feature",
+              "before_scenario", "after_scenario", "before_step", "after_step")
+
+
+class Hooks:
+    def __init__(self) -> None:
+        self.registered: dict[str, list[Callable[..., Any]]] = {n: [] for n in HOOK_NAMES}
+
+    def add(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        self.registered[name].append(func)
+        return func
+
+    async def call(self, name: str, *args: Any) -> None:
+        # `after_*` hooks run newest first, like cleanups, so set-up and tear-down nest.
+        funcs = self.registered[name]
+        for func in reversed(funcs) if name.startswith("after") else funcs:
+            result = func(*args)
+            if inspect.isawaitable(result):
+                await result
+
+
+HOOKS = Hooks()
+
+
+def before_run(func: Callable[..., Any]) -> Callable[..., Any]:
+    return HOOKS.add("before_run", func)
+
+
+def after_run(func: Callable[..., Any]) -> Callable[..., Any]:
+    return HOOKS.add("after_run", func)
+
+
+def before_feature(func: Callable[..., Any]) -> Callable[..., Any]:
+    return HOOKS.add("before_feature", func)
+
+
+def after_feature(func: Callable[..., Any]) -> Callable[..., Any]:
+    return HOOKS.add("after_feature", func)
+
+
+def before_scenario(func: Callable[..., Any]) -> Callable[..., Any]:
+    return HOOKS.add("before_scenario", func)
+
+
+def after_scenario(func: Callable[..., Any]) -> Callable[..., Any]:
+    return HOOKS.add("after_scenario", func)
+
+
+def before_step(func: Callable[..., Any]) -> Callable[..., Any]:
+    return HOOKS.add("before_step", func)
+
+
+def after_step(func: Callable[..., Any]) -> Callable[..., Any]:
+    return HOOKS.add("after_step", func)

@@ -1,0 +1,142 @@
+"""Step definitions: behave's decorators and matchers, looked up the way this runner needs.
+
+Step modules write `from behave import given, when, then, step` exactly as for behave.
+The runner reads behave's registry, but does its own lookup so that it can report every
+ambiguous match (behave returns the first) and await `async def` steps on its own loop
+(behave's AsyncStepFunction would start a nested loop).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from behave import step_registry
+from behave.matchers import Matcher, MatchWithError
+
+from ..spec.model import Step
+
+# Which definitions a step of each effective kind may use (Soon steps are assertions).
+DEFINITION_TYPES = {"given": ("given", "step"), "when": ("when", "step"),
+                    "then": ("then", "step"), "soon": ("then", "step")}
+DEFAULT_STEP_MODULES = ("steps",)
+
+
+class StepLoadError(Exception):
+    """A step module failed to import; the message names it."""
+
+
+@dataclass
+class StepMatch:
+    func: Callable[..., Any]
+    kwargs: dict[str, Any]
+    args: list[Any]
+    matcher: Matcher
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.func)
+
+    @property
+    def location(self) -> str:
+        return str(self.matcher.location)
+
+
+class Undefined(Exception):
+    pass
+
+
+class Ambiguous(Exception):
+    def __init__(self, matches: list[Matcher]):
+        self.matches = matches
+        where = ", ".join(f"`{m.pattern}` ({m.location})" for m in matches)
+        super().__init__(f"ambiguous step: matched by {where}")
+
+
+class StepRegistry:
+    def __init__(self, registry: step_registry.StepRegistry | None = None):
+        self.behave = registry or step_registry.registry
+
+    def load(self, modules: list[str] | tuple[str, ...] = DEFAULT_STEP_MODULES) -> None:
+        """Import step modules by dotted name, or every `*.py` of a folder path."""
+        for name in modules:
+            try:
+                if Path(name).is_dir():
+                    self._load_folder(Path(name))
+                else:
+                    _import_package(name)
+            except step_registry.AmbiguousStep as exc:
+                raise StepLoadError(f"step definitions in {name} clash: {exc}") from None
+            except ImportError as exc:
+                raise StepLoadError(f"cannot import step module {name!r}: {exc}") from None
+
+    def _load_folder(self, folder: Path) -> None:
+        sys.path.insert(0, str(folder.resolve().parent))
+        _import_package(folder.name)
+
+    def candidates(self, kind: str) -> list[Matcher]:
+        return [m for t in DEFINITION_TYPES[kind] for m in self.behave.steps[t]]
+
+    def match(self, kind: str, text: str) -> StepMatch:
+        """The one definition matching `text`; Undefined or Ambiguous otherwise."""
+        found = []
+        for matcher in self.candidates(kind):
+            result = matcher.match(text)
+            if result is not None:
+                found.append((matcher, result))
+        if not found:
+            raise Undefined(text)
+        if len(found) > 1:
+            raise Ambiguous([m for m, _ in found])
+        matcher, result = found[0]
+        if isinstance(result, MatchWithError):
+            raise result.stored_error
+        args = [a.value for a in result.arguments or [] if a.name is None]
+        kwargs = {a.name: a.value for a in result.arguments or [] if a.name is not None}
+        func = getattr(result.func, "coro_func", result.func)  # unwrap AsyncStepFunction
+        return StepMatch(func=func, kwargs=kwargs, args=args, matcher=matcher)
+
+    def is_defined(self, kind: str, text: str) -> list[Matcher]:
+        """Matchers that would take `text` (type conversion errors still count)."""
+        return [m for m in self.candidates(kind) if m.match(text) is not None]
+
+    def catalogue(self) -> list[dict[str, str]]:
+        """Every definition: its type, sentence, location and docstring's first line."""
+        out = []
+        for step_type in ("given", "when", "then", "step"):
+            for m in self.behave.steps[step_type]:
+                doc = inspect.getdoc(getattr(m.func, "coro_func", m.func)) or ""
+                out.append({"type": step_type, "pattern": m.pattern,
+                            "location": str(m.location), "doc": doc.split("\n")[0]})
+        return out
+
+
+def _import_package(name: str) -> None:
+    """Import a module and, for a package, every module in it."""
+    module = importlib.import_module(name)
+    if hasattr(module, "__path__"):
+        for path in sorted(Path(module.__path__[0]).glob("*.py")):
+            if path.stem != "__init__":
+                importlib.import_module(f"{name}.{path.stem}")
+
+
+def snippet(step: Step) -> str:
+    """A step definition to start from, for an undefined step."""
+    decorator = {"soon": "then"}.get(step.kind, step.kind)
+    names: list[str] = []
+
+    def arg(_: re.Match) -> str:
+        names.append(f"arg{len(names) + 1}")
+        return f"`{{{names[-1]}}}`"
+
+    pattern = re.sub(r"`[^`]*`", arg, step.text).replace('"', '\\"')
+    params = "".join(f", {n}" for n in names)
+    return (f'@{decorator}("{pattern}")\n'
+            f"async def step_impl(ctx{params}):\n"
+            f'    raise NotImplementedError("{step.keyword} {step.text[:40]}")')

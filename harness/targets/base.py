@@ -1,0 +1,111 @@
+"""Targets: where the specs' backend and nRF Cloud mock live, behind one small interface.
+
+A target gives URLs for the context and, per feature run, a `TargetRun` that names that
+run's nRF Cloud accounts (each with its own API key, so the mock keeps their queues and
+journals apart) and registers test devices. The reference backend and the mock share
+the admin API used here, so embedded and remote targets differ only in how they start.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+if TYPE_CHECKING:
+    from mock_nrfcloud.client import MockClient
+
+
+class TargetError(Exception):
+    """The target could not be reached or started (exit code 3)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str  # as the spec says it, e.g. "nordic"
+    remote_name: str  # as registered in the backend, unique per feature run
+    api_key: str  # the mock's account key for it
+
+
+class TargetRun:
+    """One feature run's view of the target: its accounts, devices and mock client."""
+
+    def __init__(self, target: Target, run_token: str, session: aiohttp.ClientSession):
+        self.target = target
+        self.token = run_token
+        self.session = session
+        from mock_nrfcloud.client import MockClient  # the harness needs it only when running
+
+        self.mock: MockClient = MockClient(target.mock_url, session=session)
+        self._accounts: dict[str, Account] = {}
+
+    async def account(self, name: str = "nordic") -> Account:
+        """This run's account of that name, registered with the backend on first use."""
+        if name not in self._accounts:
+            account = Account(name=name, remote_name=f"{name}-{self.token}",
+                              api_key=f"{self.token}-{name}-{secrets.token_hex(4)}")
+            await self.target.admin("POST", "/__admin/accounts", {
+                "name": account.remote_name, "apiEndpoint": self.target.mock_url,
+                "apiKey": account.api_key}, session=self.session)
+            self._accounts[name] = account
+        return self._accounts[name]
+
+    async def register_device(self, model: str, account: str | None = "nordic") -> dict[str, Any]:
+        """Register a device; returns {"id", "fingerprint"}. No account for `unsupported`."""
+        body: dict[str, Any] = {"model": model}
+        if account is not None:
+            body["account"] = (await self.account(account)).remote_name
+        return await self.target.admin("POST", "/__admin/devices", body, session=self.session)
+
+    @property
+    def accounts(self) -> list[Account]:
+        return list(self._accounts.values())
+
+
+class Target:
+    """Base target: a backend URL with the test set-up API, and a mock nRF Cloud URL."""
+
+    name = "remote"
+
+    def __init__(self, api_url: str = "", mock_url: str = "", admin_token: str = "",
+                 ws_url: str | None = None):
+        self.api_url = api_url.rstrip("/")
+        self.mock_url = mock_url.rstrip("/")
+        self.admin_token = admin_token
+        self._ws_url = ws_url
+
+    @property
+    def ws_url(self) -> str:
+        if self._ws_url:
+            return self._ws_url
+        return self.api_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/ws"
+
+    async def start(self) -> None:
+        """Make the target ready; raise TargetError when it cannot be."""
+
+    async def stop(self) -> None:
+        pass
+
+    def values(self) -> dict[str, Any]:
+        """What every feature run's context starts with."""
+        return {"APIURL": self.api_url, "websocketURL": self.ws_url,
+                "nrfCloudMockURL": self.mock_url}
+
+    def open_run(self, run_id: str, session: aiohttp.ClientSession) -> TargetRun:
+        return TargetRun(self, secrets.token_hex(5), session)
+
+    async def admin(self, method: str, path: str, body: dict[str, Any],
+                    session: aiohttp.ClientSession) -> dict[str, Any]:
+        """Call the backend's test set-up API; a refusal is a TargetError naming the URL."""
+        url = self.api_url + path
+        headers = {"Authorization": f"Bearer {self.admin_token}"}
+        try:
+            async with session.request(method, url, json=body, headers=headers) as resp:
+                text = await resp.text()
+                if resp.status >= 300:
+                    raise TargetError(f"{method} {url} answered {resp.status}: {text[:300]}")
+                return await resp.json(content_type=None) if text else {}
+        except aiohttp.ClientError as exc:
+            raise TargetError(f"{method} {url} failed: {exc}") from None

@@ -1,0 +1,46 @@
+"""The embedded target: the mock nRF Cloud and the reference backend, in this process.
+
+Both listen on free loopback ports with fast polling intervals, and stop with the run.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from mock_nrfcloud.server import RunningMock, start_mock
+from reference_backend.server import RunningBackend, start_backend
+
+from .base import Target, TargetError
+
+FAST_INTERVAL = 0.1  # seconds: shadow and job polling
+
+
+class EmbeddedTarget(Target):
+    name = "embedded"
+
+    def __init__(self, interval: float = FAST_INTERVAL):
+        super().__init__(admin_token=secrets.token_urlsafe(16))
+        self.interval = interval
+        self._mock: RunningMock | None = None
+        self._backend: RunningBackend | None = None
+
+    async def start(self) -> None:
+        try:
+            self._mock = await start_mock("127.0.0.1", 0)
+            self._backend = await start_backend(
+                "127.0.0.1", 0, admin_token=self.admin_token, shadow_interval=self.interval,
+                job_interval=self.interval, nrfcloud_timeout=2.0)
+        except OSError as exc:
+            await self.stop()
+            raise TargetError(f"cannot start the embedded servers: {exc}") from None
+        self.mock_url = self._mock.url
+        self.api_url = self._backend.url
+        self._ws_url = self._backend.ws_url
+
+    async def stop(self) -> None:
+        if self._backend is not None:
+            await self._backend.stop()
+            self._backend = None
+        if self._mock is not None:
+            await self._mock.stop()
+            self._mock = None
