@@ -32,6 +32,8 @@ def evaluate(expr: str, data: Any) -> Any:
         result = _compiled(expr).evaluate(data)
     except jsonata.JException as exc:
         raise ExpressionError(f"invalid expression `{expr}`: {exc}") from None
+    except ValueError as exc:  # input that is not JSON (jsonata checks its input)
+        raise ExpressionError(f"cannot evaluate `{expr}`: {exc}") from None
     except RecursionError:
         raise ExpressionError(f"expression `{expr}` recursed too deeply") from None
     return _plain(result)

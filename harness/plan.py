@@ -72,16 +72,18 @@ def make_plan(features: list[Feature], selection: Selection | None = None) -> Pl
 
 def _index_titles(features: list[Feature]) -> dict[str, Feature]:
     by_title: dict[str, Feature] = {}
-    errors = []
+    twins: dict[str, list[str]] = {}
     for f in features:
         if f.title in by_title:
-            errors.append(_needs_error(f, f"two features are titled {f.title!r} "
-                          f"(also {by_title[f.title].path}); `needs` could not tell them apart",
-                          key=None))
+            twins.setdefault(f.title, [by_title[f.title].path]).append(f.path)
         by_title.setdefault(f.title, f)
+    errors = []
     for f in features:
         for name in f.needs:
-            if name not in by_title:
+            if name in twins:
+                errors.append(_needs_error(f, f"needs {name!r}, but several features have that "
+                                           f"title: {', '.join(twins[name])}"))
+            elif name not in by_title:
                 close = difflib.get_close_matches(name, list(by_title), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 errors.append(_needs_error(f, f"needs {name!r}, but no feature has that "
@@ -91,9 +93,9 @@ def _index_titles(features: list[Feature]) -> dict[str, Feature]:
     return by_title
 
 
-def _needs_error(feature: Feature, message: str, key: str | None = "needs") -> SpecError:
-    line = feature.front_matter_lines.get(key, feature.line) if key else feature.line
-    return SpecError(feature.path, line, 1, message)
+def _needs_error(feature: Feature, message: str) -> SpecError:
+    return SpecError(feature.path, feature.front_matter_lines.get("needs", feature.line), 1,
+                     message)
 
 
 def _topological(features: list[Feature], graph: dict[str, list[str]]) -> list[Feature]:

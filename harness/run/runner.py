@@ -328,10 +328,12 @@ class Runner:
     def _next_delay(self, policy: RetryPolicy, retrying: bool, ctx: StepContext | None,
                     attempt: int, started: float, delays) -> float | None:
         """Seconds before the next attempt, or None when this failure is final."""
-        tries = policy.tries
+        tries = policy.tries  # None: bounded by the time budget only
         request = ctx.retry_request if ctx else None
-        if request is not None:
-            tries = max(tries or 0, request.tries) if retrying else request.tries
+        if request is not None and not retrying:
+            tries = request.tries
+        elif request is not None and tries is not None:
+            tries = max(tries, request.tries)
         elif not retrying:
             return None
         if tries is not None and attempt >= tries:

@@ -8,6 +8,16 @@ import yaml
 
 from .errors import SpecError
 
+
+class _JsonLoader(yaml.SafeLoader):
+    """YAML without timestamps: `2023-09-12T00:00:00.000Z` stays the string it looks like,
+    because context values must be JSON for JSONata and for the reports."""
+
+
+_JsonLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
 RETRY_KEYS = {"tries": int, "initialDelay": float, "factor": float, "maxDelay": float,
               "timeout": float}
 
@@ -38,8 +48,8 @@ def parse_front_matter(path: str, lines: list[str], errors: list[SpecError],
         return {}, 0
     text = "\n".join(lines[start:end])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_JsonLoader)
+        data = yaml.load(text, Loader=_JsonLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = start + 1 + (mark.line if mark else 0)

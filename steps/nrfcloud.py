@@ -1,0 +1,135 @@
+"""The nRF Cloud mock: queue responses for this feature run's accounts, check the journal.
+
+Each account of a feature run has its own API key, and the mock keeps queues and
+journals per key, so parallel feature runs never see each other's calls.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from behave import step, use_step_matcher
+
+from harness.run.context import StepContext
+from mock_nrfcloud.rawhttp import RawHttpError, RawRequest, parse_raw_request, parse_raw_response
+
+from .common import code_block, device_account, json_block
+from .matching import EQUAL, MatchFailure, difference
+
+use_step_matcher("re")
+
+SHADOW_PATH = "/v1/devices"
+SHADOW_QUERY = {"includeState": "true", "includeStateMeta": "true", "pageLimit": "100"}
+
+
+def device_ids_matcher(device_id: str) -> str:
+    """A query matcher for `deviceIds` holding `device_id` as a whole word."""
+    return f"/(^|,){re.escape(device_id)}(,|$)/"
+
+
+@step(r"there is this device shadow data for `(?P<device_id>[^`]+)` in nRF Cloud")
+async def shadow_data(ctx: StepContext, device_id: str) -> None:
+    """Serve the JSON block, every time, for the shadow request of that device."""
+    body = json_block(ctx)
+    account = await ctx.target.account(device_account(ctx, device_id))
+    await ctx.target.mock.queue(
+        account.api_key, "GET", SHADOW_PATH,
+        query={**SHADOW_QUERY, "deviceIds": device_ids_matcher(device_id)},
+        status=200, headers={"Content-Type": "application/json"},
+        body=json.dumps(body), keep=True)
+
+
+@step(r"this nRF Cloud API request is queued for a `(?P<target>[^`]+)` request")
+async def queue_response(ctx: StepContext, target: str) -> None:
+    """Queue the raw HTTP response once for that method and path (and query, if given)."""
+    method, _, url = target.strip().partition(" ")
+    if not method or not url.startswith("/"):
+        raise ValueError(f"expected `METHOD /path?query`, got `{target}`")
+    raw = code_block(ctx)
+    try:
+        parse_raw_response(raw)  # fail here, naming the line, not later in the mock
+    except RawHttpError as exc:
+        raise ValueError(f"the raw HTTP response is invalid: {exc}") from None
+    parts = urlsplit(url)
+    account = await ctx.target.account("nordic")
+    await ctx.target.mock.queue_raw(account.api_key, method.upper(), parts.path, raw,
+                                    query=dict(parse_qsl(parts.query)) or None)
+
+
+@step(r"the nRF Cloud API should have been called with")
+async def called_with(ctx: StepContext) -> None:
+    """The journal holds a request with that method, path, query, headers and body."""
+    try:
+        expected = parse_raw_request(code_block(ctx))
+    except RawHttpError as exc:
+        raise ValueError(f"the raw HTTP request is invalid: {exc}") from None
+    target = ctx.target
+    accounts = target.accounts or [await target.account("nordic")]
+    entries: list[dict[str, Any]] = []
+    for account in accounts:
+        entries += await target.mock.find(account.api_key, method=expected.method,
+                                          path=expected.path, query=expected.query or None)
+    misses = [_request_difference(expected, e) for e in entries]
+    if any(m is None for m in misses):
+        return
+    where = f"{expected.method} {expected.path}"
+    if not entries:
+        raise MatchFailure(f"nRF Cloud was not called with {where}"
+                           + (f" and query {expected.query}" if expected.query else ""))
+    raise MatchFailure(f"nRF Cloud was called {len(entries)} time(s) with {where}, but none "
+                       f"matched: {misses[-1]}",
+                       "\n".join(f"{e.get('method')} {e.get('path')} {e.get('body')}"
+                                 for e in entries[-5:]))
+
+
+def _request_difference(expected: RawRequest, entry: dict[str, Any]) -> str | None:
+    """Why a journal entry is not the expected request, or None when it is."""
+    actual_headers = {k.lower(): v for k, v in (entry.get("headers") or {}).items()}
+    for name, value in expected.headers:
+        actual = actual_headers.get(name.lower())
+        if actual is None:
+            return f"header {name} is missing"
+        if not _same_header(name, value, actual):
+            return f"header {name}: expected {value!r}, got {actual!r}"
+    body = entry.get("body") or ""
+    if expected.is_json() or _looks_json(expected.body):
+        want = expected.json()
+        try:
+            got = json.loads(body) if body.strip() else None
+        except json.JSONDecodeError:
+            return f"body is not JSON: {body[:200]!r}"
+        if want in (None, {}) and got in (None, {}):
+            return None
+        miss = difference(want, got, EQUAL)
+        return f"body {miss}" if miss else None
+    if expected.body.strip() != body.strip():
+        return f"body: expected {expected.body[:200]!r}, got {body[:200]!r}"
+    return None
+
+
+def _same_header(name: str, expected: str, actual: str) -> bool:
+    if name.lower() == "content-type":  # compare media types; parameters may differ
+        return expected.split(";")[0].strip().lower() == actual.split(";")[0].strip().lower()
+    return expected == actual
+
+
+def _looks_json(body: str) -> bool:
+    return body.strip()[:1] in ("{", "[")
+
+
+@step(r"the shadow for `(?P<device_id>[^`]+)` in the `(?P<account>[^`]+)` account has been "
+      r"requested")
+async def shadow_requested(ctx: StepContext, device_id: str, account: str) -> None:
+    """The journal of that account's API key holds a shadow request for the device."""
+    key = (await ctx.target.account(account)).api_key
+    entries = await ctx.target.mock.find(key, method="GET", path=SHADOW_PATH,
+                                         query={"deviceIds": device_ids_matcher(device_id)})
+    if not entries:
+        raise MatchFailure(f"the shadow of {device_id} was not requested with the API key of "
+                           f"account {account!r}")
+
+
+use_step_matcher("parse")
