@@ -80,6 +80,7 @@ class _Parser:
         self.examples: Examples | None = None
         self.step: Step | None = None  # the step that code, tables and quotes attach to
         self.comments: list[tuple[str, int]] = []
+        self.flawed: set[int] = set()  # scenarios with an error inside: no "has no step" too
 
     # -- entry point -------------------------------------------------------------------
     def parse(self) -> Feature:
@@ -113,6 +114,8 @@ class _Parser:
         if handler:
             handler()
         else:
+            if self.scenario is not None:
+                self.flawed.add(id(self.scenario))
             what = {"bullet_list_open": "a list", "ordered_list_open": "a list",
                     "hr": "a horizontal rule"}.get(tok.type, tok.type)
             self._error(line, 1, f"{what} is not allowed here: a spec holds headings, steps, "
@@ -257,6 +260,8 @@ class _Parser:
         self.scenario.steps.append(self.step)
 
     def _prose(self, first: str, text: str, line: int) -> None:
+        if self.scenario is not None:
+            self.flawed.add(id(self.scenario))
         close = difflib.get_close_matches(first.capitalize(), list(STEP_KEYWORDS), n=1,
                                           cutoff=0.6)
         hint = f" (did you mean `{close[0]}`?)" if close else ""
@@ -333,7 +338,7 @@ class _Parser:
             self._check_scenario(scenario)
 
     def _check_scenario(self, scenario: Scenario) -> None:
-        if not scenario.steps:
+        if not scenario.steps and id(scenario) not in self.flawed:
             self._error(scenario.line, 1, f"{scenario.kind} {scenario.title!r} has no step")
         if scenario.kind != "outline":
             return

@@ -1,0 +1,71 @@
+"""Placeholders and JSONata: `${}`, `"$number{}"`, `<variant.x>`, and nothing-yields errors."""
+
+import json
+
+import pytest
+
+from harness.expressions import (
+    ExpressionError,
+    find_placeholders,
+    replace_angle,
+    require,
+    substitute,
+)
+
+
+def test_strings_raw_others_compact_json():
+    ctx = {"s": "text", "n": 3, "f": 1.5, "b": True, "o": {"a": [1, 2]}, "z": None}
+    assert substitute("${s} ${n} ${f} ${b} ${o}", ctx) == 'text 3 1.5 true {"a":[1,2]}'
+
+
+def test_balanced_braces_and_strings_with_braces():
+    assert substitute('${ {"a": 1}.a }', {}) == "1"
+    assert substitute('${ "}" & "x" }', {}) == "}x"
+    assert find_placeholders("a ${x} b ${y.z}") == [(2, 6, "x"), (9, 15, "y.z")]
+
+
+def test_unclosed_placeholder_is_an_error():
+    with pytest.raises(ExpressionError, match="never closed"):
+        substitute("${ x", {"x": 1})
+
+
+def test_nothing_names_the_missing_value():
+    with pytest.raises(ExpressionError) as info:
+        substitute("${fingerprint}", {"APIURL": "u"})
+    assert "`fingerprint` yielded nothing" in str(info.value)
+    assert "it holds: APIURL" in str(info.value)
+
+
+def test_invalid_expression_is_an_error():
+    with pytest.raises(ExpressionError, match="invalid expression"):
+        require("a.(", {})
+
+
+def test_number_placeholder_drops_the_quotes():
+    assert substitute('{"n": "$number{ts}", "s": "${ts}"}', {"ts": 17}) == '{"n": 17, "s": "17"}'
+    with pytest.raises(ExpressionError, match="not a number"):
+        substitute('{"n": "$number{s}"}', {"s": "x"})
+
+
+def test_json_strings_are_escaped_inside_json_string_literals():
+    text = '{"a": "${v}", "b": ${o}}'
+    out = substitute(text, {"v": 'say "hi"\n', "o": {"k": "v"}}, json_strings=True)
+    assert json.loads(out) == {"a": 'say "hi"\n', "b": {"k": "v"}}
+
+
+def test_angle_placeholders_first_and_html_left_alone():
+    values = {"variant": {"nw": "ltem"}, "x": "1"}
+    assert replace_angle("<variant.nw> <x> <html> <variant.none>", values) == \
+        "ltem 1 <html> <variant.none>"
+    ctx = {"tracker": {"ltem": {"id": "dev"}}}
+    assert substitute(replace_angle("${tracker.<variant.nw>.id}", values), ctx) == "dev"
+
+
+def test_jsonata_functions_and_integral_floats():
+    assert isinstance(require("$millis()", {}), int)
+    assert require("$.jobs[0]", {"jobs": [{"id": 1}]}) == {"id": 1}
+    assert require("2.0", {}) == 2
+
+
+def test_dollar_without_placeholder_is_kept():
+    assert substitute("costs $5 and $.x", {}) == "costs $5 and $.x"
