@@ -161,7 +161,8 @@ def test_placeholder_that_yields_nothing_fails_naming_it(steps):
 def test_outline_rows_and_variants(steps):
     registry, state = steps
     result, _ = run({"a.md": "---\nvariants:\n  - nw: ltem\n  - nw: nbiot\n---\n# A\n\n"
-                     "## Scenario Outline: O\n\nThen `<x>-<variant.nw>` equals `${y}-${variant.nw}`\n\n"
+                     "## Scenario Outline: O\n\n"
+                     "Then `<x>-<variant.nw>` equals `${y}-${variant.nw}`\n\n"
                      "### Examples\n\n| x | y |\n| - | - |\n| 1 | 1 |\n| 2 | 2 |\n"}, registry)
     assert result.counts["passed"] == 4
     assert ("1-ltem", "1-ltem") in state["calls"] and ("2-nbiot", "2-nbiot") in state["calls"]
