@@ -16,6 +16,7 @@ import aiohttp
 
 from .. import expressions
 from ..events import (
+    Attachment,
     EventBus,
     FeatureRunFinished,
     FeatureRunStarted,
@@ -265,12 +266,25 @@ class Runner:
             if status != "passed":
                 reason = f"step on line {step.line} {status}"
         status = "failed" if reason else worst(statuses)
+        await self._attach_journal(state, scenario_id)
         await self.hooks.call("after_scenario", state, scenario, status)
         if scenario.kind != "background":
             self._count(status)
         self.bus.emit(ScenarioFinished(run_id=run.run_id, scenario_id=scenario_id, status=status,
                                        duration=time.monotonic() - started, reason=reason))
         return status
+
+    async def _attach_journal(self, state: FeatureRunState, scenario_id: str) -> None:
+        """The mock's journal for this scenario, for the reports; never fails the run."""
+        if state.target is None or not state.target.accounts:
+            return
+        try:
+            entries = await state.target.new_journal_entries()
+        except Exception as exc:  # the report loses a view, the run goes on
+            entries = [{"error": f"journal unavailable: {exc}"}]
+        if entries:
+            self.bus.emit(Attachment(run_id=state.run_id, step_id=None, kind="journal",
+                                     data={"scenario_id": scenario_id, "entries": entries}))
 
     # -- steps ---------------------------------------------------------------------------
     async def _step(self, run: FeatureRun, state: FeatureRunState, execution: _Execution,

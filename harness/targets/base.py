@@ -40,6 +40,7 @@ class TargetRun:
 
         self.mock: MockClient = MockClient(target.mock_url, session=session)
         self._accounts: dict[str, Account] = {}
+        self._journal_seen: dict[str, int] = {}  # api key -> last journal id returned
 
     async def account(self, name: str = "nordic") -> Account:
         """This run's account of that name, registered with the backend on first use."""
@@ -62,6 +63,17 @@ class TargetRun:
     @property
     def accounts(self) -> list[Account]:
         return list(self._accounts.values())
+
+    async def new_journal_entries(self) -> list[dict[str, Any]]:
+        """The mock's journal entries of this run's accounts not returned before."""
+        entries = []
+        for account in self._accounts.values():
+            since = self._journal_seen.get(account.api_key)
+            found = await self.mock.requests(account.api_key, since=since)
+            if found:
+                self._journal_seen[account.api_key] = found[-1]["id"]
+                entries += found
+        return sorted(entries, key=lambda e: e["id"])
 
 
 class Target:
