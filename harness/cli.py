@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -209,10 +210,9 @@ async def _run(plan: Plan, registry: StepRegistry, target: Target, bus: EventBus
     try:
         runner = Runner(plan, registry, target, bus, settings, paths=files)
         loop = asyncio.get_running_loop()
-        try:
+        # Not possible outside the main thread or on Windows: Ctrl-C then stops at once.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGINT, _on_interrupt, loop, runner)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
-            pass
         result = await runner.run()
         return result.exit_code
     finally:

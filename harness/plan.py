@@ -109,7 +109,7 @@ def _topological(features: list[Feature], graph: dict[str, list[str]]) -> list[F
         if state.get(path) == 2:
             return
         if state.get(path) == 1:
-            cycle = trail[trail.index(path):] + [path]
+            cycle = [*trail[trail.index(path):], path]
             titles = " -> ".join(repr(by_path[p].title) for p in cycle)
             raise SpecErrors([_needs_error(by_path[path], f"`needs` form a cycle: {titles}")])
         state[path] = 1
