@@ -8,7 +8,6 @@ import yaml
 
 from .errors import SpecError
 
-
 # libyaml's loader when the platform has it: several times faster than pure Python.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
