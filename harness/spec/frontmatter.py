@@ -61,8 +61,7 @@ def parse_front_matter(path: str, lines: list[str], errors: list[SpecError],
         return {}, 0
     text = "\n".join(lines[start:end])
     try:
-        node = yaml.compose(text, Loader=_JsonLoader)
-        data = yaml.load(text, Loader=_JsonLoader)
+        node, data = _load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = min(start + 1 + (mark.line if mark else 0), max(end, start + 1))
