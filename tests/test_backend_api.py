@@ -414,3 +414,19 @@ async def test_the_backend_stops_with_open_websockets(stack: Stack) -> None:
         aiohttp.WSMsgType.CLOSED,
         aiohttp.WSMsgType.CLOSING,
     )
+
+
+async def test_re_registering_a_device_closes_its_connections(stack: Stack) -> None:
+    account = await stack.account()
+    device_id, fingerprint = await stack.device(account)
+    ws = await stack.connect(fingerprint)
+    await receive_until(ws, lambda m: True)
+    body = {"model": "PCA20065", "account": account, "id": device_id, "fingerprint": "92b.ZZZZZZ"}
+    response = await stack.http.post(
+        f"{stack.backend.url}/__admin/devices", json=body, headers=stack.admin
+    )
+    assert response.status == 201
+    message = await asyncio.wait_for(ws.receive(), 5)
+    assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    with pytest.raises(aiohttp.WSServerHandshakeError):
+        await stack.connect(fingerprint)  # the old fingerprint is no longer the device's

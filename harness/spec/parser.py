@@ -11,9 +11,7 @@ import difflib
 import re
 from pathlib import Path
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
-
+from .blocks import Block, split_blocks
 from .errors import SpecError, SpecErrors
 from .frontmatter import parse_front_matter
 from .model import CodeBlock, Examples, Feature, Rule, Scenario, Step, Table
@@ -27,19 +25,6 @@ HEADING_KEYWORDS = {
     "examples": "examples", "scenarios": "examples",
 }
 _COMMENT = re.compile(r"<!--(.*?)-->", re.S)
-
-
-def _make_markdown() -> MarkdownIt:
-    # Only the block rules a spec can hold (plus lists, rules and indented code, to refuse
-    # them): link reference definitions and setext headings cost time and mean nothing here.
-    md = MarkdownIt("zero", {"html": True}).enable(
-        ["heading", "paragraph", "fence", "code", "blockquote", "table", "html_block", "list",
-         "hr"])
-    md.core.ruler.disable(["inline", "text_join"])
-    return md
-
-
-_MD = _make_markdown()
 
 
 def parse_file(path: str | Path) -> Feature:
@@ -90,41 +75,35 @@ class _Parser:
     def parse(self) -> Feature:
         self.key_lines: dict[str, int] = {}
         front, skip = parse_front_matter(self.path, self.lines, self.errors, self.key_lines)
-        body = "\n".join([""] * skip + self.lines[skip:])
-        tokens = _MD.parse(body)
-        i = 0
-        while i < len(tokens):
-            i = self._block(tokens, i)
+        body_lines = [""] * skip + self.lines[skip:]
+        for block in split_blocks("\n".join(body_lines), body_lines):
+            self._block(block)
         self._finish(front)
         if self.errors:
             raise SpecErrors(sorted(self.errors, key=lambda e: (e.line, e.col)))
         assert self.feature is not None
         return self.feature
 
-    def _block(self, tokens: list[Token], i: int) -> int:
-        """Handle the block starting at tokens[i]; return the index after it."""
-        tok = tokens[i]
-        end = _close_index(tokens, i)
-        line = tok.map[0] + 1 if tok.map else 1
-        handler = {
-            "heading_open": lambda: self._heading(tok, tokens[i + 1].content, line),
-            "paragraph_open": lambda: self._paragraph(tokens[i + 1].content, line),
-            "fence": lambda: self._code(tok, line),
-            "code_block": lambda: self._code(tok, line),
-            "blockquote_open": lambda: self._quote(tok, line),
-            "table_open": lambda: self._table(tokens[i:end + 1], line),
-            "html_block": lambda: self._html(tok, line),
-        }.get(tok.type)
-        if handler:
-            handler()
+    def _block(self, block: Block) -> None:
+        kind, line = block.kind, block.line
+        if kind == "heading":
+            self._heading(block.level, block.text, line)
+        elif kind == "paragraph":
+            self._paragraph(block.text, line)
+        elif kind in ("fence", "code"):
+            self._code(block)
+        elif kind == "blockquote":
+            self._quote(block)
+        elif kind == "table":
+            self._table(block.rows, line)
+        elif kind == "html":
+            self._html(block.text, line)
         else:
             if self.scenario is not None:
                 self.flawed.add(id(self.scenario))
-            what = {"bullet_list_open": "a list", "ordered_list_open": "a list",
-                    "hr": "a horizontal rule"}.get(tok.type, tok.type)
-            self._error(line, 1, f"{what} is not allowed here: a spec holds headings, steps, "
-                        "and the code blocks, tables and `>` descriptions attached to them")
-        return end + 1
+            self._error(line, 1, f"{block.what} is not allowed here: a spec holds headings, "
+                        "steps, and the code blocks, tables and `>` descriptions attached "
+                        "to them")
 
     # -- errors ----------------------------------------------------------------------
     def _error(self, line: int, col: int, message: str) -> None:
@@ -132,8 +111,8 @@ class _Parser:
         self.errors.append(SpecError(self.path, line, col, message, source))
 
     # -- comments ----------------------------------------------------------------------
-    def _html(self, tok: Token, line: int) -> None:
-        content = tok.content.strip()
+    def _html(self, text: str, line: int) -> None:
+        content = text.strip()
         if not content.startswith("<!--"):
             self._error(line, 1, "HTML is not allowed in a spec; only `<!-- comments -->`")
             return
@@ -154,8 +133,7 @@ class _Parser:
         return comments, tags
 
     # -- headings ----------------------------------------------------------------------
-    def _heading(self, tok: Token, content: str, line: int) -> None:
-        level = int(tok.tag[1])
+    def _heading(self, level: int, content: str, line: int) -> None:
         keyword, title = split_heading(content.strip())
         kind = HEADING_KEYWORDS[keyword.lower()] if keyword else None
         comments, tags = self._take_comments()
@@ -274,9 +252,9 @@ class _Parser:
                     "descriptions")
 
     # -- attachments -------------------------------------------------------------------
-    def _code(self, tok: Token, line: int) -> None:
-        info = tok.info.strip() if tok.type == "fence" else ""
-        block = CodeBlock(text=tok.content.removesuffix("\n"),
+    def _code(self, source: Block) -> None:
+        line, info = source.line, source.info
+        block = CodeBlock(text=source.text.removesuffix("\n"),
                           language=info.split()[0] if info else None, info=info, line=line)
         if self.step is None:
             self._error(line, 1, "code block not attached to a step: put it right after "
@@ -287,8 +265,8 @@ class _Parser:
         else:
             self.step.code = block
 
-    def _quote(self, tok: Token, line: int) -> None:
-        start, end = tok.map
+    def _quote(self, block: Block) -> None:
+        start, end, line = block.start, block.end, block.line
         text = "\n".join(re.sub(r"^\s{0,3}> ?", "", self.lines[n]) for n in range(start, end))
         text = text.strip("\n")
         target = self.step or self.examples or self.scenario or self.rule or self.feature
@@ -298,14 +276,9 @@ class _Parser:
             return
         target.description = f"{target.description}\n\n{text}" if target.description else text
 
-    def _table(self, tokens: list[Token], line: int) -> None:
+    def _table(self, rows: list[list[str]], line: int) -> None:
         header: list[str] = []
-        rows: list[list[str]] = []
-        for tok in tokens:
-            if tok.type == "tr_open":
-                rows.append([])
-            elif tok.type == "inline":
-                rows[-1].append(tok.content.strip().replace("\\|", "|"))
+        rows = [[cell.replace("\\|", "|") for cell in row] for row in rows]
         if rows:
             header, rows = rows[0], rows[1:]
         for col, name in enumerate(header):
@@ -366,18 +339,6 @@ def split_heading(content: str) -> tuple[str | None, str]:
         if head.strip().lower() in HEADING_KEYWORDS:
             return head.strip(), rest.strip()
     return None, content
-
-
-def _close_index(tokens: list[Token], i: int) -> int:
-    """Index of the token closing the block opened at tokens[i] (itself if not nested)."""
-    if tokens[i].nesting != 1:
-        return i
-    depth = 0
-    for j in range(i, len(tokens)):
-        depth += tokens[j].nesting
-        if depth == 0:
-            return j
-    return len(tokens) - 1
 
 
 def _cell_col(source: str, index: int) -> int:

@@ -1,0 +1,222 @@
+"""Block structure of a spec: headings, paragraphs, code, quotes, tables, comments.
+
+markdown-it-py decides what Markdown means. Because it spends most of a parse on rules
+that specs rarely need, well-formed specs take a fast path first: a line scanner for the
+plain subset specs are written in, which gives up (returns None) at the first line it
+does not fully understand, so markdown-it-py parses that file instead. A differential
+test holds the two to the same blocks on every file the fast path accepts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+
+@dataclass(slots=True)
+class Block:
+    kind: str  # heading | paragraph | fence | code | blockquote | table | html | other
+    start: int  # 0-based first line
+    end: int  # 0-based line after the block
+    text: str = ""  # heading or paragraph content, code, HTML
+    level: int = 0  # heading level
+    info: str = ""  # fence info string
+    rows: list[list[str]] = field(default_factory=list)  # table rows, header first
+    what: str = ""  # for "other": what it is, for the error
+
+    @property
+    def line(self) -> int:
+        return self.start + 1
+
+
+def _make_markdown() -> MarkdownIt:
+    # Only the block rules a spec can hold (plus lists, rules and indented code, to refuse
+    # them): link reference definitions and setext headings cost time and mean nothing here.
+    md = MarkdownIt("zero", {"html": True}).enable(
+        ["heading", "paragraph", "fence", "code", "blockquote", "table", "html_block", "list",
+         "hr"])
+    md.core.ruler.disable(["inline", "text_join"])
+    return md
+
+
+_MD = _make_markdown()
+_OTHER = {"bullet_list_open": "a list", "ordered_list_open": "a list",
+          "hr": "a horizontal rule"}
+
+
+def split_blocks(text: str, lines: list[str]) -> list[Block]:
+    """The blocks of `text` (whose lines are `lines`), fast path first."""
+    fast = fast_blocks(lines)
+    return fast if fast is not None else markdown_blocks(text)
+
+
+def markdown_blocks(text: str) -> list[Block]:
+    tokens = _MD.parse(text)
+    out: list[Block] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        end = _close_index(tokens, i)
+        start, stop = tok.map if tok.map else (0, 1)
+        kind = tok.type
+        if kind == "heading_open":
+            out.append(Block("heading", start, stop, tokens[i + 1].content,
+                             level=int(tok.tag[1])))
+        elif kind == "paragraph_open":
+            out.append(Block("paragraph", start, stop, tokens[i + 1].content))
+        elif kind in ("fence", "code_block"):
+            out.append(Block("fence" if kind == "fence" else "code", start, stop, tok.content,
+                             info=tok.info.strip() if kind == "fence" else ""))
+        elif kind == "blockquote_open":
+            out.append(Block("blockquote", start, stop))
+        elif kind == "table_open":
+            out.append(Block("table", start, stop, rows=_table_rows(tokens[i:end + 1])))
+        elif kind == "html_block":
+            out.append(Block("html", start, stop, tok.content))
+        else:
+            out.append(Block("other", start, stop, what=_OTHER.get(kind, kind)))
+        i = end + 1
+    return out
+
+
+def _table_rows(tokens: list[Token]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for tok in tokens:
+        if tok.type == "tr_open":
+            rows.append([])
+        elif tok.type == "inline":
+            rows[-1].append(tok.content.strip())
+    return rows
+
+
+def _close_index(tokens: list[Token], i: int) -> int:
+    """Index of the token closing the block opened at tokens[i] (itself if not nested)."""
+    if tokens[i].nesting != 1:
+        return i
+    depth = 0
+    for j in range(i, len(tokens)):
+        depth += tokens[j].nesting
+        if depth == 0:
+            return j
+    return len(tokens) - 1
+
+
+# -- the fast path -----------------------------------------------------------------------
+# A line may start a paragraph, or continue one, only when its first character cannot
+# start any other block; anything else sends the file to markdown-it-py.
+_PLAIN_START = re.compile(r"[A-Za-z\u00c0-\uffff\"'(\[!@$%&/\\,.;:?{}]")
+_HEADING = re.compile(r"(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
+_FENCE = re.compile(r"(`{3,}|~{3,})(.*)$")
+_DELIMITER = re.compile(r"\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def fast_blocks(lines: list[str]) -> list[Block] | None:
+    """Blocks of the plain subset, or None as soon as a line falls outside it."""
+    out: list[Block] = []
+    n = len(lines)
+    i = 0
+    while i < n:
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        first = line[0]
+        if first == "#":
+            m = _HEADING.match(line)
+            if not m or (m.group(2) or "").endswith("#"):
+                return None
+            out.append(Block("heading", i, i + 1, m.group(2) or "", level=len(m.group(1))))
+            i += 1
+        elif first in "`~":
+            i = _fast_fence(lines, i, out)
+        elif first == ">":
+            i = _fast_quote(lines, i, out)
+        elif first == "|":
+            i = _fast_table(lines, i, out)
+        elif line.startswith("<!--"):
+            i = _fast_comment(lines, i, out)
+        elif _PLAIN_START.match(first):
+            i = _fast_paragraph(lines, i, out)
+        else:
+            return None
+        if i < 0:
+            return None
+    return out
+
+
+def _fast_fence(lines: list[str], i: int, out: list[Block]) -> int:
+    m = _FENCE.match(lines[i])
+    if not m or (m.group(1)[0] == "`" and "`" in m.group(2)):
+        return -1
+    marker = m.group(1)
+    char = marker[0]
+    for j in range(i + 1, len(lines)):
+        line = lines[j]
+        head = line[:1]
+        if head == char:
+            close = line.rstrip()
+            if close.startswith(marker) and not close.strip(char):
+                body = "\n".join(lines[i + 1:j]) + "\n" if j > i + 1 else ""
+                out.append(Block("fence", i, j + 1, body, info=m.group(2).strip()))
+                return j + 1
+        elif head == " " and line.lstrip()[:1] == char:
+            return -1  # maybe an indented closing fence: leave it to markdown-it
+    return -1  # never closed
+
+
+def _fast_quote(lines: list[str], i: int, out: list[Block]) -> int:
+    j = i
+    while j < len(lines) and lines[j].startswith(">"):
+        j += 1
+    if j < len(lines) and lines[j].strip():
+        return -1  # a lazy continuation line
+    out.append(Block("blockquote", i, j))
+    return j
+
+
+def _fast_table(lines: list[str], i: int, out: list[Block]) -> int:
+    if i + 1 >= len(lines) or not _DELIMITER.match(lines[i + 1]):
+        return -1
+    j = i
+    while j < len(lines) and lines[j].startswith("|"):
+        if "`" in lines[j] or "\\" in lines[j]:
+            return -1  # code spans and escapes split cells in ways best left to markdown-it
+        j += 1
+    if j < len(lines) and lines[j].strip():
+        return -1
+    rows = [_cells(lines[k]) for k in range(i, j) if k != i + 1]
+    width = len(rows[0])
+    if len(_cells(lines[i + 1])) != width:
+        return -1
+    rows = [rows[0]] + [(r + [""] * width)[:width] for r in rows[1:]]
+    out.append(Block("table", i, j, rows=rows))
+    return j
+
+
+def _cells(line: str) -> list[str]:
+    text = line.strip()
+    text = text[1:] if text.startswith("|") else text
+    text = text[:-1] if text.endswith("|") else text
+    return [c.strip() for c in text.split("|")]
+
+
+def _fast_comment(lines: list[str], i: int, out: list[Block]) -> int:
+    for j in range(i, len(lines)):
+        if "-->" in lines[j]:
+            out.append(Block("html", i, j + 1, "".join(f"{x}\n" for x in lines[i:j + 1])))
+            return j + 1
+    return -1
+
+
+def _fast_paragraph(lines: list[str], i: int, out: list[Block]) -> int:
+    j = i + 1
+    while j < len(lines) and lines[j].strip():
+        line = lines[j]
+        if not (_PLAIN_START.match(line[0]) or (line[0] in "`~" and line[:3] != line[0] * 3)):
+            return -1  # might interrupt the paragraph (a fence, quote, list, heading...)
+        j += 1
+    out.append(Block("paragraph", i, j, "\n".join(line.strip() for line in lines[i:j])))
+    return j

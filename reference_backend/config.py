@@ -1,0 +1,34 @@
+"""How a backend is set up: the values of the CLI options and of `start_backend`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEPLOYMENT_SHADOW_INTERVAL = 5.0
+DEPLOYMENT_JOB_INTERVAL = 60.0
+DEFAULT_NRFCLOUD_TIMEOUT = 10.0
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+# The mock nRF Cloud serves requests without a known key from its `default` account, and
+# keys accounts by the bearer key: this default makes the two a working stack as they come.
+DEFAULT_API_KEY = "default"
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    nrfcloud_url: str | None = None  # when set: the account `nordic`, with api_key
+    api_key: str | None = None  # None: DEFAULT_API_KEY
+    admin_token: str | None = None  # the /__admin API is there only when this is set
+    shadow_interval: float = DEPLOYMENT_SHADOW_INTERVAL
+    job_interval: float = DEPLOYMENT_JOB_INTERVAL
+    nrfcloud_timeout: float = DEFAULT_NRFCLOUD_TIMEOUT
+    state: str | Path | None = None  # SQLite file; None keeps everything in memory
+    load: str | Path | None = None  # a YAML/JSON file with a top-level `devices:` list
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def __post_init__(self) -> None:
+        for name in ("shadow_interval", "job_interval", "nrfcloud_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be greater than 0")
+        if self.max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be at least 1")

@@ -1,0 +1,1 @@
+"""Firmware updates over the air: upgrade paths, version matching, nRF Cloud FOTA jobs."""

@@ -1,0 +1,1 @@
+"""Device shadows: nRF Cloud's shadow converted to LwM2M objects, kept per device, polled."""

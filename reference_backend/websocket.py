@@ -1,0 +1,50 @@
+"""`GET /ws?fingerprint=<fp>`: a device's live connection."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import WSMsgType, web
+
+from reference_backend import keys
+from reference_backend.api import device_identity
+from reference_backend.devices import device_for_fingerprint
+from reference_backend.shadow.service import shadow_message
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 30.0
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+async def connect(request: web.Request) -> web.WebSocketResponse:
+    services = request.app[keys.SERVICES]
+    # refused before the upgrade: a client never gets a socket for a device it can't name
+    device = device_for_fingerprint(
+        services.store, request.query.get("fingerprint"), refuse_with=403
+    )
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_MESSAGE_BYTES)
+    await ws.prepare(request)
+    try:
+        await ws.send_json(device_identity(device))
+    except (ConnectionError, RuntimeError):
+        return ws  # gone before the first message
+    # registered after the identity went out, so it is always the first message; the
+    # shadow is read after registering, so no change can fall between the two
+    services.hub.add(device.id, ws)
+    try:
+        if device.account is not None:
+            services.shadows.ticker.kick()  # fetch a first shadow now, not an interval later
+        known = services.shadows.known(device.id)
+        if known:
+            await ws.send_json(shadow_message(known.values()))
+        async for message in ws:
+            # The subset the specs exercise has no messages from the client; they are read
+            # (so pings and closes are handled) and otherwise ignored.
+            if message.type == WSMsgType.ERROR:
+                log.debug("websocket of %s failed: %s", device.id, ws.exception())
+    except (ConnectionError, RuntimeError):
+        pass  # the client went away while we were sending
+    finally:
+        services.hub.remove(device.id, ws)
+    return ws
