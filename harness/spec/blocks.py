@@ -9,6 +9,7 @@ test holds the two to the same blocks on every file the fast path accepts.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ class Block:
     kind: str  # heading | paragraph | fence | code | blockquote | table | html | other
     start: int  # 0-based first line
     end: int  # 0-based line after the block
-    text: str = ""  # heading or paragraph content, code, HTML
+    text: str = ""  # heading; paragraph lines joined by single spaces; code; HTML
     level: int = 0  # heading level
     info: str = ""  # fence info string
     rows: list[list[str]] = field(default_factory=list)  # table rows, header first
@@ -66,7 +67,9 @@ def markdown_blocks(text: str) -> list[Block]:
             out.append(Block("heading", start, stop, tokens[i + 1].content,
                              level=int(tok.tag[1])))
         elif kind == "paragraph_open":
-            out.append(Block("paragraph", start, stop, tokens[i + 1].content))
+            content = tokens[i + 1].content.split("\n")
+            out.append(Block("paragraph", start, stop,
+                             " ".join(p.strip() for p in content if p.strip())))
         elif kind in ("fence", "code_block"):
             out.append(Block("fence" if kind == "fence" else "code", start, stop, tok.content,
                              info=tok.info.strip() if kind == "fence" else ""))
@@ -75,7 +78,7 @@ def markdown_blocks(text: str) -> list[Block]:
         elif kind == "table_open":
             out.append(Block("table", start, stop, rows=_table_rows(tokens[i:end + 1])))
         elif kind == "html_block":
-            out.append(Block("html", start, stop, tok.content))
+            out.append(Block("html", start, stop, tok.content.rstrip("\n")))
         else:
             out.append(Block("other", start, stop, what=_OTHER.get(kind, kind)))
         i = end + 1
@@ -117,6 +120,10 @@ def fast_blocks(lines: list[str]) -> list[Block] | None:
     """Blocks of the plain subset, or None as soon as a line falls outside it."""
     out: list[Block] = []
     n = len(lines)
+    # Lines that may close a fence; an indented one sends the file to markdown-it.
+    fence_lines = [k for k, line in enumerate(lines) if line[:1] in ("`", "~")]
+    if any(line[:1] == " " and line.lstrip()[:3] in ("```", "~~~") for line in lines):
+        return None
     i = 0
     while i < n:
         line = lines[i]
@@ -131,7 +138,7 @@ def fast_blocks(lines: list[str]) -> list[Block] | None:
             out.append(Block("heading", i, i + 1, m.group(2) or "", level=len(m.group(1))))
             i += 1
         elif first in "`~":
-            i = _fast_fence(lines, i, out)
+            i = _fast_fence(lines, i, out, fence_lines)
         elif first == ">":
             i = _fast_quote(lines, i, out)
         elif first == "|":
@@ -147,23 +154,18 @@ def fast_blocks(lines: list[str]) -> list[Block] | None:
     return out
 
 
-def _fast_fence(lines: list[str], i: int, out: list[Block]) -> int:
+def _fast_fence(lines: list[str], i: int, out: list[Block], fence_lines: list[int]) -> int:
     m = _FENCE.match(lines[i])
     if not m or (m.group(1)[0] == "`" and "`" in m.group(2)):
         return -1
     marker = m.group(1)
     char = marker[0]
-    for j in range(i + 1, len(lines)):
-        line = lines[j]
-        head = line[:1]
-        if head == char:
-            close = line.rstrip()
-            if close.startswith(marker) and not close.strip(char):
-                body = "\n".join(lines[i + 1:j]) + "\n" if j > i + 1 else ""
-                out.append(Block("fence", i, j + 1, body, info=m.group(2).strip()))
-                return j + 1
-        elif head == " " and line.lstrip()[:1] == char:
-            return -1  # maybe an indented closing fence: leave it to markdown-it
+    for j in fence_lines[bisect.bisect_right(fence_lines, i):]:
+        close = lines[j].rstrip()
+        if close.startswith(marker) and not close.strip(char):
+            body = "\n".join(lines[i + 1:j]) + "\n" if j > i + 1 else ""
+            out.append(Block("fence", i, j + 1, body, info=m.group(2).strip()))
+            return j + 1
     return -1  # never closed
 
 
@@ -206,7 +208,7 @@ def _cells(line: str) -> list[str]:
 def _fast_comment(lines: list[str], i: int, out: list[Block]) -> int:
     for j in range(i, len(lines)):
         if "-->" in lines[j]:
-            out.append(Block("html", i, j + 1, "".join(f"{x}\n" for x in lines[i:j + 1])))
+            out.append(Block("html", i, j + 1, "\n".join(lines[i:j + 1]).rstrip("\n")))
             return j + 1
     return -1
 
@@ -218,5 +220,5 @@ def _fast_paragraph(lines: list[str], i: int, out: list[Block]) -> int:
         if not (_PLAIN_START.match(line[0]) or (line[0] in "`~" and line[:3] != line[0] * 3)):
             return -1  # might interrupt the paragraph (a fence, quote, list, heading...)
         j += 1
-    out.append(Block("paragraph", i, j, "\n".join(line.strip() for line in lines[i:j])))
+    out.append(Block("paragraph", i, j, " ".join(line.strip() for line in lines[i:j])))
     return j

@@ -127,6 +127,8 @@ class _Parser:
             self.comments.append((m.group(1).strip(), line))
 
     def _take_comments(self) -> tuple[list[str], list[str]]:
+        if not self.comments:
+            return [], []
         comments = [c for c, _ in self.comments]
         self.comments = []
         tags = [w[1:] for c in comments for w in c.split() if w.startswith("@") and len(w) > 1]
@@ -214,8 +216,7 @@ class _Parser:
         self.scenario.examples.append(self.examples)
 
     # -- steps -------------------------------------------------------------------------
-    def _paragraph(self, content: str, line: int) -> None:
-        text = " ".join(part.strip() for part in content.split("\n") if part.strip())
+    def _paragraph(self, text: str, line: int) -> None:
         first = text.split(" ", 1)[0]
         if first not in STEP_KEYWORDS:
             self._prose(first, text, line)
