@@ -25,19 +25,30 @@ SHADOW_PATH = "/v1/devices"
 SHADOW_QUERY = {"includeState": "true", "includeStateMeta": "true", "pageLimit": "100"}
 
 
-def device_ids_matcher(device_id: str) -> str:
-    """A query matcher for `deviceIds` holding `device_id` as a whole word."""
-    return f"/(^|,){re.escape(device_id)}(,|$)/"
+def device_ids_matcher(*device_ids: str) -> str:
+    """A query matcher for `deviceIds` holding one of `device_ids` as a whole word."""
+    return f"/(^|,)({'|'.join(re.escape(d) for d in device_ids)})(,|$)/"
 
 
 @step(r"there is this device shadow data for `(?P<device_id>[^`]+)` in nRF Cloud")
 async def shadow_data(ctx: StepContext, device_id: str) -> None:
-    """Serve the JSON block, every time, for the shadow request of that device."""
+    """Serve the JSON block, every time, for the shadow request of that device.
+
+    The backend asks for the shadows of an account's devices in one request, and the
+    mock serves the newest kept response: so with several devices in one account, the
+    response queued is one listing the items of all of them.
+    """
     body = json_block(ctx)
     account = await ctx.target.account(device_account(ctx, device_id))
+    known = ctx.state.setdefault("nrfcloud.shadows", {}).setdefault(account.name, {})
+    known[device_id] = body
+    if len(known) > 1 and all(isinstance(b, dict) and isinstance(b.get("items"), list)
+                              for b in known.values()):
+        items = [item for b in known.values() for item in b["items"]]
+        body = {"items": items, "total": len(items)}
     await ctx.target.mock.queue(
         account.api_key, "GET", SHADOW_PATH,
-        query={**SHADOW_QUERY, "deviceIds": device_ids_matcher(device_id)},
+        query={**SHADOW_QUERY, "deviceIds": device_ids_matcher(*known)},
         status=200, headers={"Content-Type": "application/json"},
         body=json.dumps(body), keep=True)
 
