@@ -12,9 +12,12 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 
 @dataclass(slots=True)
@@ -33,7 +36,11 @@ class Block:
         return self.start + 1
 
 
-def _make_markdown() -> MarkdownIt:
+@cache
+def _markdown() -> MarkdownIt:
+    """Built on first use: most runs never need it, and importing it costs 0.1 s."""
+    from markdown_it import MarkdownIt
+
     # Only the block rules a spec can hold (plus lists, rules and indented code, to refuse
     # them): link reference definitions and setext headings cost time and mean nothing here.
     md = MarkdownIt("zero", {"html": True}).enable(
@@ -43,7 +50,6 @@ def _make_markdown() -> MarkdownIt:
     return md
 
 
-_MD = _make_markdown()
 _OTHER = {"bullet_list_open": "a list", "ordered_list_open": "a list",
           "hr": "a horizontal rule"}
 
@@ -55,7 +61,7 @@ def split_blocks(text: str, lines: list[str]) -> list[Block]:
 
 
 def markdown_blocks(text: str) -> list[Block]:
-    tokens = _MD.parse(text)
+    tokens = _markdown().parse(text)
     out: list[Block] = []
     i = 0
     while i < len(tokens):

@@ -1,0 +1,5 @@
+"""`python -m harness` is `spec-harness`."""
+
+from .cli import main
+
+main()
