@@ -1,0 +1,65 @@
+"""Reporters: consumers of the runner's events (`harness.events`); they never drive it.
+
+    reporters = make_reporters(Path("reports"), verbose=False)
+    for reporter in reporters:
+        bus.subscribe(reporter)
+    ... run ...
+    for reporter in reporters:
+        reporter.close()
+
+The console reporter shows progress and the final summary; the file reporter writes
+`events.ndjson` as events arrive and, on RunFinished (or at close when it never came),
+`index.html`, `junit.xml`, `results.json` and `summary.md`, all from one result tree
+(`results.py`). `rebuild` makes the same files again from a saved `events.ndjson`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from harness.events import Event
+
+from .console import ConsoleReporter, summary_line, use_color
+from .results import ResultBuilder, RunResult
+from .writer import FileReporter, write_reports
+from .writer import rebuild as _rebuild
+
+
+class Reporter(Protocol):
+    def __call__(self, event: Event) -> None:
+        """Take one event; subscribed to the EventBus, so it must not block or raise."""
+
+    def close(self) -> None:
+        """Called once at the end, after RunFinished (or instead of it, when cut short)."""
+
+
+def make_reporters(reports_dir: Path | None, *, stream: TextIO | None = None,
+                   verbose: bool = False, quiet: bool = False,
+                   color: bool | None = None) -> list[Reporter]:
+    """The console reporter, then (with `reports_dir`) the file writer.
+
+    `stream` None is sys.stdout as it is at the call (not at import: test runners and
+    the CLI may replace it). `color` None means auto: colours on a terminal, never when
+    NO_COLOR is set.
+    """
+    stream = sys.stdout if stream is None else stream
+    reporters: list[Reporter] = [ConsoleReporter(stream, verbose=verbose, quiet=quiet,
+                                                 color=color, reports_dir=reports_dir)]
+    if reports_dir is not None:
+        reporters.append(FileReporter(Path(reports_dir)))
+    return reporters
+
+
+def rebuild(events_path: Path, reports_dir: Path) -> None:
+    """Write index.html, junit.xml, results.json and summary.md from an events.ndjson.
+
+    A stream cut short (no RunFinished, a torn last line) still gives reports, with
+    what never finished marked interrupted.
+    """
+    _rebuild(Path(events_path), Path(reports_dir))
+
+
+__all__ = ["ConsoleReporter", "FileReporter", "Reporter", "ResultBuilder", "RunResult",
+           "make_reporters", "rebuild", "summary_line", "use_color", "write_reports"]

@@ -56,6 +56,17 @@ def named(title: str, values: dict[str, Any] | None) -> str:
     return f"{title} [{text}]" if text else title
 
 
+def run_name(title: str, variant: dict[str, Any] | None) -> str:
+    """A feature run's name from an event title that may already name the variant."""
+    return named(_without(title, variant, "[", "]"), variant)
+
+
+def row_title(title: str, example: dict[str, str] | None) -> str:
+    """A scenario title from an event: the runner's ` (a=1, b=2)` row suffix dropped,
+    `<a>` filled in; `named(row_title(...), example)` is how reports name the row."""
+    return _fill(_without(title, example, "(", ")"), example)
+
+
 @dataclass
 class Attempt:
     attempt: int
@@ -137,6 +148,12 @@ class ScenarioResult:
     @property
     def outcome(self) -> str:
         return outcome(self.status)
+
+    @property
+    def counted(self) -> bool:
+        """Whether it counts as a scenario: the Background is not one, unless it failed
+        (then that failure must show in every count, or a run could fail with 0 failed)."""
+        return self.kind != "background" or self.outcome == "failed"
 
 
 @dataclass
@@ -220,26 +237,50 @@ class ResultBuilder:
         self._scenarios: dict[str, ScenarioResult] = {}
         self._steps: dict[str, StepResult] = {}
         self._planned: list[dict[str, Any]] = []
+        self._selected: dict[str, set[int]] = {}
         self._finished_features: set[str] = set()
         self._finished_scenarios: set[str] = set()
         self._last_time: float | None = None
         self._result: RunResult | None = None
         self.events = 0
+        self._handlers = {
+            "run_started": self._on_run_started, "feature_started": self._on_feature_started,
+            "feature_finished": self._on_feature_finished,
+            "scenario_started": self._on_scenario_started,
+            "scenario_finished": self._on_scenario_finished,
+            "step_started": self._on_step_started, "step_attempt": self._on_step_attempt,
+            "step_finished": self._on_step_finished, "log": self._on_log,
+            "attachment": self._on_attachment, "run_finished": self._on_run_finished,
+        }
+
+    # -- lookups for live reporters (the console) ------------------------------------
+
+    def find_feature(self, run_id: str) -> FeatureResult | None:
+        return self._features.get(run_id)
+
+    def find_scenario(self, scenario_id: str) -> ScenarioResult | None:
+        return self._scenarios.get(scenario_id)
+
+    def find_step(self, step_id: str) -> StepResult | None:
+        return self._steps.get(step_id)
 
     # -- folding -------------------------------------------------------------------
 
     def add(self, data: dict[str, Any]) -> None:
         """Fold one event; unknown types and malformed events are ignored, never raised."""
-        if self._result is not None:
-            return  # finalized: later events (none are expected) cannot change reports
-        handler = getattr(self, "_on_" + str(data.get("type")), None)
+        if self._result is not None or self.run.complete:
+            # Nothing after RunFinished counts (none is expected): the live reports are
+            # written on RunFinished, and a rebuild must come out the same.
+            return
+        handler = self._handlers.get(data.get("type"))  # type: ignore[arg-type]
         if handler is None:
             return
         when = data.get("time")
-        if isinstance(when, int | float):
-            self._last_time = when if self._last_time is None else max(self._last_time, when)
+        if type(when) is float or type(when) is int:
+            last = self._last_time
+            self._last_time = when if last is None or when > last else last
         self.events += 1
-        try:
+        try:  # noqa: SIM105 - contextlib.suppress costs more, on every event
             handler(data)
         except (KeyError, TypeError, ValueError, AttributeError):
             pass  # a malformed event must not cost the rest of the report
@@ -251,6 +292,10 @@ class ResultBuilder:
         run.target = e.get("target")
         run.jobs = e.get("jobs")
         self._planned = [p for p in e.get("planned") or [] if isinstance(p, dict)]
+        # Optional: the lines of the scenarios the command line selected in each run, so
+        # that a skipped or cut-short run lists exactly those.
+        self._selected = {p["run_id"]: set(p["scenarios"]) for p in self._planned
+                          if isinstance(p.get("scenarios"), list) and "run_id" in p}
 
     def _feature(self, run_id: str) -> FeatureResult:
         feature = self._features.get(run_id)
@@ -265,7 +310,12 @@ class ResultBuilder:
         variant = e.get("variant")
         feature = self._feature(e["run_id"])
         feature.path = e.get("path") or feature.path
-        feature.title = e.get("title") or feature.title
+        # The runner's title may already carry the variant ("Title [nw=ltem]"): the
+        # spec's own title is the heading, the name adds the variant once.
+        title = str(e.get("title") or feature.title)
+        if spec and spec.get("title"):
+            title = str(spec["title"])
+        feature.title = _without(title, variant, "[", "]")
         feature.variant = variant
         feature.name = named(feature.title, variant)
         feature.started = e.get("time")
@@ -289,8 +339,11 @@ class ResultBuilder:
     def _on_scenario_started(self, e: dict[str, Any]) -> None:
         feature = self._feature(e["run_id"])
         example = e.get("example")
-        scenario = ScenarioResult(id=e["scenario_id"], title=e.get("title", ""),
-                                  name=named(e.get("title", ""), example), line=e.get("line", 0),
+        # The runner names an outline row "Title (a=1, b=2)"; the reports name rows as
+        # variants are named, "Title [a=1, b=2]", with `<a>` in the title filled in.
+        title = row_title(str(e.get("title", "")), example)
+        scenario = ScenarioResult(id=e["scenario_id"], title=title,
+                                  name=named(title, example), line=e.get("line", 0),
                                   kind=e.get("kind") or "scenario", example=example,
                                   rule=e.get("rule"), started=e.get("time"))
         self._scenarios[scenario.id] = scenario
@@ -391,7 +444,8 @@ class ResultBuilder:
         for feature in self._features.values():
             self._finish_feature(feature)
         run.feature_runs = self._ordered_features()
-        run.counts = _tally(s.outcome for f in run.feature_runs for s in f.scenarios)
+        run.counts = _tally(s.outcome for f in run.feature_runs for s in f.scenarios
+                            if s.counted)
         run.step_counts = _tally(outcome(st.status) for f in run.feature_runs
                                  for s in f.scenarios for st in s.steps)
         run.flaky = sum(f.flaky for f in run.feature_runs)
@@ -403,8 +457,8 @@ class ResultBuilder:
             run_id = plan.get("run_id")
             if not isinstance(run_id, str) or run_id in self._features:
                 continue
-            title = str(plan.get("title") or run_id)
             variant = plan.get("variant")
+            title = _without(str(plan.get("title") or run_id), variant, "[", "]")
             self._features[run_id] = FeatureResult(
                 id=run_id, path=str(plan.get("path") or run_id.split("#", 1)[0]), title=title,
                 name=named(title, variant), variant=variant, status="skipped",
@@ -421,29 +475,33 @@ class ResultBuilder:
 
     def _finish_feature(self, feature: FeatureResult) -> None:
         finished = feature.id in self._finished_features
-        cut_short = not finished or (self.run.interrupted and feature.status != "passed")
-        if not finished:
-            feature.interrupted = True
+        # Cut short: never finished, or finished while a scenario was still open (a
+        # cancelled run may close the feature run without closing its scenario).
+        cut_short = not finished or any(s.id not in self._finished_scenarios
+                                        for s in feature.scenarios)
         for scenario in feature.scenarios:
             self._finish_scenario(scenario)
         if feature.spec:
-            may_add = feature.status != "passed" or cut_short
-            if finished and feature.status == "skipped" and feature.reason:
-                why = feature.reason  # e.g. a needed feature failed
-            elif cut_short:
-                why = INTERRUPTED
-            else:
-                why = "not run: an earlier step failed"
-            feature.scenarios = _merge_scenarios(feature, may_add, why)
-        if not finished:
-            statuses = [s.status for s in feature.scenarios]
-            feature.status = "failed" if any(outcome(s) == "failed" for s in statuses) else "skipped"
+            # Only what never got the chance to run is added from the spec: a skipped
+            # feature run (no scenario events) and a cut-short one. After a failure the
+            # runner reports the rest as skipped itself, and inventing scenarios there
+            # would count ones the command line did not select.
+            skipped_whole = finished and feature.status == "skipped" and not feature.scenarios
+            why = (feature.reason or "skipped") if skipped_whole else INTERRUPTED
+            feature.scenarios = _merge_scenarios(feature, skipped_whole or cut_short, why,
+                                                 self._selected.get(feature.id))
+        if cut_short:
+            feature.interrupted = True
+            failed = any(s.outcome == "failed" for s in feature.scenarios)
+            feature.status = "failed" if failed else "skipped"
             feature.reason = feature.reason or INTERRUPTED
-            feature.duration = _elapsed(feature.started, self._last_time)
-        feature.counts = _tally(s.outcome for s in feature.scenarios)
+            if not finished:
+                feature.duration = _elapsed(feature.started, self._last_time)
+        counted = [s for s in feature.scenarios if s.counted]
+        feature.counts = _tally(s.outcome for s in counted)
         feature.step_counts = _tally(outcome(st.status) for s in feature.scenarios
                                      for st in s.steps)
-        feature.flaky = sum(1 for s in feature.scenarios if s.flaky)
+        feature.flaky = sum(1 for s in counted if s.flaky)
 
     def _finish_scenario(self, scenario: ScenarioResult) -> None:
         finished = scenario.id in self._finished_scenarios
@@ -497,6 +555,12 @@ def _rows(spec_scenario: dict[str, Any]) -> list[dict[str, str] | None]:
     return rows or [None]
 
 
+def _without(title: str, values: dict[str, Any] | None, opening: str, closing: str) -> str:
+    """The title without a trailing ` [k=v, ...]` (or `(...)`) naming these values."""
+    suffix = f" {opening}{label(values)}{closing}"
+    return title[: -len(suffix)] if values and title.endswith(suffix) else title
+
+
 def _fill(text: str, row: dict[str, str] | None) -> str:
     """`<name>` replaced by the row's value, as an outline shows it for that row."""
     for key, value in (row or {}).items():
@@ -504,8 +568,11 @@ def _fill(text: str, row: dict[str, str] | None) -> str:
     return text
 
 
-def _merge_scenarios(feature: FeatureResult, may_add: bool, why: str) -> list[ScenarioResult]:
-    spec_scenarios = _spec_scenarios(feature.spec or {})
+def _merge_scenarios(feature: FeatureResult, may_add: bool, why: str,
+                     selected: set[int] | None) -> list[ScenarioResult]:
+    spec_scenarios = [s for s in _spec_scenarios(feature.spec or {})
+                      if selected is None or s.get("kind") == "background"
+                      or s.get("line") in selected]
     ran = list(feature.scenarios)
     by_line: dict[int, list[ScenarioResult]] = {}
     for scenario in ran:
@@ -536,6 +603,9 @@ def _merge_scenarios(feature: FeatureResult, may_add: bool, why: str) -> list[Sc
 
 def _decorate_scenario(scenario: ScenarioResult, spec: dict[str, Any], may_add: bool,
                        why: str) -> None:
+    if spec.get("title") is not None:
+        scenario.title = _fill(str(spec["title"]), scenario.example)
+        scenario.name = named(scenario.title, scenario.example)
     scenario.description = spec.get("description")
     scenario.tags = [str(t) for t in spec.get("tags") or []]
     scenario.comments = list(spec.get("comments") or [])

@@ -102,7 +102,8 @@ class Runner:
         self.bus.emit(RunStarted(paths=self.paths, target=getattr(self.target, "name", "none"),
                                  jobs=self.settings.jobs, planned=[
                                      {"run_id": r.run_id, "path": r.feature.path,
-                                      "title": r.name, "variant": r.variant, "needs": r.deps}
+                                      "title": r.name, "variant": r.variant, "needs": r.deps,
+                                      "scenarios": [s.line for s in r.scenarios]}
                                      for r in self.plan.runs]))
         slots = asyncio.Semaphore(max(1, self.settings.jobs))
         self._tasks = [asyncio.create_task(self._feature_run(r, slots)) for r in self.plan.runs]
@@ -188,6 +189,9 @@ class Runner:
             await self.hooks.call("after_feature", state, run, status)
         except Exception as exc:  # a hook or the target broke: the run fails, others go on
             status, reason = "failed", f"{type(exc).__name__}: {exc}"
+        except asyncio.CancelledError:
+            status, reason = "skipped", "interrupted"
+            raise
         finally:
             await state.close()
             if session is not None:
@@ -268,8 +272,8 @@ class Runner:
         status = "failed" if reason else worst(statuses)
         await self._attach_journal(state, scenario_id)
         await self.hooks.call("after_scenario", state, scenario, status)
-        if scenario.kind != "background":
-            self._count(status)
+        if scenario.kind != "background" or status == "failed":
+            self._count(status)  # a Background counts only when it fails: then it is news
         self.bus.emit(ScenarioFinished(run_id=run.run_id, scenario_id=scenario_id, status=status,
                                        duration=time.monotonic() - started, reason=reason))
         return status

@@ -1,0 +1,200 @@
+"""index.html: the run as a living document, one self-contained file.
+
+The page is rendered with jinja2 (autoescaping on) from `templates/report.html.j2`;
+the stylesheet and script are inlined from `templates/report.css` and `report.js`, so
+the file opens from a CI artifact with no network. Descriptions are Markdown rendered
+by markdown-it-py with raw HTML off: a `<b>` written in a spec shows as text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
+
+from .results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
+from .text import clock, duration, first_line, stamp
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+_MD = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+_ICON = {"passed": "✓", "failed": "✗", "skipped": "–", "undefined": "?", "pending": "…",
+         "running": "…"}
+
+
+@lru_cache(maxsize=512)
+def markdown(text: str | None) -> Markup:
+    """A description rendered as Markdown; HTML inside it is escaped, links stay links.
+    (Cached: every variant of a feature repeats the same descriptions.)"""
+    if not text:
+        return Markup("")
+    return Markup(_MD.render(text))  # markdown-it escapes (html option off)
+
+
+def step_text(text: str | None) -> Markup:
+    """Step text with its `code spans` shown as code; nothing else is interpreted, since a
+    resolved value may hold `*` or `_` that Markdown would turn into emphasis."""
+    out: list[str] = []
+    last = 0
+    source = text or ""
+    for match in _CODE_SPAN.finditer(source):
+        out.append(str(escape(source[last:match.start()])))
+        out.append(f"<code>{escape(match.group(2))}</code>")
+        last = match.end()
+    out.append(str(escape(source[last:])))
+    return Markup("".join(out))  # every piece was escaped above
+
+
+def pretty(value: Any) -> str:
+    """A body for reading: JSON indented (also JSON held in a string), other text as is."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped[:1] in ("{", "["):
+            try:
+                return json.dumps(json.loads(stripped), indent=2, ensure_ascii=False)
+            except ValueError:
+                return value
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def compact(value: Any, limit: int = 120) -> str:
+    """A one-line preview of a message or body."""
+    if isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def short_url(url: Any) -> str:
+    """Path and query only: the host is the same for every exchange of a run."""
+    text = str(url or "")
+    parts = urlsplit(text)
+    if parts.scheme and parts.netloc:
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return text
+
+
+def diff_lines(detail: str | None) -> list[tuple[str, str]]:
+    """Lines of a failure detail with a class each, so a unified diff reads as one."""
+    lines = []
+    for line in (detail or "").split("\n"):
+        if line.startswith(("+++", "---")):
+            kind = "d-file"
+        elif line.startswith("@@"):
+            kind = "d-hunk"
+        elif line.startswith("+"):
+            kind = "d-add"
+        elif line.startswith("-"):
+            kind = "d-del"
+        else:
+            kind = "d-ctx"
+        lines.append((kind, line))
+    return lines
+
+
+def journal_summary(entry: Any) -> str:
+    """`POST /v1/fota-jobs → 200` for a journal entry shaped like a request."""
+    if not isinstance(entry, dict):
+        return compact(entry, 100)
+    method = entry.get("method") or (entry.get("request") or {}).get("method")
+    path = entry.get("path") or entry.get("url") or (entry.get("request") or {}).get("url")
+    status = entry.get("status") or (entry.get("response") or {}).get("status")
+    if method or path:
+        text = f"{method or ''} {short_url(path)}".strip()
+        return f"{text} → {status}" if status is not None else text
+    return compact(entry, 100)
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             # Attachments are whatever steps attached: a missing key
+                             # must render as nothing, never fail the whole report.
+                             undefined=jinja2.ChainableUndefined)
+    env.filters.update(markdown=markdown, step_text=step_text, pretty=pretty,
+                       compact=compact, short_url=short_url, duration=duration, clock=clock,
+                       stamp=stamp, first_line=first_line, outcome=outcome,
+                       diff_lines=diff_lines, journal_summary=journal_summary)
+    env.globals.update(icon=_ICON)
+    return env
+
+
+def _asset(name: str) -> Markup:
+    # Our own files, inlined verbatim: neither may contain "</style" or "</script".
+    return Markup((TEMPLATES / name).read_text(encoding="utf-8"))
+
+
+def _feature_rank(feature: FeatureResult) -> int:
+    if feature.outcome == "failed":
+        return 0
+    return 1 if feature.interrupted else 2
+
+
+def render(run: RunResult) -> str:
+    """The report page for a finished result tree."""
+    # Failures first (stable, so the plan order holds within each group): a reader
+    # opens the report to see what broke.
+    features = sorted(run.feature_runs, key=_feature_rank)
+    anchors: dict[int, str] = {}
+    for f_index, feature in enumerate(features, 1):
+        anchors[id(feature)] = f"f{f_index}"
+        for s_index, scenario in enumerate(feature.scenarios, 1):
+            anchors[id(scenario)] = f"f{f_index}-s{s_index}"
+            for t_index, step in enumerate(scenario.steps, 1):
+                anchors[id(step)] = f"f{f_index}-s{s_index}-{t_index}"
+    failures = [(f, s, t) for f, s, t in _failures_in(features)]
+    first = failures[0] if failures else None
+    first_anchor = anchors[id(first[2] or first[1] or first[0])] if first else None
+    stop_anchor = None
+    if run.interrupted:  # where the run was cut: the step (or scenario) left unfinished
+        stopped = [item for f in features for sc in f.scenarios if sc.interrupted and sc.ran
+                   for item in ([st for st in sc.steps if st.interrupted and st.ran] or [sc])]
+        stop_anchor = anchors[id(stopped[0])] if stopped else None
+    tags = sorted({t for f in features for t in f.tags}
+                  | {t for f in features for s in f.scenarios for t in s.tags})
+    single = len(features) == 1
+
+    def anchor(item: FeatureResult | ScenarioResult | StepResult) -> str:
+        return anchors[id(item)]
+
+    def feature_open(feature: FeatureResult) -> bool:
+        # Failed runs, and a run cut short while running: that is where to look.
+        return (single or feature.outcome == "failed"
+                or (feature.interrupted and any(s.ran for s in feature.scenarios)))
+
+    def scenario_open(feature: FeatureResult, scenario: ScenarioResult) -> bool:
+        # In a failed feature only the failed scenarios are open, so the failure is on
+        # screen at once; elsewhere an opened feature reads as the whole document.
+        return feature.outcome != "failed" or scenario.outcome == "failed"
+
+    template = _environment().get_template("report.html.j2")
+    return template.render(run=run, features=features, failures=failures,
+                           first_anchor=first_anchor, stop_anchor=stop_anchor, tags=tags,
+                           anchor=anchor,
+                           feature_open=feature_open, scenario_open=scenario_open,
+                           rules_of=_rules_of, css=_asset("report.css"), js=_asset("report.js"))
+
+
+def _failures_in(
+    features: list[FeatureResult],
+) -> list[tuple[FeatureResult, ScenarioResult | None, StepResult | None]]:
+    # RunResult.failures() in the page's feature order.
+    return RunResult(feature_runs=features).failures()
+
+
+def _rules_of(feature: FeatureResult) -> dict[str, Any]:
+    return {rule.title: rule for rule in feature.rules}

@@ -1,0 +1,125 @@
+"""JUnit XML: one testsuite per feature run, one testcase per scenario (an outline row
+is a scenario; a Background only when it failed, as in every other count).
+
+Only elements and attributes that both the Jenkins/Ant junit-4 schema and the
+xunit-plugin junit-10 schema allow are written, in the order junit-4 requires
+(testsuites: name tests failures errors time; testsuite: properties, testcases,
+system-out; testcase: skipped | failure, system-out; <skipped> carries its reason as
+text, since junit-4 allows it no attributes). Every failed scenario is a
+<failure> (with the error kind as its type) and `errors` stays 0, so `failures` equals
+the failed count of the console summary line.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from .results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
+from .text import first_line, iso
+
+# XML 1.0 cannot carry most control characters (an ANSI colour code in an error
+# message would make the whole file unparsable), so they are replaced.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_SYMBOL = {"passed": "+", "failed": "x", "skipped": "-"}
+
+
+def _clean(text: str | None) -> str:
+    return _INVALID_XML.sub("\ufffd", text or "")
+
+
+def _seconds(value: float) -> str:
+    return f"{max(0.0, value):.3f}"
+
+
+def render(run: RunResult) -> str:
+    """The JUnit XML document for a finished result tree."""
+    root = ET.Element("testsuites", {
+        "name": "spec-harness",
+        "tests": str(sum(sum(f.counts.values()) for f in run.feature_runs)),
+        "failures": str(run.counts.get("failed", 0)),
+        "errors": "0",
+        "time": _seconds(run.duration),
+    })
+    for index, feature in enumerate(run.feature_runs):
+        root.append(_suite(feature, index))
+    ET.indent(root, space="  ")
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+def _suite(feature: FeatureResult, index: int) -> ET.Element:
+    attrs = {
+        "name": _clean(feature.name),
+        "tests": str(sum(feature.counts.values())),
+        "failures": str(feature.counts.get("failed", 0)),
+        "errors": "0",
+        "skipped": str(feature.counts.get("skipped", 0)),
+        "time": _seconds(feature.duration),
+        "id": str(index),
+    }
+    if feature.started is not None:
+        attrs["timestamp"] = iso(feature.started)
+    suite = ET.Element("testsuite", attrs)
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", {"name": "path", "value": _clean(feature.path)})
+    ET.SubElement(properties, "property", {"name": "run_id", "value": _clean(feature.id)})
+    ET.SubElement(properties, "property", {"name": "status", "value": feature.status})
+    if feature.reason:
+        ET.SubElement(properties, "property", {"name": "reason", "value": _clean(feature.reason)})
+    seen: dict[str, int] = {}
+    # A Background is not a test case unless it failed (see ScenarioResult.counted); its
+    # steps still show in the transcript of the scenario after it.
+    for scenario in (s for s in feature.scenarios if s.counted):
+        # Two scenarios may share a title (FOTA checks the status twice); CI tools key
+        # test history by name, so the second one becomes "Title (2)".
+        count = seen[scenario.name] = seen.get(scenario.name, 0) + 1
+        name = scenario.name if count == 1 else f"{scenario.name} ({count})"
+        suite.append(_case(feature, scenario, name))
+    if not any(s.counted for s in feature.scenarios) and feature.reason:
+        ET.SubElement(suite, "system-out").text = _clean(f"{feature.status}: {feature.reason}")
+    return suite
+
+
+def _case(feature: FeatureResult, scenario: ScenarioResult, name: str) -> ET.Element:
+    case = ET.Element("testcase", {"name": _clean(name), "classname": _clean(feature.name),
+                                   "time": _seconds(scenario.duration)})
+    result = scenario.outcome
+    if result == "skipped":
+        reason = scenario.reason or ("pending" if scenario.status == "pending" else "skipped")
+        # junit-4 declares <skipped> a plain string element (no attributes), so the
+        # reason is its text; junit-10 readers accept that too.
+        ET.SubElement(case, "skipped").text = _clean(reason)
+    elif result == "failed":
+        failed = [s for s in scenario.steps if outcome(s.status) == "failed"]
+        step = failed[0] if failed else None
+        error = (step.error if step else None) or {}
+        message = first_line(error.get("message")) or scenario.reason or f"{scenario.status}"
+        kind = str(error.get("kind") or scenario.status)
+        failure = ET.SubElement(case, "failure", {"message": _clean(message), "type": kind})
+        failure.text = _clean(_failure_text(feature, scenario, step))
+    if scenario.steps:
+        ET.SubElement(case, "system-out").text = _clean(_transcript(scenario))
+    return case
+
+
+def _failure_text(feature: FeatureResult, scenario: ScenarioResult, step: StepResult | None) -> str:
+    if step is None:
+        return f"{feature.path}:{scenario.line}: {scenario.reason or scenario.status}"
+    error = step.error or {}
+    parts = [f"{step.keyword} {step.shown_text}", f"  at {feature.path}:{step.line}"]
+    if step.attempt_count > 1:
+        parts.append(f"  after {step.attempt_count} attempts")
+    parts += ["", error.get("message") or step.reason or step.status]
+    if error.get("detail"):
+        parts += ["", error["detail"]]
+    return "\n".join(parts)
+
+
+def _transcript(scenario: ScenarioResult) -> str:
+    lines = []
+    for step in scenario.steps:
+        mark = _SYMBOL[outcome(step.status)]
+        extra = f" ({step.attempt_count} attempts)" if step.attempt_count > 1 else ""
+        lines.append(f"{mark} {step.keyword} {step.shown_text}{extra}")
+    return "\n".join(lines)

@@ -1,0 +1,99 @@
+"""summary.md: a short Markdown summary for a CI job summary page.
+
+Titles are escaped, since GitHub renders HTML in job summaries and a title such as
+`<html>` must show as text; messages go in code fences longer than any backtick run
+inside them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .results import RunResult
+from .text import duration, stamp
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+_MARK = {"passed": "✅", "failed": "❌", "skipped": "⏭️"}
+
+
+def escape(text: str) -> str:
+    """Text shown literally in Markdown (and in the HTML GitHub makes of it)."""
+    return _SPECIAL.sub(r"\\\1", text.replace("&", "&amp;")).replace("\n", " ")
+
+
+def md_step(text: str) -> str:
+    """Step text with its `code spans` kept as code and the rest escaped."""
+    out, last = [], 0
+    for match in _CODE_SPAN.finditer(text):
+        out.append(escape(text[last:match.start()]))
+        out.append(match.group(0).replace("\n", " "))
+        last = match.end()
+    out.append(escape(text[last:]))
+    return "".join(out)
+
+
+def _fence(text: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}\n{text.rstrip()}\n{ticks}"
+
+
+def render(run: RunResult, *, max_failures: int = 20) -> str:
+    counts = run.counts
+    if run.interrupted:
+        head = "⚠️ Spec run interrupted"
+    elif counts.get("failed"):
+        head = "❌ Spec run failed"
+    else:
+        head = "✅ Spec run passed"
+    lines = [f"## {head}", ""]
+    if run.interrupted:
+        lines += ["The run was interrupted: this summary covers what ran.", ""]
+    lines += [
+        "| passed | failed | skipped | flaky (passed after retries) | duration |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {counts.get('passed', 0)} | {counts.get('failed', 0)} | {counts.get('skipped', 0)} "
+        f"| {run.flaky} | {duration(run.duration)} |",
+        "",
+        f"Scenarios of {len(run.feature_runs)} feature runs"
+        + (f", target `{escape(run.target)}`" if run.target else "")
+        + (f", started {stamp(run.started)}" if run.started else "") + ".",
+        "",
+    ]
+    failures = run.failures()
+    if failures:
+        lines += ["### Failures", ""]
+        for feature, scenario, step in failures[:max_failures]:
+            where = escape(feature.name) + (f" › {escape(scenario.name)}" if scenario else "")
+            if step is not None:
+                error = step.error or {}
+                attempts = f" after {step.attempt_count} attempts" if step.attempt_count > 1 else ""
+                lines += [f"- **{where}**  ",
+                          f"  {escape(step.keyword)} {md_step(step.shown_text)}  ",
+                          f"  at `{escape(feature.path)}:{step.line}`{attempts}", ""]
+                message = error.get("message") or step.reason or step.status
+                lines += ["  " + line for line in _fence(message).split("\n")] + [""]
+            else:
+                line = scenario.line if scenario else 0
+                reason = (scenario.reason if scenario else feature.reason) or "failed"
+                lines += [f"- **{where}** at `{escape(feature.path)}:{line}`: {escape(reason)}", ""]
+        if len(failures) > max_failures:
+            lines += [f"…and {len(failures) - max_failures} more failures (see the HTML report).",
+                      ""]
+    lines += ["### Feature runs", "",
+              "| | feature run | passed | failed | skipped | duration |",
+              "|---|---|---:|---:|---:|---:|"]
+    for feature in run.feature_runs:
+        mark = _MARK.get(feature.outcome, "")
+        if feature.interrupted:
+            mark = "⚠️"
+        name = escape(feature.name)
+        if feature.reason and feature.outcome != "passed":
+            name += f" ({escape(feature.reason)})"
+        c = feature.counts
+        took = feature.duration or c.get("passed") or c.get("failed")
+        lines.append(f"| {mark} | {name} | {c.get('passed', 0)} | {c.get('failed', 0)} "
+                     f"| {c.get('skipped', 0)} | {duration(feature.duration) if took else ''} |")
+    lines.append("")
+    return "\n".join(lines)
