@@ -5,6 +5,7 @@ Both listen on free loopback ports with fast polling intervals, and stop with th
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from mock_nrfcloud.server import RunningMock, start_mock
@@ -25,6 +26,12 @@ class EmbeddedTarget(Target):
         self._backend: RunningBackend | None = None
 
     async def start(self) -> None:
+        # The servers' warnings (e.g. a shadow poll answered 404 ten times a second) belong
+        # to the scenario that provoked them, whose journal the reports show, not the console.
+        for name in ("reference_backend", "mock_nrfcloud"):
+            logger = logging.getLogger(name)
+            if logger.level == logging.NOTSET:
+                logger.setLevel(logging.ERROR)
         try:
             self._mock = await start_mock("127.0.0.1", 0)
             self._backend = await start_backend(
