@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from behave import step_registry
-from behave.matchers import Matcher, MatchWithError
+from behave.matchers import Matcher
 
 from ..spec.model import Step
 
@@ -85,21 +85,29 @@ class StepRegistry:
 
     def match(self, kind: str, text: str) -> StepMatch:
         """The one definition matching `text`; Undefined or Ambiguous otherwise."""
-        found = []
+        # check_match, not match: behave's Match objects look up the function's source
+        # location each time, which would cost more than the match itself.
+        found: list[tuple[Matcher, list | Exception]] = []
         for matcher in self.candidates(kind):
-            result = matcher.match(text)
-            if result is not None:
-                found.append((matcher, result))
+            try:
+                arguments = matcher.check_match(text)
+            except NotImplementedError:
+                raise
+            except Exception as exc:  # a type converter refused the text: still this step
+                found.append((matcher, exc))
+                continue
+            if arguments is not None:
+                found.append((matcher, arguments))
         if not found:
             raise Undefined(text)
         if len(found) > 1:
             raise Ambiguous([m for m, _ in found])
-        matcher, result = found[0]
-        if isinstance(result, MatchWithError):
-            raise result.stored_error
-        args = [a.value for a in result.arguments or [] if a.name is None]
-        kwargs = {a.name: a.value for a in result.arguments or [] if a.name is not None}
-        func = getattr(result.func, "coro_func", result.func)  # unwrap AsyncStepFunction
+        matcher, arguments = found[0]
+        if isinstance(arguments, Exception):
+            raise arguments
+        args = [a.value for a in arguments if a.name is None]
+        kwargs = {a.name: a.value for a in arguments if a.name is not None}
+        func = getattr(matcher.func, "coro_func", matcher.func)  # unwrap AsyncStepFunction
         return StepMatch(func=func, kwargs=kwargs, args=args, matcher=matcher)
 
     def is_defined(self, kind: str, text: str) -> list[Matcher]:

@@ -31,7 +31,7 @@ from ..events import (
 )
 from ..hooks import HOOKS, Hooks
 from ..plan import FeatureRun, Plan
-from ..spec.model import Scenario, Step, Table
+from ..spec.model import Scenario, Step, Table, to_dict
 from ..targets.base import Target
 from .context import FeatureRunState, ResolvedStep, StepContext
 from .registry import Ambiguous, StepRegistry, Undefined
@@ -143,7 +143,7 @@ class Runner:
             reason = run.skip_reason or self._failed_dependency(run)
             self.bus.emit(FeatureRunStarted(run_id=run.run_id, path=run.feature.path,
                                             title=run.name, variant=run.variant,
-                                            feature=dataclasses.asdict(run.feature)))
+                                            feature=to_dict(run.feature)))
             if reason:
                 self._skip_feature_run(run, reason)
                 return

@@ -7,7 +7,7 @@ this model alone.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 # Effective step kinds; `And`/`But` inherit the kind of the step before.
@@ -127,3 +127,24 @@ class Feature:
     def all_tags(self) -> list[str]:
         """Front matter `tags` plus `@tags` from comments, without the `@`."""
         return [str(t) for t in self.front_matter.get("tags") or []] + self.tags
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def to_dict(value: Any) -> Any:
+    """The model as plain JSON data (like dataclasses.asdict, without its deep copies, which
+    cost more than the run of a large feature's steps)."""
+    kind = type(value)
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    names = _FIELDS.get(kind)
+    if names is None and is_dataclass(kind):
+        names = _FIELDS[kind] = tuple(f.name for f in fields(kind))
+    if names is not None:
+        return {name: to_dict(getattr(value, name)) for name in names}
+    if kind is list or kind is tuple:
+        return [to_dict(v) for v in value]
+    if kind is dict:
+        return {k: to_dict(v) for k, v in value.items()}
+    return value
