@@ -31,6 +31,9 @@ class Hooks:
         self.registered[name].append(func)
         return func
 
+    def has(self, name: str) -> bool:
+        return bool(self.registered[name])
+
     async def call(self, name: str, *args: Any) -> None:
         # `after_*` hooks run newest first, like cleanups, so set-up and tear-down nest.
         funcs = self.registered[name]

@@ -321,9 +321,13 @@ class Runner:
             delay = None
             if error is not None and error.kind == "assertion":
                 delay = self._next_delay(policy, retrying, ctx, attempt, started, delays)
-            self.bus.emit(StepAttempt(run_id=run.run_id, step_id=step_id, attempt=attempt,
-                                      duration=time.monotonic() - t0,
-                                      error=error.message if error else None, next_delay=delay))
+            if error is not None or attempt > 1:
+                # A step that passes at once has one attempt: its StepFinished says it all,
+                # and a third event per step would be a third of the reporters' work.
+                self.bus.emit(StepAttempt(run_id=run.run_id, step_id=step_id, attempt=attempt,
+                                          duration=time.monotonic() - t0,
+                                          error=error.message if error else None,
+                                          next_delay=delay))
             if delay is None:
                 break
             await asyncio.sleep(delay)
@@ -363,11 +367,13 @@ class Runner:
 
     async def _call(self, ctx: StepContext, resolved: ResolvedStep) -> None:
         match = self.registry.match(resolved.kind, resolved.text)
-        await self.hooks.call("before_step", ctx)
+        if self.hooks.has("before_step"):
+            await self.hooks.call("before_step", ctx)
         result = match.func(ctx, *match.args, **match.kwargs)
         if asyncio.iscoroutine(result):
             await asyncio.wait_for(result, self.settings.step_timeout)
-        await self.hooks.call("after_step", ctx, "passed")
+        if self.hooks.has("after_step"):
+            await self.hooks.call("after_step", ctx, "passed")
 
     def _resolve(self, step: Step, text: str, values: dict[str, Any],
                  row: dict[str, str] | None, variant: dict[str, Any] | None) -> ResolvedStep:
