@@ -26,8 +26,34 @@ def _compiled(expr: str) -> jsonata.Jsonata:
     return jsonata.Jsonata(expr)
 
 
+_PLAIN_PATH = re.compile(r"\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*")
+_MISSING = object()
+
+
+def _plain_path(expr: str, data: Any) -> Any:
+    """`a.b.c` over objects, looked up directly; _MISSING when JSONata must decide.
+
+    Most placeholders are names (`${fingerprint_deviceId}`), and JSONata spends more time
+    checking its whole input than looking one up.
+    """
+    m = _PLAIN_PATH.fullmatch(expr)
+    if m is None or m.group(1) in ("true", "false", "null"):
+        return _MISSING
+    value = data
+    for part in m.group(1).split("."):
+        if not isinstance(value, dict):
+            return _MISSING  # arrays map over paths in JSONata: leave those to it
+        value = value.get(part)
+        if value is None:
+            return None
+    return value if isinstance(value, str | int | float | bool | dict) else _MISSING
+
+
 def evaluate(expr: str, data: Any) -> Any:
     """Evaluate a JSONata expression; None when it yields nothing."""
+    direct = _plain_path(expr, data)
+    if direct is not _MISSING:
+        return _plain(direct)
     try:
         result = _compiled(expr).evaluate(data)
     except jsonata.JException as exc:

@@ -42,7 +42,7 @@ PIECES = ["# Feature", "## Scenario: x", "### Examples", "Given a `x` step", "wr
           "", "| a | b |", "| - | - |", "| 1 | 2 |", "<!-- @tag -->", "<!-- open", "-->",
           "- item", "1. item", "    indented", "text", "Soon it works", "---", "#nospace",
           "## trailing ##", "| x |", "  > spaced", "<div>", "`code` start", "***", "=== ",
-          "\tTab", " lead", "|", "> ```", "Then `|` pipe"]
+          "\tTab", " lead", "|", "> ```", "Then `|` pipe", "| `a|b` | c |", "| \\| |"]
 
 
 @settings(max_examples=1500, deadline=None)

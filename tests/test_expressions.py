@@ -69,3 +69,12 @@ def test_jsonata_functions_and_integral_floats():
 
 def test_dollar_without_placeholder_is_kept():
     assert substitute("costs $5 and $.x", {}) == "costs $5 and $.x"
+
+
+def test_plain_names_and_jsonata_agree():
+    from harness.expressions import _compiled, _plain, evaluate
+
+    ctx = {"a": {"b": [1, {"c": 2}]}, "s": "x", "n": None, "t": True, "o": {"k": "v"}}
+    for expr in ("s", "a.b", "t", "true", "false", "null", "a.b.c", "n", "missing",
+                 "a.missing", "o", "o.k", " s "):
+        assert evaluate(expr, ctx) == _plain(_compiled(expr).evaluate(ctx)), expr

@@ -62,6 +62,7 @@ class Ambiguous(Exception):
 class StepRegistry:
     def __init__(self, registry: step_registry.StepRegistry | None = None):
         self.behave = registry or step_registry.registry
+        self._defined: dict[tuple[str, str], list[Matcher]] = {}
 
     def load(self, modules: list[str] | tuple[str, ...] = DEFAULT_STEP_MODULES) -> None:
         """Import step modules by dotted name, or every `*.py` of a folder path."""
@@ -112,7 +113,19 @@ class StepRegistry:
 
     def is_defined(self, kind: str, text: str) -> list[Matcher]:
         """Matchers that would take `text` (type conversion errors still count)."""
-        return [m for m in self.candidates(kind) if m.match(text) is not None]
+        key = (kind, text)
+        if key not in self._defined:  # suites repeat their sentences: ask once each
+            found = []
+            for matcher in self.candidates(kind):
+                try:
+                    if matcher.check_match(text) is not None:
+                        found.append(matcher)
+                except NotImplementedError:
+                    raise
+                except Exception:
+                    found.append(matcher)
+            self._defined[key] = found
+        return self._defined[key]
 
     def catalogue(self) -> list[dict[str, str]]:
         """Every definition: its type, sentence, location and docstring's first line."""

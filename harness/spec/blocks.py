@@ -190,8 +190,8 @@ def _fast_table(lines: list[str], i: int, out: list[Block]) -> int:
         return -1
     j = i
     while j < len(lines) and lines[j].startswith("|"):
-        if "`" in lines[j] or "\\" in lines[j]:
-            return -1  # code spans and escapes split cells in ways best left to markdown-it
+        if "\\" in lines[j]:
+            return -1  # escaped pipes: left to markdown-it (code spans do not protect pipes)
         j += 1
     if j < len(lines) and lines[j].strip():
         return -1
