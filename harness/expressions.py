@@ -6,6 +6,7 @@ expression, e.g. `${tracker.<variant.nw>.id}`), then `"$number{...}"`, then `${.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from functools import lru_cache
@@ -52,8 +53,8 @@ def _plain_path(expr: str, data: Any) -> Any:
 def evaluate(expr: str, data: Any) -> Any:
     """Evaluate a JSONata expression; None when it yields nothing."""
     direct = _plain_path(expr, data)
-    if direct is not _MISSING:
-        return _plain(direct)
+    if direct is not _MISSING:  # context values are plain JSON already, floats aside
+        return _plain(direct) if isinstance(direct, float) else direct
     try:
         result = _compiled(expr).evaluate(data)
     except jsonata.JException as exc:
@@ -113,13 +114,19 @@ def find_placeholders(text: str, opener: str = "${") -> list[tuple[int, int, str
     return found
 
 
+_BRACE_SPECIAL = re.compile(r"[{}\"'\\]")
+
+
 def _matching_brace(text: str, open_at: int) -> int | None:
-    depth, quote, i = 0, None, open_at
-    while i < len(text):
-        ch = text[i]
+    """Index of the `}` closing the `{` at open_at; braces in string literals skipped."""
+    depth, quote, escaped_at = 0, None, -2
+    for m in _BRACE_SPECIAL.finditer(text, open_at):
+        ch, i = m.group(), m.start()
+        if i == escaped_at + 1:
+            continue  # the character after a backslash in a string
         if quote:
             if ch == "\\":
-                i += 1
+                escaped_at = i
             elif ch == quote:
                 quote = None
         elif ch in "\"'":
@@ -130,7 +137,6 @@ def _matching_brace(text: str, open_at: int) -> int | None:
             depth -= 1
             if depth == 0:
                 return i
-        i += 1
     return None
 
 
@@ -189,21 +195,22 @@ def _substitute_numbers(text: str, data: dict[str, Any]) -> str:
     return "".join(out)
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
 def _string_positions(text: str, spots: list[tuple[int, int, str]]) -> set[int]:
     """Starts of placeholders that stand inside a JSON string literal."""
-    starts = {s: e for s, e, _ in spots}
-    inside, in_string, i = set(), False, 0
-    while i < len(text):
-        if i in starts:
-            if in_string:
-                inside.add(i)
-            i = starts[i]
-            continue
-        ch = text[i]
-        if ch == "\\" and in_string:
-            i += 2
-            continue
-        if ch == '"':
-            in_string = not in_string
-        i += 1
+    # Blank out the placeholders first: quotes inside an expression are not JSON's.
+    pieces, last = [], 0
+    for start, end, _ in spots:
+        pieces += [text[last:start], "x" * (end - start)]
+        last = end
+    pieces.append(text[last:])
+    blank = "".join(pieces)
+    literals = [(m.start(), m.end()) for m in _JSON_STRING.finditer(blank)]
+    inside = set()
+    for start, _, _ in spots:
+        i = bisect.bisect_right(literals, (start, len(text) + 1)) - 1
+        if i >= 0 and literals[i][0] < start < literals[i][1]:
+            inside.add(start)
     return inside

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from behave import step, use_step_matcher
 
 from harness.run.context import StepContext
@@ -56,6 +55,8 @@ class Response:
 
 async def send(ctx: StepContext, request: Request) -> Response:
     """Send a request on the run's session; attach the exchange to the step."""
+    import aiohttp  # imported when used: `spec-harness check` starts faster
+
     started = time.monotonic()
     try:
         async with ctx.session.request(request.method, request.url, headers=request.headers,

@@ -12,17 +12,18 @@ import contextlib
 import itertools
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from behave import step, use_step_matcher
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
 
 from harness.run.context import StepContext
 
 from .common import json_block
 from .matching import DEEP, EQUAL, MatchFailure, check, difference
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 use_step_matcher("re")
 
@@ -47,6 +48,8 @@ class WsClient:
     last_received: Message | None = None
 
     async def read(self) -> None:
+        from websockets.exceptions import WebSocketException
+
         try:
             async for raw in self.connection:
                 try:
@@ -75,6 +78,10 @@ def _clients(ctx: StepContext) -> dict[str, WsClient]:
 
 
 async def _open(ctx: StepContext, fingerprint: str) -> WsClient:
+    # websockets is imported when used: `spec-harness check` starts faster without it.
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import WebSocketException
+
     base = ctx.vars.get("websocketURL")
     if not base:
         raise ValueError("the context has no `websocketURL`: the target gives none")
@@ -162,6 +169,8 @@ def receive_message(ctx: StepContext, mode: str) -> None:
 @step(r"I send this message via the websocket")
 async def send_message(ctx: StepContext) -> None:
     """Send the JSON block on the websocket."""
+    from websockets.exceptions import WebSocketException
+
     message = json_block(ctx)
     client = current(ctx)
     try:

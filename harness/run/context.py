@@ -10,14 +10,15 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from .. import expressions
 from ..events import Attachment, EventBus, Log
 from ..spec.model import Step, Table
 from ..targets.base import TargetRun
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,6 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-
 from .. import expressions
 from ..events import (
     Attachment,
@@ -178,7 +176,11 @@ class Runner:
         values.update(self.target.values() if self.target else {})
         if run.variant is not None:
             values["variant"] = run.variant
-        session = aiohttp.ClientSession() if self.target else None
+        session = None
+        if self.target:
+            import aiohttp  # here: `check` and the tests without a target never need it
+
+            session = aiohttp.ClientSession()
         state = FeatureRunState(run_id=run.run_id, vars=values, bus=self.bus, session=session,
                                 target=self.target.open_run(run.run_id, session)
                                 if self.target and session else None)
