@@ -171,3 +171,15 @@ def test_bad_arguments_are_refused(argument: list[str]) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert argument[0] in result.stderr
+
+
+def test_a_state_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite"
+    state.write_text("this is not a database, " * 20)
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_nrfcloud", "--port", "0", "--state", str(state)],
+        cwd=ROOT, capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"cannot use the state file {state}" in result.stderr
+    assert "Traceback" not in result.stderr

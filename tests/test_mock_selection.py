@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mock_nrfcloud.journal import PATH, STATUS, JournalQuery, entry_dict
+from mock_nrfcloud.journal import METHOD, PATH, STATUS, JournalQuery, entry_dict
 from mock_nrfcloud.matching import (
     BodyMatcher,
     LazyJsonBody,
@@ -283,3 +283,16 @@ def test_required_fields() -> None:
     with pytest.raises(ProblemError) as caught:
         parse_response_spec({"method": "GET"}, prefix="responses[2].")
     assert caught.value.field == "responses[2].path"
+
+
+def test_a_path_search_merges_the_methods_in_call_order() -> None:
+    store = Store(journal_limit=4)
+    for method in ["GET", "POST", "GET", "PUT", "POST", "GET"]:
+        call(store, "/v1/j", method=method)
+    journal = store.journal("default")
+    assert journal is not None
+    found = journal.find(JournalQuery(path="/v1/j"))
+    assert [(e[0], e[METHOD]) for e in found] == [(3, "GET"), (4, "PUT"), (5, "POST"), (6, "GET")]
+    assert journal.count(JournalQuery(method="GET", path="/v1/j/")) == 2
+    assert journal.count(JournalQuery(method="DELETE", path="/v1/j")) == 0
+    assert [e[0] for e in journal.entries(since=4, path="/v1/j")] == [5, 6]

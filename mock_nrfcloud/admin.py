@@ -1,0 +1,402 @@
+"""The admin API under ``/__admin`` (see MOCK.md) and the dashboard page.
+
+Every handler checks its whole input first (``validation``) and only then changes the
+store, so a refused call (``400 application/problem+json`` naming the field) changes
+nothing. Each path is registered for all methods and dispatches itself, so that a
+wrong method is a 405 problem too rather than aiohttp's plain-text page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from importlib import resources
+from typing import Any
+
+from aiohttp import web
+
+from .cors import preflight, with_cors
+from .journal import ID, Entry, JournalQuery, entry_json
+from .matching import MatcherError
+from .problems import ProblemError, invalid, not_found, problem_response
+from .rawhttp import RawHttpError, parse_raw_response
+from .responses import QueuedResponse
+from .store import Store
+from .validation import (
+    FAULTS,
+    parse_account,
+    parse_bool_param,
+    parse_find,
+    parse_int_param,
+    parse_response_spec,
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_JSON = "application/json"
+_SSE_KEEPALIVE_S = 15.0
+
+
+def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> None:
+    """Register ``/__admin`` and everything under it on ``app``."""
+
+    def route(path: str, methods: Mapping[str, Handler], fallback: Handler | None = None) -> None:
+        allowed = ", ".join(sorted(methods))
+
+        async def dispatch(request: web.Request) -> web.StreamResponse:
+            origin = request.headers.get("Origin") if cors else None
+            if (
+                origin is not None
+                and request.method == "OPTIONS"
+                and ("Access-Control-Request-Method" in request.headers)
+            ):
+                return preflight(request, origin)
+            handler = methods.get(request.method, fallback)
+            if handler is None and request.method == "HEAD":
+                handler = methods.get("GET")
+            try:
+                if handler is None:
+                    raise ProblemError(
+                        405,
+                        "Method not allowed",
+                        f"{request.method} is not supported here; use {allowed}",
+                        field="method",
+                        kind="method-not-allowed",
+                        headers={"Allow": allowed},
+                    )
+                response = await handler(request)
+            except ProblemError as problem:
+                response = problem_response(problem)
+            if origin is not None and not response.prepared:
+                with_cors(response, origin)
+            return response
+
+        app.router.add_route("*", path, dispatch)
+
+    h = _Handlers(store, cors)
+    route("/__admin", {"GET": h.redirect_to_dashboard})
+    route("/__admin/", {"GET": h.dashboard})
+    route("/__admin/health", {"GET": h.health})
+    route("/__admin/accounts", {"GET": h.accounts})
+    route(
+        "/__admin/responses",
+        {"GET": h.list_responses, "POST": h.queue, "DELETE": h.delete_responses},
+    )
+    route("/__admin/responses/raw", {"POST": h.queue_raw})
+    route("/__admin/responses/{id}", {"GET": h.get_response, "DELETE": h.delete_response})
+    route("/__admin/requests", {"GET": h.list_requests, "DELETE": h.clear_requests})
+    route("/__admin/requests/find", {"POST": h.find})
+    route("/__admin/requests/count", {"POST": h.count})
+    route("/__admin/requests/stream", {"GET": h.stream})
+    route("/__admin/reset", {"POST": h.reset})
+    route("/__admin/{tail:.*}", {}, fallback=h.unknown)
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        status=status, body=json.dumps(data).encode(), content_type=_JSON, headers=headers
+    )
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body as JSON (any Content-Type: ``curl -d`` sends form-urlencoded)."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ProblemError(
+            413,
+            "Body too large",
+            "the admin request body is too large",
+            field="$",
+            kind="too-large",
+        ) from None
+    if not raw.strip():
+        raise invalid("$", "expected a JSON body", kind="invalid-json")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise invalid("$", f"the body is not valid JSON: {error}", kind="invalid-json") from None
+    except RecursionError:
+        raise invalid("$", "the JSON body is nested too deeply", kind="invalid-json") from None
+
+
+def check_params(request: web.Request, allowed: set[str]) -> None:
+    for name in request.query:
+        if name not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            raise invalid(
+                name, f"unknown query parameter {name!r}; known: {known}", kind="unknown-field"
+            )
+
+
+def account_param(request: web.Request) -> str:
+    value = request.query.get("account")
+    return parse_account(value if value != "" else None)
+
+
+def entries_json(entries: list[Entry], **extra: Any) -> web.Response:
+    body = '{"requests":[' + ",".join(entry_json(e) for e in entries) + "]"
+    for key, value in extra.items():
+        body += f",{json.dumps(key)}:{json.dumps(value)}"
+    return web.Response(body=(body + "}").encode(), content_type=_JSON)
+
+
+def journal_query(spec: dict[str, Any]) -> JournalQuery:
+    try:
+        return JournalQuery(
+            method=spec["method"],
+            path=spec["path"],
+            query=spec["query"],
+            headers=spec["headers"],
+            body_matches=spec["body_matches"],
+        )
+    except MatcherError as error:  # already checked by parse_find; kept for safety
+        raise invalid(error.field, error.message) from None
+
+
+class _Handlers:
+    def __init__(self, store: Store, cors: bool) -> None:
+        self.store = store
+        self.cors = cors
+
+    async def unknown(self, request: web.Request) -> web.StreamResponse:
+        raise ProblemError(
+            404,
+            "Not found",
+            f"there is no admin call {request.path}",
+            field="path",
+            kind="not-found",
+        )
+
+    # -- misc ------------------------------------------------------------------------
+
+    async def redirect_to_dashboard(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/__admin/")
+
+    async def dashboard(self, request: web.Request) -> web.StreamResponse:
+        html = resources.files(__package__).joinpath("dashboard.html").read_bytes()
+        return web.Response(body=html, content_type="text/html", charset="utf-8")
+
+    async def health(self, request: web.Request) -> web.StreamResponse:
+        return json_response({"status": "ok"})
+
+    async def accounts(self, request: web.Request) -> web.StreamResponse:
+        check_params(request, set())
+        return json_response({"accounts": self.store.summary()})
+
+    async def reset(self, request: web.Request) -> web.StreamResponse:
+        check_params(request, set())
+        self.store.reset()
+        return json_response({"status": "reset", "responses": len(self.store.baseline)})
+
+    # -- responses -------------------------------------------------------------------
+
+    def _queued(self, response: QueuedResponse) -> web.Response:
+        return json_response(
+            response.to_dict(),
+            status=201,
+            headers={"Location": f"/__admin/responses/{response.id}"},
+        )
+
+    async def queue(self, request: web.Request) -> web.StreamResponse:
+        check_params(request, set())
+        spec = parse_response_spec(await read_json(request))
+        return self._queued(self.store.add_response(spec))
+
+    async def queue_raw(self, request: web.Request) -> web.StreamResponse:
+        params = request.query
+        check_params(
+            request,
+            {
+                "account",
+                "method",
+                "path",
+                "query",
+                "keep",
+                "times",
+                "ttl_s",
+                "delay_ms",
+                "fault",
+                "body_matches",
+            },
+        )
+        data: dict[str, Any] = {}
+        for name in ("account", "method", "path"):
+            if name in params:
+                data[name] = params[name]
+        for name in ("query", "body_matches"):
+            if name in params:
+                try:
+                    data[name] = json.loads(params[name])
+                except (ValueError, RecursionError):
+                    raise invalid(name, f"expected a JSON object in the {name} parameter") from None
+        if "keep" in params:
+            data["keep"] = parse_bool_param(params["keep"], "keep")
+        if "times" in params:
+            data["times"] = parse_int_param(params["times"], "times", 1)
+        if "delay_ms" in params:
+            data["delay_ms"] = parse_int_param(params["delay_ms"], "delay_ms", 0)
+        if "ttl_s" in params:
+            try:
+                data["ttl_s"] = float(params["ttl_s"])
+            except ValueError:
+                raise invalid("ttl_s", f"expected seconds, got {params['ttl_s']!r}") from None
+        if "fault" in params:
+            if params["fault"] not in FAULTS:
+                raise invalid("fault", f"expected one of {', '.join(FAULTS)}")
+            data["fault"] = params["fault"]
+        raw = await request.read()
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            raise invalid("raw", "the raw HTTP response must be UTF-8 text") from None
+        try:
+            parsed = parse_raw_response(text)
+        except RawHttpError as error:
+            problem = invalid("raw", f"line {error.line}: {error.message}", kind="invalid-raw")
+            raise problem from None
+        names = [name.lower() for name, _ in parsed.headers]
+        data["status"] = parsed.status
+        data["reason"] = parsed.reason or None
+        data["headers"] = (
+            dict(parsed.headers)
+            if len(set(names)) == len(names)
+            else [[name, value] for name, value in parsed.headers]
+        )
+        data["body"] = parsed.body or None
+        if data["status"] < 200:
+            raise invalid("raw", "line 1: expected a final status code from 200 to 599")
+        return self._queued(self.store.add_response(parse_response_spec(data)))
+
+    async def list_responses(self, request: web.Request) -> web.StreamResponse:
+        check_params(request, {"account"})
+        account = account_param(request)
+        return json_response({"responses": [r.to_dict() for r in self.store.responses(account)]})
+
+    async def get_response(self, request: web.Request) -> web.StreamResponse:
+        check_params(request, set())
+        response = self.store.get_response(request.match_info["id"])
+        if response is None:
+            raise not_found(f"no pending response {request.match_info['id']!r}", field="id")
+        return json_response(response.to_dict())
+
+    async def delete_response(self, request: web.Request) -> web.StreamResponse:
+        check_params(request, set())
+        if not self.store.remove_response(request.match_info["id"]):
+            raise not_found(f"no pending response {request.match_info['id']!r}", field="id")
+        return web.Response(status=204)
+
+    async def delete_responses(self, request: web.Request) -> web.StreamResponse:
+        check_params(request, {"account"})
+        deleted = self.store.remove_responses(account_param(request))
+        return json_response({"deleted": deleted})
+
+    # -- journal ---------------------------------------------------------------------
+
+    async def list_requests(self, request: web.Request) -> web.StreamResponse:
+        check_params(request, {"account", "method", "path", "since", "limit", "last"})
+        account = account_param(request)
+        params = request.query
+        since = parse_int_param(params.get("since"), "since")
+        limit = parse_int_param(params.get("limit"), "limit")
+        last = parse_int_param(params.get("last"), "last")
+        method = params.get("method") or None
+        path = params.get("path") or None
+        check = parse_find({"method": method, "path": path})  # same checks as find
+        journal = self.store.journal(account)
+        if journal is None:
+            return entries_json([], count=0, dropped=0)
+        try:
+            entries = journal.entries(
+                since=since, method=check["method"], path=path, limit=limit, last=last
+            )
+        except MatcherError as error:
+            raise invalid(error.field, error.message) from None
+        return entries_json(entries, count=len(entries), dropped=journal.dropped)
+
+    async def clear_requests(self, request: web.Request) -> web.StreamResponse:
+        check_params(request, {"account"})
+        self.store.clear_journal(account_param(request))
+        return web.Response(status=204)
+
+    async def find(self, request: web.Request) -> web.StreamResponse:
+        check_params(request, set())
+        spec = parse_find(await read_json(request))
+        found = self.store.find(spec["account"], journal_query(spec))
+        count = len(found)
+        if spec["limit"] is not None:
+            found = found[: spec["limit"]]
+        return entries_json(found, count=count)
+
+    async def count(self, request: web.Request) -> web.StreamResponse:
+        check_params(request, set())
+        spec = parse_find(await read_json(request))
+        journal = self.store.journal(spec["account"])
+        count = 0 if journal is None else journal.count(journal_query(spec))
+        return json_response({"count": count})
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: one ``data:`` per new journal entry of the account.
+
+        ``since`` (or the ``Last-Event-ID`` a reconnecting EventSource sends) first
+        replays the entries after that id, so a reader misses nothing.
+        """
+        check_params(request, {"account", "since"})
+        account = account_param(request)
+        since = parse_int_param(request.query.get("since"), "since")
+        last_event = request.headers.get("Last-Event-ID")
+        if last_event and last_event.isdigit():
+            since = int(last_event)
+        # Subscribe before reading the backlog, with no await in between: no gap.
+        subscriber = self.store.subscribe(account)
+        try:
+            journal = self.store.journal(account)
+            backlog = journal.entries(since=since) if since is not None and journal else []
+            response = web.StreamResponse(
+                headers={
+                    "Content-Type": "text/event-stream",
+                    "Cache-Control": "no-cache",
+                    "X-Accel-Buffering": "no",
+                }
+            )
+            origin = request.headers.get("Origin")
+            if origin is not None and self.cors:
+                with_cors(response, origin)
+            await response.prepare(request)
+            # A reader that went away shows up as a failed write (at the latest with
+            # the next keep-alive); that simply ends the stream.
+            with contextlib.suppress(ConnectionError):
+                await response.write(b"retry: 1000\n: connected\n\n")
+                last_id = since or 0
+                for entry in backlog:
+                    await response.write(_event(entry))
+                    last_id = entry[ID]
+                while True:
+                    try:
+                        entry = await asyncio.wait_for(subscriber.queue.get(), _SSE_KEEPALIVE_S)
+                    except TimeoutError:
+                        await response.write(b": keep-alive\n\n")
+                        continue
+                    if entry is None:
+                        break
+                    if entry[ID] > last_id:
+                        await response.write(_event(entry))
+                        last_id = entry[ID]
+                await response.write_eof()
+            return response
+        finally:
+            self.store.unsubscribe(account, subscriber)
+
+
+def _event(entry: Entry) -> bytes:
+    return f"id: {entry[ID]}\ndata: {entry_json(entry)}\n\n".encode()
+
+
+__all__ = ["add_routes"]

@@ -1,0 +1,122 @@
+"""``mock-nrfcloud``: run the mock nRF Cloud server until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import signal
+import sqlite3
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from .loader import LoadError
+from .server import start_mock
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mock-nrfcloud",
+        description=(
+            "A mock of the nRF Cloud REST API: serves queued responses, records every"
+            " call. Admin API and dashboard under /__admin/."
+        ),
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=8001, help="port (default: %(default)s; 0: any)"
+    )
+    parser.add_argument(
+        "--load",
+        metavar="FILE",
+        help="YAML or JSON file whose `responses:` are served from the start (kept);"
+        " `POST /__admin/reset` returns to them",
+    )
+    parser.add_argument(
+        "--state",
+        metavar="FILE",
+        help="SQLite file that keeps queue and journal across restarts (also kill -9)",
+    )
+    parser.add_argument(
+        "--require-auth",
+        action="store_true",
+        help="answer 401 to calls without `Authorization: Bearer <key>`",
+    )
+    parser.add_argument("--no-cors", action="store_true", help="send no CORS headers")
+    parser.add_argument(
+        "--journal-limit",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="journal entries kept per account; older ones are dropped (default: %(default)s)",
+    )
+    return parser
+
+
+async def _run(args: argparse.Namespace) -> int:
+    try:
+        mock = await start_mock(
+            args.host,
+            args.port,
+            load=args.load,
+            state=args.state,
+            require_auth=args.require_auth,
+            cors=not args.no_cors,
+            journal_limit=args.journal_limit,
+        )
+    except LoadError as error:
+        print(f"mock-nrfcloud: {error}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as error:
+        print(f"mock-nrfcloud: cannot use the state file {args.state}: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(
+            f"mock-nrfcloud: cannot listen on {args.host}:{args.port}: {error.strerror}",
+            file=sys.stderr,
+        )
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(sig, stop.set)
+    # What exists now (modules, the loaded responses) lives as long as the process:
+    # keep it out of the garbage collector's full passes, which then stay short.
+    gc.freeze()
+    print(f"mock-nrfcloud listening on {mock.url} (dashboard: {mock.url}/__admin/)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await mock.stop()
+    print("mock-nrfcloud stopped", flush=True)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.journal_limit < 0:
+        build_parser().error("--journal-limit must be 0 or more")
+    if not 0 <= args.port <= 65535:
+        build_parser().error("--port must be from 0 to 65535")
+    try:
+        return _event_loop_runner()(_run(args))
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 130
+
+
+def _event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
+    """uvloop when it is installed (optional: about a fifth more calls per second)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
+if __name__ == "__main__":
+    sys.exit(main())

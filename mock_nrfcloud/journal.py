@@ -1,0 +1,323 @@
+"""The request journal: every call an account received, bounded.
+
+Appending is O(1) (the hot path); once the bound is reached the oldest entries go
+first and are counted as dropped. Entries are kept in id order in a list with a
+moving start offset (so ``since`` is a binary search) and indexed by path and method
+(so a verification search for one endpoint only looks at that endpoint's calls, and
+counting them is a length).
+
+An entry is a plain tuple of strings, numbers, bytes and tuples of pairs, never a
+class instance or a dict: CPython's garbage collector stops tracking such tuples, so
+100,000 journal entries add nothing to the collector's full passes (which otherwise
+pause the server for tens of milliseconds every few seconds under load). Use the
+field positions below, ``entry_dict`` and ``entry_json``.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import heapq
+import json
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Any
+
+from .matching import (
+    BodyMatcher,
+    HeaderMatcher,
+    LazyJsonBody,
+    QueryMatcher,
+    normalize_path,
+    regex_of,
+    text_matcher,
+)
+
+Pairs = tuple[tuple[str, str], ...]
+# (id, ts, account, method, path, query, headers, body,
+#  status, response_id, matched, fault, response_headers, response_body)
+Entry = tuple[
+    int, float, str, str, str, Pairs, Pairs, bytes | None,
+    int | None, str | None, bool, str | None, Pairs, bytes | None,
+]  # fmt: skip
+(
+    ID, TS, ACCOUNT, METHOD, PATH, QUERY, HEADERS, BODY,
+    STATUS, RESPONSE_ID, MATCHED, FAULT, RESPONSE_HEADERS, RESPONSE_BODY,
+) = range(14)  # fmt: skip
+
+_entry_id = itemgetter(ID)
+
+# Compacting the list once the dead prefix is this long keeps appends amortised O(1)
+# without copying on every drop.
+_COMPACT_AFTER = 4096
+
+
+def iso_time(ts: float) -> str:
+    """ISO-8601 UTC with milliseconds, e.g. ``2024-06-03T10:00:00.123Z``."""
+    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def _text_or_base64(data: bytes | None) -> tuple[str | None, str | None]:
+    """Bodies are shown as text when they are UTF-8, else as base64."""
+    if not data:
+        return None, None
+    try:
+        return data.decode(), None
+    except UnicodeDecodeError:
+        return None, base64.b64encode(data).decode()
+
+
+def _bytes_of(text: str | None, b64: str | None) -> bytes | None:
+    if b64:
+        return base64.b64decode(b64)
+    if text:
+        return text.encode()
+    return None
+
+
+def first_values(pairs: Pairs) -> dict[str, str]:
+    """Query parameters as name -> value (the first value of a repeated name)."""
+    result: dict[str, str] = {}
+    for name, value in pairs:
+        result.setdefault(name, value)
+    return result
+
+
+def joined_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers as name -> value; a repeated header's values joined as HTTP allows."""
+    result: dict[str, str] = {}
+    for name, value in pairs:
+        result[name] = f"{result[name]}, {value}" if name in result else value
+    return result
+
+
+def entry_dict(entry: Entry) -> dict[str, Any]:
+    """The JSON form of an entry (what the admin API and the live stream show)."""
+    body, body_b64 = _text_or_base64(entry[BODY])
+    response_body, response_b64 = _text_or_base64(entry[RESPONSE_BODY])
+    return {
+        "id": entry[ID],
+        "time": iso_time(entry[TS]),
+        "account": entry[ACCOUNT],
+        "method": entry[METHOD],
+        "path": entry[PATH],
+        "query": first_values(entry[QUERY]),
+        "headers": joined_values(entry[HEADERS]),
+        "body": body,
+        "body_base64": body_b64,
+        "response": {
+            "status": entry[STATUS],
+            "response_id": entry[RESPONSE_ID],
+            "matched": entry[MATCHED],
+            "fault": entry[FAULT],
+            "headers": joined_values(entry[RESPONSE_HEADERS]),
+            "body": response_body,
+            "body_base64": response_b64,
+        },
+    }
+
+
+def entry_json(entry: Entry) -> str:
+    return json.dumps(entry_dict(entry), separators=(",", ":"))
+
+
+def entry_from_dict(data: dict[str, Any], ts: float) -> Entry:
+    """Rebuild an entry from its JSON form (restoring ``--state``)."""
+    response = data["response"]
+    return (
+        data["id"],
+        ts,
+        data["account"],
+        data["method"],
+        data["path"],
+        tuple((data.get("query") or {}).items()),
+        tuple((data.get("headers") or {}).items()),
+        _bytes_of(data.get("body"), data.get("body_base64")),
+        response.get("status"),
+        response.get("response_id"),
+        bool(response.get("matched")),
+        response.get("fault"),
+        tuple((response.get("headers") or {}).items()),
+        _bytes_of(response.get("body"), response.get("body_base64")),
+    )
+
+
+class JournalQuery:
+    """A compiled search: every given criterion must hold."""
+
+    __slots__ = ("body_matches", "headers", "method", "path", "path_exact", "query")
+
+    def __init__(
+        self,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        body_matches: dict[str, Any] | None = None,
+    ) -> None:
+        """Raises ``matching.MatcherError`` for an invalid regex or JSONPath."""
+        self.method = method.upper() if method else None
+        self.path_exact: str | None = None
+        self.path: Callable[[str], bool] | None = None
+        if path is not None:
+            if regex_of(path) is None:
+                self.path_exact = normalize_path(path)
+            else:
+                self.path = text_matcher(path, "path")
+        self.query = QueryMatcher(query) if query else None
+        self.headers = HeaderMatcher(headers) if headers else None
+        self.body_matches = BodyMatcher(body_matches) if body_matches else None
+
+    @property
+    def index_only(self) -> bool:
+        """Only an exact path (and maybe a method): the journal's index answers alone."""
+        return self.path_exact is not None and not (
+            self.path or self.query or self.headers or self.body_matches
+        )
+
+    def __call__(self, entry: Entry) -> bool:
+        if self.path_exact is not None and normalize_path(entry[PATH]) != self.path_exact:
+            return False
+        return self.matches_rest(entry)
+
+    def matches_rest(self, entry: Entry) -> bool:
+        """Every criterion but an exact path (which the path index already applied)."""
+        if self.method is not None and entry[METHOD] != self.method:
+            return False
+        if self.path is not None and not self.path(entry[PATH]):
+            return False
+        if self.query is not None and not self.query(first_values(entry[QUERY])):
+            return False
+        if self.headers is not None and not self.headers(joined_values(entry[HEADERS])):
+            return False
+        return self.body_matches is None or self.body_matches(
+            LazyJsonBody(entry[BODY] or b"").get()
+        )
+
+
+class Journal:
+    """The bounded journal of one account."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.dropped = 0
+        self._entries: list[Entry] = []
+        self._start = 0
+        # normalised path -> method -> that endpoint's entries, oldest first
+        self._index: dict[str, dict[str, deque[Entry]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries) - self._start
+
+    def append(self, entry: Entry, path_key: str | None = None) -> int:
+        """Add an entry; returns how many old entries were dropped to make room.
+
+        ``path_key`` is the entry's normalised path, when the caller has it already.
+        """
+        self._entries.append(entry)
+        key = normalize_path(entry[PATH]) if path_key is None else path_key
+        methods = self._index.get(key)
+        if methods is None:
+            methods = self._index[key] = {}
+        bucket = methods.get(entry[METHOD])
+        if bucket is None:
+            bucket = methods[entry[METHOD]] = deque()
+        bucket.append(entry)
+        dropped = 0
+        while len(self._entries) - self._start > self.limit:
+            self._drop_oldest()
+            dropped += 1
+        return dropped
+
+    def _drop_oldest(self) -> None:
+        oldest = self._entries[self._start]
+        self._start += 1
+        self.dropped += 1
+        key = normalize_path(oldest[PATH])
+        methods = self._index[key]
+        bucket = methods[oldest[METHOD]]
+        bucket.popleft()  # entries leave in id order, so it is this bucket's first
+        if not bucket:
+            del methods[oldest[METHOD]]
+            if not methods:
+                del self._index[key]
+        if self._start >= _COMPACT_AFTER and self._start * 2 >= len(self._entries):
+            del self._entries[: self._start]
+            self._start = 0
+
+    @property
+    def oldest_id(self) -> int | None:
+        return self._entries[self._start][ID] if len(self) else None
+
+    @property
+    def newest_id(self) -> int | None:
+        return self._entries[-1][ID] if len(self) else None
+
+    def clear(self) -> None:
+        """Forget every entry (the dropped count stays; the caller decides)."""
+        self._entries = []
+        self._start = 0
+        self._index = {}
+
+    def entries(
+        self,
+        *,
+        since: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        limit: int | None = None,
+        last: int | None = None,
+    ) -> list[Entry]:
+        """Entries oldest first: after id ``since``, the first ``limit`` or last ``last``."""
+        lo = self._start
+        if since is not None:
+            lo = bisect.bisect_right(self._entries, since, lo=lo, key=_entry_id)
+        if method or path:
+            query = JournalQuery(method=method, path=path)
+            selected = [e for e in self._candidates(query, lo) if query.matches_rest(e)]
+        else:
+            selected = self._entries[lo:]
+        if last is not None:
+            selected = selected[-last:] if last else []
+        if limit is not None:
+            selected = selected[:limit]
+        return selected
+
+    def _buckets(self, query: JournalQuery) -> list[deque[Entry]]:
+        """The index buckets for the query's exact path (and method, if given)."""
+        methods = self._index.get(query.path_exact or "", {})
+        if query.method is not None:
+            bucket = methods.get(query.method)
+            return [] if bucket is None else [bucket]
+        return list(methods.values())
+
+    def _candidates(self, query: JournalQuery, lo: int) -> Iterable[Entry]:
+        """Entries (after position ``lo``) that may match, oldest first."""
+        if query.path_exact is None:
+            return self._entries[lo:]
+        buckets = self._buckets(query)
+        merged: Iterable[Entry]
+        if not buckets:
+            return ()
+        merged = buckets[0] if len(buckets) == 1 else heapq.merge(*buckets, key=_entry_id)
+        if lo == self._start:
+            return merged
+        after = self._entries[lo - 1][ID]
+        return [e for e in merged if e[ID] > after]
+
+    def find(self, query: JournalQuery) -> list[Entry]:
+        """Every entry matching ``query``, oldest first."""
+        candidates = self._candidates(query, self._start)
+        if query.index_only:
+            return list(candidates)
+        return [e for e in candidates if query.matches_rest(e)]
+
+    def count(self, query: JournalQuery) -> int:
+        """How many entries match ``query`` (O(1) for a path, or a method and path)."""
+        if query.index_only:
+            return sum(len(bucket) for bucket in self._buckets(query))
+        return sum(1 for e in self._candidates(query, self._start) if query.matches_rest(e))

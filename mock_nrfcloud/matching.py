@@ -1,0 +1,188 @@
+"""Matchers for queued responses and journal searches.
+
+One convention everywhere: a string written ``/regex/`` or ``/regex/i`` is a regular
+expression (searched, so anchor it with ``^...$`` for a whole match); anything else
+must be equal. Matchers are compiled once, when a response is queued or a search
+starts, so that serving a request only runs the compiled form.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jsonpath_ng import JSONPath
+from jsonpath_ng.ext import parse as parse_jsonpath
+
+TextMatcher = Callable[[str], bool]
+
+_MISSING = object()
+
+
+class MatcherError(ValueError):
+    """A matcher that cannot be compiled; ``field`` names where it came from."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def regex_of(value: str) -> re.Pattern[str] | None:
+    """The compiled regex when ``value`` is written ``/.../`` or ``/.../i``, else None.
+
+    Raises ``re.error`` for an invalid expression.
+    """
+    if len(value) >= 2 and value[0] == "/":
+        if value.endswith("/i") and len(value) >= 3:
+            return re.compile(value[1:-2], re.IGNORECASE)
+        if value[-1] == "/":
+            return re.compile(value[1:-1])
+    return None
+
+
+def text_matcher(value: str, field: str) -> TextMatcher:
+    """Compile a string matcher (equality, or a ``/regex/``)."""
+    try:
+        pattern = regex_of(value)
+    except re.error as error:
+        raise MatcherError(field, f"invalid regular expression {value!r}: {error}") from None
+    if pattern is None:
+        return value.__eq__
+    search = pattern.search
+    return lambda actual: search(actual) is not None
+
+
+def json_equal(expected: Any, actual: Any) -> bool:
+    """JSON equality: numbers compare by value (1 == 1.0) but booleans are not numbers."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return type(expected) is type(actual) and expected == actual
+    if isinstance(expected, int | float) and isinstance(actual, int | float):
+        return expected == actual
+    if isinstance(expected, dict):
+        return (
+            isinstance(actual, dict)
+            and expected.keys() == actual.keys()
+            and all(json_equal(v, actual[k]) for k, v in expected.items())
+        )
+    if isinstance(expected, list):
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(json_equal(e, a) for e, a in zip(expected, actual, strict=True))
+        )
+    return type(expected) is type(actual) and expected == actual
+
+
+class QueryMatcher:
+    """Every expected parameter must be present and match; extra parameters are fine."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, expected: Mapping[str, str], field: str = "query") -> None:
+        self._items = [
+            (name, text_matcher(value, f"{field}.{name}")) for name, value in expected.items()
+        ]
+
+    def __call__(self, query: Mapping[str, str]) -> bool:
+        for name, matches in self._items:
+            actual = query.get(name)
+            if actual is None or not matches(actual):
+                return False
+        return True
+
+
+class HeaderMatcher:
+    """Like ``QueryMatcher`` with case-insensitive header names."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, expected: Mapping[str, str], field: str = "headers") -> None:
+        self._items = [
+            (name.lower(), text_matcher(value, f"{field}.{name}"))
+            for name, value in expected.items()
+        ]
+
+    def __call__(self, headers: Mapping[str, str]) -> bool:
+        lowered = {name.lower(): value for name, value in headers.items()}
+        for name, matches in self._items:
+            actual = lowered.get(name)
+            if actual is None or not matches(actual):
+                return False
+        return True
+
+
+class BodyMatcher:
+    """JSONPath expressions mapped to an expected value or a ``/regex/``.
+
+    An expression holds when some value it selects equals the expected JSON value (or,
+    for a regex, is a string the regex finds). A body that is not JSON fails them all.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, expected: Mapping[str, Any], field: str = "body_matches") -> None:
+        items: list[tuple[JSONPath, Callable[[Any], bool]]] = []
+        for expression, value in expected.items():
+            where = f"{field}.{expression}"
+            try:
+                path = parse_jsonpath(expression)
+            except Exception as error:  # jsonpath-ng raises several unrelated types
+                raise MatcherError(where, f"invalid JSONPath {expression!r}: {error}") from None
+            items.append((path, self._value_matcher(value, where)))
+        self._items = items
+
+    @staticmethod
+    def _value_matcher(value: Any, field: str) -> Callable[[Any], bool]:
+        if isinstance(value, str):
+            try:
+                pattern = regex_of(value)
+            except re.error as error:
+                raise MatcherError(
+                    field, f"invalid regular expression {value!r}: {error}"
+                ) from None
+            if pattern is not None:
+                search = pattern.search
+                return lambda actual: isinstance(actual, str) and search(actual) is not None
+        return lambda actual: json_equal(value, actual)
+
+    def __call__(self, document: Any) -> bool:
+        if document is _MISSING:
+            return False
+        for path, matches in self._items:
+            if not any(matches(found.value) for found in path.find(document)):
+                return False
+        return True
+
+
+class LazyJsonBody:
+    """A request body parsed as JSON at most once, and only if a matcher asks."""
+
+    __slots__ = ("_body", "_parsed")
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+        self._parsed: Any = None
+
+    def get(self) -> Any:
+        """The parsed document, or a sentinel that every body matcher rejects."""
+        if self._parsed is None:
+            try:
+                self._parsed = json.loads(self._body) if self._body else _MISSING
+            except (ValueError, UnicodeDecodeError):
+                self._parsed = _MISSING
+            if self._parsed is None:  # the JSON literal null
+                self._parsed = _NULL
+        return None if self._parsed is _NULL else self._parsed
+
+
+_NULL = object()
+
+
+def normalize_path(path: str) -> str:
+    """Paths compare with a trailing slash aside."""
+    if len(path) > 1 and path.endswith("/"):
+        return path.rstrip("/") or "/"
+    return path

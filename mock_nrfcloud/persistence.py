@@ -1,0 +1,205 @@
+"""``--state FILE``: the queue and the journal in SQLite (stdlib ``sqlite3``).
+
+The database runs in WAL mode with ``synchronous=NORMAL``: a committed transaction is
+in the operating system's hands, which survives ``kill -9`` of the mock (not a power
+cut, which is not what a test mock needs to survive). The store commits every admin
+change and every consumption of a one-shot response before answering; journal entries
+are written in small batches, and always together with the next commit, so anything
+journaled before an acknowledged admin call is durable too.
+
+Everything runs on the event loop thread: single-row commits in WAL mode take tens of
+microseconds, less than handing them to a thread would cost.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    spec TEXT NOT NULL,
+    remaining INTEGER NOT NULL,
+    expires_at REAL,
+    created REAL NOT NULL,
+    loaded INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    ts REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journal_by_account ON journal (account, id);
+CREATE TABLE IF NOT EXISTS accounts (
+    name TEXT PRIMARY KEY,
+    dropped INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+@dataclass
+class SavedResponse:
+    id: str
+    seq: int
+    spec: dict[str, Any]
+    remaining: int
+    expires_at: float | None
+    created: float
+    loaded: bool
+
+
+@dataclass
+class Snapshot:
+    """What a previous run left behind."""
+
+    responses: list[SavedResponse] = field(default_factory=list)
+    journal: dict[str, list[tuple[dict[str, Any], float]]] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    next_entry_id: int = 1
+    next_seq: int = 1
+
+
+class SqliteState:
+    """The SQLite file behind ``--state``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        # isolation_level=None: transactions are explicit (BEGIN/COMMIT below).
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._in_tx = False
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqliteState]:
+        """One atomic, committed unit of change (re-entrant: inner uses join the outer)."""
+        if self._in_tx:
+            yield self
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_tx = True
+        try:
+            yield self
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+    # -- reading, at start-up --------------------------------------------------------
+
+    def load(self, journal_limit: int) -> Snapshot:
+        snapshot = Snapshot()
+        for row in self._db.execute(
+            "SELECT id, seq, spec, remaining, expires_at, created, loaded"
+            " FROM responses ORDER BY seq"
+        ):
+            snapshot.responses.append(
+                SavedResponse(
+                    row[0], row[1], json.loads(row[2]), row[3], row[4], row[5], bool(row[6])
+                )
+            )
+        accounts = [r[0] for r in self._db.execute("SELECT DISTINCT account FROM journal")]
+        for account in accounts:
+            rows = self._db.execute(
+                "SELECT data, ts FROM journal WHERE account = ? ORDER BY id DESC LIMIT ?",
+                (account, journal_limit),
+            ).fetchall()
+            snapshot.journal[account] = [(json.loads(data), ts) for data, ts in reversed(rows)]
+        snapshot.dropped = dict(self._db.execute("SELECT name, dropped FROM accounts"))
+        meta = dict(self._db.execute("SELECT key, value FROM meta"))
+        max_entry = self._db.execute("SELECT MAX(id) FROM journal").fetchone()[0] or 0
+        max_seq = self._db.execute("SELECT MAX(seq) FROM responses").fetchone()[0] or 0
+        snapshot.next_entry_id = max(int(meta.get("next_entry_id", 1)), max_entry + 1)
+        snapshot.next_seq = max(int(meta.get("next_seq", 1)), max_seq + 1)
+        return snapshot
+
+    # -- writing (call inside ``transaction()``) ------------------------------------
+
+    def save_response(
+        self,
+        id: str,
+        account: str,
+        seq: int,
+        spec: dict[str, Any],
+        remaining: int,
+        expires_at: float | None,
+        created: float,
+        loaded: bool = False,
+    ) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO responses"
+            " (id, account, seq, spec, remaining, expires_at, created, loaded)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (id, account, seq, json.dumps(spec), remaining, expires_at, created, int(loaded)),
+        )
+        self._set_meta("next_seq", seq + 1)
+
+    def update_remaining(self, id: str, remaining: int) -> None:
+        self._db.execute("UPDATE responses SET remaining = ? WHERE id = ?", (remaining, id))
+
+    def delete_response(self, id: str) -> None:
+        self._db.execute("DELETE FROM responses WHERE id = ?", (id,))
+
+    def delete_responses(self, ids: Iterable[str]) -> None:
+        self._db.executemany("DELETE FROM responses WHERE id = ?", [(i,) for i in ids])
+
+    def delete_account_responses(self, account: str) -> None:
+        self._db.execute("DELETE FROM responses WHERE account = ?", (account,))
+
+    def delete_loaded_responses(self) -> None:
+        self._db.execute("DELETE FROM responses WHERE loaded = 1")
+
+    def write_journal(self, rows: list[tuple[int, str, float, str]], next_entry_id: int) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO journal (id, account, ts, data) VALUES (?, ?, ?, ?)", rows
+        )
+        self._set_meta("next_entry_id", next_entry_id)
+
+    def trim_journal(self, account: str, oldest_kept: int | None, dropped: int) -> None:
+        if oldest_kept is None:
+            self._db.execute("DELETE FROM journal WHERE account = ?", (account,))
+        else:
+            self._db.execute(
+                "DELETE FROM journal WHERE account = ? AND id < ?", (account, oldest_kept)
+            )
+        self._db.execute(
+            "INSERT INTO accounts (name, dropped) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET dropped = excluded.dropped",
+            (account, dropped),
+        )
+
+    def clear_journal(self, account: str) -> None:
+        self._db.execute("DELETE FROM journal WHERE account = ?", (account,))
+        self._db.execute("DELETE FROM accounts WHERE name = ?", (account,))
+
+    def clear_all(self) -> None:
+        self._db.execute("DELETE FROM responses")
+        self._db.execute("DELETE FROM journal")
+        self._db.execute("DELETE FROM accounts")
+
+    def _set_meta(self, key: str, value: int) -> None:
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, str(value)),
+        )

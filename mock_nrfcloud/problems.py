@@ -1,0 +1,65 @@
+"""Problem details (RFC 9457) for the admin API.
+
+Every refusal of the admin API is an ``application/problem+json`` body that names the
+offending field, so that a spec author or a frontend developer can fix the input
+without reading the mock's source.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+_TYPE_BASE = "urn:mock-nrfcloud:problem:"
+
+
+class ProblemError(Exception):
+    """An admin request the mock refuses; rendered as problem+json."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        field: str | None = None,
+        kind: str = "invalid-input",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{status} {title}: {detail}")
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.field = field
+        self.kind = kind
+        self.headers = headers or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": _TYPE_BASE + self.kind,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "field": self.field,
+        }
+
+
+def invalid(field: str | None, detail: str, *, kind: str = "invalid-field") -> ProblemError:
+    """A 400 for one field of the admin input (``field`` uses dotted/indexed paths)."""
+    return ProblemError(400, "Invalid admin input", detail, field=field, kind=kind)
+
+
+def not_found(detail: str, *, field: str | None = None) -> ProblemError:
+    return ProblemError(404, "Not found", detail, field=field, kind="not-found")
+
+
+def problem_response(problem: ProblemError) -> web.Response:
+    return web.Response(
+        status=problem.status,
+        body=json.dumps(problem.to_dict()).encode(),
+        content_type=PROBLEM_CONTENT_TYPE,
+        headers=problem.headers,
+    )

@@ -1,0 +1,88 @@
+"""Starting and stopping the mock inside a running event loop.
+
+Used by the spec runner's embedded target, by tests and by the command line::
+
+    async with await start_mock() as mock:
+        client = MockClient(mock.url)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from aiohttp import web
+
+from .app import create_app
+from .store import Store
+
+# In-flight calls (a queued delay, say) get this long to finish on stop.
+SHUTDOWN_TIMEOUT_S = 2.0
+
+
+@dataclass
+class RunningMock:
+    """A mock listening on ``url`` (``http://host:port``, no trailing slash)."""
+
+    url: str
+    app: web.Application
+    _runner: web.AppRunner = field(repr=False)
+
+    @property
+    def store(self) -> Store:
+        from .app import STORE_KEY
+
+        return self.app[STORE_KEY]
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    async def stop(self) -> None:
+        """Stop listening, end live streams, write pending state; idempotent."""
+        await self._runner.cleanup()
+
+    async def __aenter__(self) -> RunningMock:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+async def start_mock(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    load: str | Path | None = None,
+    state: str | Path | None = None,
+    require_auth: bool = False,
+    cors: bool = True,
+    journal_limit: int = 100_000,
+) -> RunningMock:
+    """Start the mock on ``host:port`` (port 0: a free port) in the current loop.
+
+    Raises ``loader.LoadError`` for a bad ``load`` file and ``OSError`` when the
+    address is taken.
+    """
+    store = Store.open(journal_limit=journal_limit, state=state, load=load)
+    app = create_app(store, cors=cors, require_auth=require_auth)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+    )
+    await runner.setup()
+    try:
+        # A deep accept backlog: load tests open many connections at once.
+        site = web.TCPSite(runner, host, port, backlog=1024)
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound_host, bound_port = runner.addresses[0][:2]
+    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+    return RunningMock(url=f"http://{shown_host}:{bound_port}", app=app, _runner=runner)

@@ -1,0 +1,482 @@
+"""The mock's state: per account, the pending responses and the journal.
+
+Everything here runs on the event loop thread and never awaits between choosing a
+one-shot response and using it up, which is what makes "served exactly once" hold
+under any number of concurrent calls. With ``--state`` every change is committed to
+SQLite before the caller acknowledges it (see ``persistence``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .journal import (
+    ACCOUNT,
+    ID,
+    TS,
+    Entry,
+    Journal,
+    JournalQuery,
+    Pairs,
+    entry_from_dict,
+    entry_json,
+    first_values,
+)
+from .loader import load_responses
+from .matching import LazyJsonBody, normalize_path
+from .persistence import SqliteState
+from .responses import QueuedResponse, ResponseIndex, compile_response
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND_BODY = b"No responses found"
+NOT_FOUND_HEADERS: Pairs = (("Content-Type", "text/plain; charset=utf-8"),)
+_NO_QUERY: dict[str, str] = {}
+
+# Journal entries reach SQLite at least this often (and with every other commit).
+_FLUSH_INTERVAL_S = 0.05
+_FLUSH_BATCH = 2000
+# A live stream whose reader falls this far behind is closed rather than buffered.
+_SUBSCRIBER_BACKLOG = 10_000
+
+
+class Subscriber:
+    """A live reader of one account's journal (the SSE stream)."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Entry | None] = asyncio.Queue()
+        self.closed = False
+
+    def push(self, entry: Entry) -> None:
+        if self.closed:
+            return
+        if self.queue.qsize() >= _SUBSCRIBER_BACKLOG:
+            self.close()
+            return
+        self.queue.put_nowait(entry)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.queue.put_nowait(None)
+
+
+class Account:
+    __slots__ = ("journal", "name", "responses", "subscribers")
+
+    def __init__(self, name: str, journal_limit: int) -> None:
+        self.name = name
+        self.responses = ResponseIndex()
+        self.journal = Journal(journal_limit)
+        self.subscribers: set[Subscriber] = set()
+
+
+class Store:
+    """All accounts of one mock."""
+
+    def __init__(
+        self,
+        *,
+        journal_limit: int = 100_000,
+        state: SqliteState | None = None,
+        baseline: Iterable[dict[str, Any]] = (),
+    ) -> None:
+        if journal_limit < 0:
+            raise ValueError("journal_limit must be at least 0")
+        self.journal_limit = journal_limit
+        self.accounts: dict[str, Account] = {}
+        self.baseline = list(baseline)  # what --load loaded; `reset` returns to it
+        self._state = state
+        self._by_id: dict[str, QueuedResponse] = {}
+        self._next_entry_id = 1
+        self._next_seq = 1
+        self._pending: list[Entry] = []
+        self._trimmed: set[str] = set()
+        self._flusher: asyncio.Task[None] | None = None
+        self._wake_flusher: asyncio.Event | None = None
+        if state is not None:
+            self._restore(state)
+        else:
+            self._install_baseline()
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        journal_limit: int = 100_000,
+        state: str | Path | None = None,
+        load: str | Path | None = None,
+    ) -> Store:
+        """A store with ``--load`` responses and, with ``--state``, what the file holds.
+
+        Raises ``loader.LoadError`` for a bad load file.
+        """
+        baseline = load_responses(load) if load is not None else []
+        sqlite = SqliteState(state) if state is not None else None
+        return cls(journal_limit=journal_limit, state=sqlite, baseline=baseline)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start writing the journal to the state file in the background."""
+        if self._state is not None and self._flusher is None:
+            self._wake_flusher = asyncio.Event()
+            self._flusher = asyncio.create_task(self._flush_loop(), name="mock-journal-flush")
+
+    def close_streams(self) -> None:
+        """End every live journal stream (on shutdown)."""
+        for subscriber in list(self._all_subscribers()):
+            subscriber.close()
+
+    async def close(self) -> None:
+        """Close the live streams, write what is pending and close the state file."""
+        self.close_streams()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        if self._state is not None:
+            self._commit()
+            self._state.close()
+            self._state = None
+
+    def _all_subscribers(self) -> Iterable[Subscriber]:
+        for account in self.accounts.values():
+            yield from account.subscribers
+
+    # -- accounts --------------------------------------------------------------------
+
+    def account(self, name: str) -> Account:
+        account = self.accounts.get(name)
+        if account is None:
+            account = self.accounts[name] = Account(name, self.journal_limit)
+        return account
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "account": a.name,
+                "pending": len(a.responses),
+                "requests": len(a.journal),
+                "dropped": a.journal.dropped,
+                "last_request_id": a.journal.newest_id,
+            }
+            for a in sorted(self.accounts.values(), key=lambda a: a.name)
+        ]
+
+    # -- serving (the hot path) ------------------------------------------------------
+
+    def serve(
+        self,
+        account_name: str,
+        method: str,
+        path: str,
+        query: Pairs,
+        headers: Pairs,
+        body: bytes,
+    ) -> tuple[QueuedResponse | None, Entry]:
+        """Choose and use up the response for a call, and journal the call."""
+        account = self.accounts.get(account_name) or self.account(account_name)
+        now = time.time()
+        expired: list[QueuedResponse] = []
+        path_key = normalize_path(path)
+        response = account.responses.choose(
+            method,
+            path_key,
+            first_values(query) if query else _NO_QUERY,
+            LazyJsonBody(body),
+            now,
+            expired,
+        )
+        entry_id = self._next_entry_id
+        self._next_entry_id = entry_id + 1
+        if response is None:
+            entry: Entry = (
+                entry_id, now, account_name, method, path, query, headers, body or None,
+                404, None, False, None, NOT_FOUND_HEADERS, NOT_FOUND_BODY,
+            )  # fmt: skip
+        elif response.fault is None:
+            entry = (
+                entry_id, now, account_name, method, path, query, headers, body or None,
+                response.status, response.id, True, None, response.headers, response.body,
+            )  # fmt: skip
+        else:
+            entry = (
+                entry_id, now, account_name, method, path, query, headers, body or None,
+                None, response.id, True, response.fault, (), None,
+            )  # fmt: skip
+        self._record(account, entry, path_key)
+        if response is not None:
+            response.served += 1
+            if not response.keep:
+                response.remaining -= 1
+                if response.remaining <= 0:
+                    account.responses.remove(response)
+                    del self._by_id[response.id]
+        if expired:
+            self._forget(account, expired)
+        if self._state is not None and (expired or (response is not None and not response.keep)):
+            # The use of a one-shot response is durable before it is answered.
+            with self._state.transaction() as db:
+                self._flush_into(db)
+                if response is not None and not response.keep:
+                    if response.remaining <= 0:
+                        db.delete_response(response.id)
+                    else:
+                        db.update_remaining(response.id, response.remaining)
+                if expired:
+                    db.delete_responses(r.id for r in expired)
+        return response, entry
+
+    def record_unserved(
+        self,
+        account_name: str,
+        method: str,
+        path: str,
+        query: Pairs,
+        headers: Pairs,
+        body: bytes | None,
+        status: int,
+        response_headers: Pairs,
+        response_body: bytes,
+    ) -> Entry:
+        """Journal a call the mock answered itself (401 without a key, 413 too large)."""
+        account = self.account(account_name)
+        entry_id = self._next_entry_id
+        self._next_entry_id += 1
+        entry: Entry = (
+            entry_id, time.time(), account_name, method, path, query, headers, body or None,
+            status, None, False, None, response_headers, response_body,
+        )  # fmt: skip
+        self._record(account, entry)
+        return entry
+
+    def _record(self, account: Account, entry: Entry, path_key: str | None = None) -> None:
+        if account.journal.append(entry, path_key):
+            self._trimmed.add(account.name)
+        if self._state is not None:
+            self._pending.append(entry)
+            if len(self._pending) >= _FLUSH_BATCH and self._wake_flusher is not None:
+                self._wake_flusher.set()
+        if account.subscribers:
+            for subscriber in tuple(account.subscribers):
+                subscriber.push(entry)
+
+    # -- responses (admin) -----------------------------------------------------------
+
+    def add_response(self, spec: dict[str, Any], *, loaded: bool = False) -> QueuedResponse:
+        """Queue a checked spec (``validation.parse_response_spec``); durable on return."""
+        response = self._queue(spec, loaded=loaded)
+        if self._state is not None:
+            with self._state.transaction() as db:
+                self._flush_into(db)
+                self._save(db, response, loaded)
+        return response
+
+    def _queue(
+        self, spec: dict[str, Any], *, loaded: bool, id: str | None = None
+    ) -> QueuedResponse:
+        seq = self._next_seq
+        self._next_seq += 1
+        response = compile_response(
+            spec,
+            id=id or (f"load-{seq}" if loaded else str(uuid.uuid4())),
+            seq=seq,
+            created=time.time(),
+        )
+        self.account(response.account).responses.add(response)
+        self._by_id[response.id] = response
+        return response
+
+    def _save(self, db: SqliteState, response: QueuedResponse, loaded: bool) -> None:
+        db.save_response(
+            response.id,
+            response.account,
+            response.seq,
+            response.spec,
+            response.remaining,
+            response.expires_at,
+            response.created,
+            loaded,
+        )
+
+    def get_response(self, id: str) -> QueuedResponse | None:
+        response = self._by_id.get(id)
+        if response is not None and response.expired(time.time()):
+            self._forget(self.account(response.account), [response])
+            return None
+        return response
+
+    def remove_response(self, id: str) -> bool:
+        response = self._by_id.get(id)
+        if response is None:
+            return False
+        self._forget(self.account(response.account), [response])
+        if self._state is not None:
+            with self._state.transaction() as db:
+                self._flush_into(db)
+                db.delete_response(id)
+        return True
+
+    def remove_responses(self, account_name: str) -> int:
+        account = self.accounts.get(account_name)
+        if account is None:
+            return 0
+        gone = account.responses.all()
+        for response in gone:
+            del self._by_id[response.id]
+        account.responses.clear()
+        if self._state is not None:
+            with self._state.transaction() as db:
+                self._flush_into(db)
+                db.delete_account_responses(account_name)
+        return len(gone)
+
+    def responses(self, account_name: str) -> list[QueuedResponse]:
+        """Pending responses of an account, in queue order (expired ones left out)."""
+        account = self.accounts.get(account_name)
+        if account is None:
+            return []
+        now = time.time()
+        return [r for r in account.responses.all() if not r.expired(now)]
+
+    def _forget(self, account: Account, responses: list[QueuedResponse]) -> None:
+        for response in responses:
+            if account.responses.remove(response):
+                self._by_id.pop(response.id, None)
+
+    # -- journal (admin) -------------------------------------------------------------
+
+    def journal(self, account_name: str) -> Journal | None:
+        account = self.accounts.get(account_name)
+        return None if account is None else account.journal
+
+    def find(self, account_name: str, query: JournalQuery) -> list[Entry]:
+        journal = self.journal(account_name)
+        return [] if journal is None else journal.find(query)
+
+    def clear_journal(self, account_name: str) -> None:
+        account = self.accounts.get(account_name)
+        if account is None:
+            return
+        if self._state is not None:
+            with self._state.transaction() as db:
+                self._flush_into(db)
+                db.clear_journal(account_name)
+        account.journal.clear()
+        account.journal.dropped = 0
+        self._trimmed.discard(account_name)
+
+    def subscribe(self, account_name: str) -> Subscriber:
+        """A live feed of the new journal entries of an account."""
+        subscriber = Subscriber()
+        self.account(account_name).subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, account_name: str, subscriber: Subscriber) -> None:
+        account = self.accounts.get(account_name)
+        if account is not None:
+            account.subscribers.discard(subscriber)
+
+    # -- reset -----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Everything back to empty, or to what ``--load`` loaded."""
+        subscribers = {a.name: a.subscribers for a in self.accounts.values() if a.subscribers}
+        self.accounts = {}
+        self._by_id = {}
+        self._pending = []
+        self._trimmed = set()
+        for name, subs in subscribers.items():
+            self.account(name).subscribers = subs  # live streams keep following
+        if self._state is not None:
+            with self._state.transaction() as db:
+                db.clear_all()
+                self._install_baseline(db)
+        else:
+            self._install_baseline()
+
+    def _install_baseline(self, db: SqliteState | None = None) -> None:
+        for spec in self.baseline:
+            response = self._queue(spec, loaded=True)
+            if db is not None:
+                self._save(db, response, True)
+
+    # -- persistence -----------------------------------------------------------------
+
+    def _restore(self, state: SqliteState) -> None:
+        snapshot = state.load(self.journal_limit)
+        self._next_entry_id = snapshot.next_entry_id
+        self._next_seq = snapshot.next_seq
+        now = time.time()
+        with state.transaction() as db:
+            # The load file is the truth for loaded responses: replace last run's copies,
+            # so that editing the file and restarting shows the edit.
+            db.delete_loaded_responses()
+            stale = []
+            for saved in snapshot.responses:
+                if saved.loaded:
+                    continue
+                if saved.expires_at is not None and saved.expires_at <= now:
+                    stale.append(saved.id)
+                    continue
+                response = compile_response(
+                    saved.spec,
+                    id=saved.id,
+                    seq=saved.seq,
+                    created=saved.created,
+                    remaining=saved.remaining,
+                    expires_at=saved.expires_at,
+                )
+                self.account(response.account).responses.add(response)
+                self._by_id[response.id] = response
+            db.delete_responses(stale)
+            self._install_baseline(db)
+        for name, rows in snapshot.journal.items():
+            journal = self.account(name).journal
+            for data, ts in rows:
+                journal.append(entry_from_dict(data, ts))
+        for name, dropped in snapshot.dropped.items():
+            self.account(name).journal.dropped += dropped
+
+    def _commit(self) -> None:
+        if self._state is not None and (self._pending or self._trimmed):
+            with self._state.transaction() as db:
+                self._flush_into(db)
+
+    def _flush_into(self, db: SqliteState) -> None:
+        """Write pending journal entries and trims (inside the caller's transaction)."""
+        if self._pending:
+            rows = []
+            for entry in self._pending:
+                account = self.accounts.get(entry[ACCOUNT])
+                oldest = account.journal.oldest_id if account is not None else None
+                if oldest is None or entry[ID] < oldest:
+                    continue  # already dropped (or cleared) before it was written
+                rows.append((entry[ID], entry[ACCOUNT], entry[TS], entry_json(entry)))
+            self._pending = []
+            db.write_journal(rows, self._next_entry_id)
+        for name in self._trimmed:
+            account = self.accounts.get(name)
+            if account is not None:
+                db.trim_journal(name, account.journal.oldest_id, account.journal.dropped)
+        self._trimmed = set()
+
+    async def _flush_loop(self) -> None:
+        assert self._wake_flusher is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake_flusher.wait(), _FLUSH_INTERVAL_S)
+            self._wake_flusher.clear()
+            try:
+                self._commit()
+            except Exception:  # a full disk must not stop the mock from serving
+                log.exception("writing the journal to the state file failed")
