@@ -188,5 +188,7 @@ def test_run_timeout_and_interrupt_report_what_ran(steps):
     start = time.monotonic()
     result, events = run({"a.md": "# A\n\n## S\n\nGiven it hangs\n"}, registry, run_timeout=0.3)
     assert time.monotonic() - start < 5
-    assert result.interrupted and of(events, "run_finished")[0].interrupted
-    assert not [t for t in asyncio.all_tasks(asyncio.new_event_loop())]
+    assert result.interrupted and result.exit_code == 1  # a timeout fails the run
+    finished = of(events, "run_finished")[0]
+    assert finished.interrupted and finished.status == "timed out"
+    assert of(events, "feature_finished")[0].reason == "interrupted"

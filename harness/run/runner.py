@@ -93,6 +93,7 @@ class Runner:
         self._started = 0.0
         self._tasks: list[asyncio.Task] = []
         self._interrupted = False
+        self._timed_out = False  # the run timeout, not Ctrl-C, cut the run short
 
     # -- the run ------------------------------------------------------------------------
     async def run(self) -> RunResult:
@@ -109,6 +110,7 @@ class Runner:
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=self.settings.run_timeout)
             if pending:  # the run's time is up: stop what runs, report what ran
+                self._timed_out = True
                 self.interrupt()
                 await asyncio.wait(pending)
         if not self._interrupted:
@@ -126,8 +128,12 @@ class Runner:
         for status, n in self._scenario_counts.items():
             counts[status] = counts.get(status, 0) + n
         failed = counts["failed"] > 0 or any(s == "failed" for s in self._status.values())
-        exit_code = 130 if interrupted else (1 if failed else 0)
-        status = "interrupted" if interrupted else ("failed" if failed else "passed")
+        if self._timed_out:
+            exit_code, status = 1, "timed out"
+        elif interrupted:
+            exit_code, status = 130, "interrupted"
+        else:
+            exit_code, status = (1, "failed") if failed else (0, "passed")
         self.bus.emit(RunFinished(status=status, duration=time.monotonic() - self._started,
                                   counts=counts, exit_code=exit_code, interrupted=interrupted))
         return RunResult(counts=counts, exit_code=exit_code, interrupted=interrupted,
