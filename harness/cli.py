@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--admin-token", default="", help="remote: the backend's admin token")
     run.add_argument("--target-config", metavar="FILE",
                      help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url")
+    run.add_argument("--var", dest="variables", action="append", default=[],
+                     metavar="NAME=VALUE", help="a context value for every feature run "
+                     "(repeatable), e.g. --var VERSION=1.2.3")
     run.add_argument("--step-timeout", type=float, default=60.0, metavar="S",
                      help="seconds one step attempt may take (default 60)")
     run.add_argument("--timeout", type=float, default=None, metavar="S",
@@ -165,18 +168,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _variables(pairs: list[str]) -> dict[str, str]:
+    variables = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--var {pair!r}: expected NAME=VALUE")
+        variables[name.strip()] = value
+    return variables
+
+
 def make_target(args: argparse.Namespace) -> Target:
+    variables = _variables(args.variables)
     if args.target == "embedded":
         from .targets.embedded import EmbeddedTarget
 
-        return EmbeddedTarget()
+        return EmbeddedTarget(variables=variables)
     from .targets.remote import RemoteTarget, load_config
 
     config = load_config(args.target_config) if args.target_config else {}
     return RemoteTarget(api_url=args.api_url or config.get("api_url", ""),
                         mock_url=args.mock_url or config.get("mock_url", ""),
                         admin_token=args.admin_token or config.get("admin_token", ""),
-                        ws_url=args.ws_url or config.get("ws_url"))
+                        ws_url=args.ws_url or config.get("ws_url"),
+                        variables={**(config.get("vars") or {}), **variables})
 
 
 def cmd_run(args: argparse.Namespace) -> int:

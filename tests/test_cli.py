@@ -101,3 +101,9 @@ def test_ctrl_c_stops_the_run_and_still_writes_reports(tmp_path):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, out + err
     assert (reports / "junit.xml").exists() and (reports / "index.html").exists()
+
+
+def test_var_seeds_the_context_and_embedded_gives_version():
+    done = cli("run", str(SPECS / "vars"), "--var", "greeting=hello world", "--no-reports")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cli("run", str(SPECS / "vars"), "--var", "oops", "--no-reports").returncode == 2

@@ -82,7 +82,8 @@ class Target:
     name = "remote"
 
     def __init__(self, api_url: str = "", mock_url: str = "", admin_token: str = "",
-                 ws_url: str | None = None):
+                 ws_url: str | None = None, variables: dict[str, Any] | None = None):
+        self.variables = dict(variables or {})  # `--var NAME=VALUE`: more context values
         self.api_url = api_url.rstrip("/")
         self.mock_url = mock_url.rstrip("/")
         self.admin_token = admin_token
@@ -103,7 +104,7 @@ class Target:
     def values(self) -> dict[str, Any]:
         """What every feature run's context starts with."""
         return {"APIURL": self.api_url, "websocketURL": self.ws_url,
-                "nrfCloudMockURL": self.mock_url}
+                "nrfCloudMockURL": self.mock_url, **self.variables}
 
     def open_run(self, run_id: str, session: aiohttp.ClientSession) -> TargetRun:
         return TargetRun(self, secrets.token_hex(5), session)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from mock_nrfcloud.server import RunningMock, start_mock
+from reference_backend import __version__ as backend_version
 from reference_backend.server import RunningBackend, start_backend
 
 from .base import Target, TargetError
@@ -19,8 +21,11 @@ FAST_INTERVAL = 0.1  # seconds: shadow and job polling
 class EmbeddedTarget(Target):
     name = "embedded"
 
-    def __init__(self, interval: float = FAST_INTERVAL):
-        super().__init__(admin_token=secrets.token_urlsafe(16))
+    def __init__(self, interval: float = FAST_INTERVAL,
+                 variables: dict[str, Any] | None = None):
+        # VERSION is what the backend's health check reports, as a deployment's would.
+        super().__init__(admin_token=secrets.token_urlsafe(16),
+                         variables={"VERSION": backend_version, **(variables or {})})
         self.interval = interval
         self._mock: RunningMock | None = None
         self._backend: RunningBackend | None = None
