@@ -318,7 +318,7 @@ class Runner:
             t0 = time.monotonic()
             ctx = None
             try:
-                resolved = self._resolve(step, text, state.vars, execution.row, run.variant)
+                resolved = resolve_step(step, text, state.vars, execution.row, run.variant)
                 ctx = StepContext(state, resolved, step_id, attempt)
                 await self._call(ctx, resolved)
                 error = None
@@ -382,10 +382,6 @@ class Runner:
             await asyncio.wait_for(result, self.settings.step_timeout)
         if self.hooks.has("after_step"):
             await self.hooks.call("after_step", ctx, "passed")
-
-    def _resolve(self, step: Step, text: str, values: dict[str, Any],
-                 row: dict[str, str] | None, variant: dict[str, Any] | None) -> ResolvedStep:
-        return resolve_step(step, text, values, row, variant)
 
 
 def resolve_step(step: Step, text: str, values: dict[str, Any], row: dict[str, str] | None,
