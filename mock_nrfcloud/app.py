@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 from . import admin
 from .cors import preflight, with_cors
@@ -42,7 +44,7 @@ def create_app(store: Store, *, cors: bool = True, require_auth: bool = False) -
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STORE_KEY] = store
     admin.add_routes(app, store, cors=cors)
-    app.router.add_route("*", "/{tail:.*}", _serving_handler(store, cors, require_auth))
+    app.router.register_resource(_EveryPath(_serving_handler(store, cors, require_auth)))
 
     async def on_startup(_: web.Application) -> None:
         await store.start()
@@ -60,6 +62,45 @@ def create_app(store: Store, *, cors: bool = True, require_auth: bool = False) -
     return app
 
 
+class _EveryPath(web.AbstractResource):
+    """Every path the admin routes leave: the same as ``/{tail:.*}``, without a regex.
+
+    aiohttp's router looks a path up by its prefixes, longest first, and reaches this
+    resource (indexed under ``/``) last; it takes every call, whatever its method.
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        super().__init__(name=None)
+        self._route = web.ResourceRoute("*", handler, self)
+        self._no_match: dict[str, str] = {}
+        self._allowed: set[str] = set()  # read only by the router (when no match)
+
+    @property
+    def canonical(self) -> str:
+        return "/"
+
+    def url_for(self, **kwargs: str) -> URL:
+        return URL.build(path="/")
+
+    async def resolve(self, request: web.Request) -> tuple[web.UrlMappingMatchInfo, set[str]]:
+        return web.UrlMappingMatchInfo(self._no_match, self._route), self._allowed
+
+    def add_prefix(self, prefix: str) -> None:
+        raise NotImplementedError("the mock is not mounted as a sub-application")
+
+    def get_info(self) -> dict[str, Any]:
+        return {"path": "/{tail:.*}"}
+
+    def raw_match(self, path: str) -> bool:
+        return False
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[web.ResourceRoute]:
+        return iter((self._route,))
+
+
 def account_of(authorization: str | None) -> str | None:
     """The API key of ``Authorization: Bearer <key>``, or None."""
     if not authorization:
@@ -72,26 +113,36 @@ def account_of(authorization: str | None) -> str | None:
 
 
 def _serving_handler(store: Store, cors: bool, require_auth: bool) -> Handler:
+    serve_call = store.serve
+
     async def serve(request: web.Request) -> web.StreamResponse:
         method = request.method
         request_headers = request.headers
         origin = request_headers.get("Origin") if cors else None
-        is_preflight = method == "OPTIONS" and "Access-Control-Request-Method" in request_headers
-        if origin is not None and is_preflight:
+        if (
+            origin is not None
+            and method == "OPTIONS"
+            and "Access-Control-Request-Method" in request_headers
+        ):
             return preflight(request, origin)
         path = request.path
         # Pairs, not dicts: the journal keeps them (see journal.py on why tuples).
         query = tuple(request.query.items()) if request.query_string else ()
-        headers = tuple(request_headers.items())
-        account = account_of(request_headers.get("Authorization"))
-        try:
-            body = await request.read() if request.body_exists else b""
-        except web.HTTPRequestEntityTooLarge:
-            store.record_unserved(
-                account or DEFAULT_ACCOUNT, method, path, query, headers, None,
-                413, _TEXT_HEADERS, _TOO_LARGE_BODY,
-            )  # fmt: skip
-            return _answer(413, None, _TEXT_HEADERS, _TOO_LARGE_BODY, origin)
+        # The parser's own pairs: the journal keeps them as they are (see journal.py).
+        headers = request.raw_headers
+        authorization = request_headers.get("Authorization")
+        account = None if authorization is None else account_of(authorization)
+        if request.body_exists:
+            try:
+                body = await request.read()
+            except web.HTTPRequestEntityTooLarge:
+                store.record_unserved(
+                    account or DEFAULT_ACCOUNT, method, path, query, headers, None,
+                    413, _TEXT_HEADERS, _TOO_LARGE_BODY,
+                )  # fmt: skip
+                return _answer(413, None, _TEXT_HEADERS, _TOO_LARGE_BODY, origin)
+        else:
+            body = b""
         if account is None:
             if require_auth:
                 # What nRF Cloud answers without an API key.
@@ -101,14 +152,24 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool) -> Handler:
                 )  # fmt: skip
                 return _answer(401, None, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY, origin)
             account = DEFAULT_ACCOUNT
-        response, _ = store.serve(account, method, path, query, headers, body)
+        response, _ = serve_call(account, method, path, query, headers, body)
         if response is None:
-            return _answer(404, None, NOT_FOUND_HEADERS, NOT_FOUND_BODY, origin)
-        if response.delay_ms:
-            await asyncio.sleep(response.delay_ms / 1000)
-        if response.fault is not None:
-            return _fault(request, response.fault)
-        return _answer(response.status, response.reason, response.headers, response.body, origin)
+            answer = web.Response(status=404, body=NOT_FOUND_BODY, headers=NOT_FOUND_HEADERS)
+        else:
+            if response.delay_ms:
+                await asyncio.sleep(response.delay_ms / 1000)
+            if response.fault is not None:
+                return _fault(request, response.fault)
+            # aiohttp copies the header pairs into its own CIMultiDict.
+            answer = web.Response(
+                status=response.status,
+                reason=response.reason,
+                body=response.body,
+                headers=response.headers,
+            )
+        if origin is not None:
+            with_cors(answer, origin)
+        return answer
 
     return serve
 
@@ -120,7 +181,6 @@ def _answer(
     body: bytes,
     origin: str | None,
 ) -> web.Response:
-    # aiohttp copies `headers` into its own CIMultiDict; no need to build one here.
     answer = web.Response(status=status, reason=reason, body=body, headers=headers)
     if origin is not None:
         with_cors(answer, origin)

@@ -86,7 +86,11 @@ async def _run(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stop.set)
     # What exists now (modules, the loaded responses) lives as long as the process:
-    # keep it out of the garbage collector's full passes, which then stay short.
+    # keep it out of the garbage collector's full passes, which then stay short. A
+    # collection first lets go of the tuples it can stop tracking (shared header pairs
+    # among them): a frozen tracked tuple would keep every journal entry holding it
+    # tracked too, and in those full passes.
+    gc.collect()
     gc.freeze()
     print(f"mock-nrfcloud listening on {mock.url} (dashboard: {mock.url}/__admin/)", flush=True)
     try:

@@ -1,10 +1,11 @@
 """The request journal: every call an account received, bounded.
 
-Appending is O(1) (the hot path); once the bound is reached the oldest entries go
-first and are counted as dropped. Entries are kept in id order in a list with a
-moving start offset (so ``since`` is a binary search) and indexed by path and method
-(so a verification search for one endpoint only looks at that endpoint's calls, and
-counting them is a length).
+Appending is O(1) and cheap (the hot path): a list append and a count; once the
+bound is reached the oldest entries go first and are counted as dropped. Entries are
+kept in id order in a list with a moving start offset (so ``since`` is a binary
+search) and indexed by path and method (so a verification search for one endpoint
+only looks at that endpoint's calls, and counting them is a length); the index is
+brought up to date in batches, and always before it is read.
 
 An entry is a plain tuple of strings, numbers, bytes and tuples of pairs, never a
 class instance or a dict: CPython's garbage collector stops tracking such tuples, so
@@ -36,10 +37,13 @@ from .matching import (
 )
 
 Pairs = tuple[tuple[str, str], ...]
+# Request headers as the server received them: aiohttp's ``request.raw_headers``,
+# kept as they are (no copy per call); entries restored from ``--state`` hold text.
+RawPairs = tuple[tuple[bytes, bytes], ...]
 # (id, ts, account, method, path, query, headers, body,
 #  status, response_id, matched, fault, response_headers, response_body)
 Entry = tuple[
-    int, float, str, str, str, Pairs, Pairs, bytes | None,
+    int, float, str, str, str, Pairs, Pairs | RawPairs, bytes | None,
     int | None, str | None, bool, str | None, Pairs, bytes | None,
 ]  # fmt: skip
 (
@@ -49,8 +53,9 @@ Entry = tuple[
 
 _entry_id = itemgetter(ID)
 
-# Compacting the list once the dead prefix is this long keeps appends amortised O(1)
-# without copying on every drop.
+# The path index is brought up to date after this many appends (and before it is read).
+_SYNC_EVERY = 64
+# The list of entries drops its dead prefix once it is this long (and an eighth of it).
 _COMPACT_AFTER = 4096
 
 
@@ -86,6 +91,16 @@ def first_values(pairs: Pairs) -> dict[str, str]:
     return result
 
 
+def header_pairs(pairs: Pairs | RawPairs) -> Pairs:
+    """Header pairs as text (raw bytes decoded the way aiohttp decodes them)."""
+    if pairs and isinstance(pairs[0][0], bytes):
+        return tuple(
+            (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+            for name, value in pairs  # type: ignore[union-attr]
+        )
+    return pairs  # type: ignore[return-value]
+
+
 def joined_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Headers as name -> value; a repeated header's values joined as HTTP allows."""
     result: dict[str, str] = {}
@@ -105,7 +120,7 @@ def entry_dict(entry: Entry) -> dict[str, Any]:
         "method": entry[METHOD],
         "path": entry[PATH],
         "query": first_values(entry[QUERY]),
-        "headers": joined_values(entry[HEADERS]),
+        "headers": joined_values(header_pairs(entry[HEADERS])),
         "body": body,
         "body_base64": body_b64,
         "response": {
@@ -173,6 +188,15 @@ class JournalQuery:
         self.body_matches = BodyMatcher(body_matches) if body_matches else None
 
     @property
+    def everything(self) -> bool:
+        """No criterion at all: every entry matches."""
+        return (
+            self.method is None
+            and self.path_exact is None
+            and not (self.path or self.query or self.headers or self.body_matches)
+        )
+
+    @property
     def index_only(self) -> bool:
         """Only an exact path (and maybe a method): the journal's index answers alone."""
         return self.path_exact is not None and not (
@@ -192,7 +216,9 @@ class JournalQuery:
             return False
         if self.query is not None and not self.query(first_values(entry[QUERY])):
             return False
-        if self.headers is not None and not self.headers(joined_values(entry[HEADERS])):
+        if self.headers is not None and not self.headers(
+            joined_values(header_pairs(entry[HEADERS]))
+        ):
             return False
         return self.body_matches is None or self.body_matches(
             LazyJsonBody(entry[BODY] or b"").get()
@@ -206,48 +232,66 @@ class Journal:
         self.limit = limit
         self.dropped = 0
         self._entries: list[Entry] = []
-        self._start = 0
-        # normalised path -> method -> that endpoint's entries, oldest first
+        self._start = 0  # the oldest entry kept; those before it are dropped
+        # normalised path -> method -> that endpoint's entries, oldest first. Appending
+        # only adds to the list; the index catches up in batches (``_sync``), and before
+        # anything reads it.
         self._index: dict[str, dict[str, deque[Entry]]] = {}
+        self._indexed = 0  # entries before this position have been added to the index
+        self._unindexed = 0  # entries before this position have been taken out again
 
     def __len__(self) -> int:
         return len(self._entries) - self._start
 
-    def append(self, entry: Entry, path_key: str | None = None) -> int:
-        """Add an entry; returns how many old entries were dropped to make room.
-
-        ``path_key`` is the entry's normalised path, when the caller has it already.
-        """
-        self._entries.append(entry)
-        key = normalize_path(entry[PATH]) if path_key is None else path_key
-        methods = self._index.get(key)
-        if methods is None:
-            methods = self._index[key] = {}
-        bucket = methods.get(entry[METHOD])
-        if bucket is None:
-            bucket = methods[entry[METHOD]] = deque()
-        bucket.append(entry)
-        dropped = 0
-        while len(self._entries) - self._start > self.limit:
-            self._drop_oldest()
-            dropped += 1
+    def append(self, entry: Entry) -> int:
+        """Add an entry; returns how many old entries were dropped to make room (O(1))."""
+        entries = self._entries
+        entries.append(entry)
+        dropped = len(entries) - self._start - self.limit
+        if dropped > 0:
+            self._start += dropped
+            self.dropped += dropped
+        else:
+            dropped = 0
+        if len(entries) - self._indexed >= _SYNC_EVERY:
+            self._sync()
         return dropped
 
-    def _drop_oldest(self) -> None:
-        oldest = self._entries[self._start]
-        self._start += 1
-        self.dropped += 1
-        key = normalize_path(oldest[PATH])
-        methods = self._index[key]
-        bucket = methods[oldest[METHOD]]
-        bucket.popleft()  # entries leave in id order, so it is this bucket's first
-        if not bucket:
-            del methods[oldest[METHOD]]
-            if not methods:
-                del self._index[key]
-        if self._start >= _COMPACT_AFTER and self._start * 2 >= len(self._entries):
-            del self._entries[: self._start]
-            self._start = 0
+    def _sync(self) -> None:
+        """Bring the path index up to date: take dropped entries out, add new ones."""
+        entries = self._entries
+        index = self._index
+        start = self._start
+        for position in range(self._unindexed, min(self._indexed, start)):
+            oldest = entries[position]
+            path = oldest[PATH]
+            key = normalize_path(path) if path[-1:] == "/" else path
+            methods = index[key]
+            method = oldest[METHOD]
+            bucket = methods[method]
+            bucket.popleft()  # entries leave in id order, so it is this bucket's first
+            if not bucket:
+                del methods[method]
+                if not methods:
+                    del index[key]
+        for position in range(max(self._indexed, start), len(entries)):
+            entry = entries[position]
+            path = entry[PATH]
+            key = normalize_path(path) if path[-1:] == "/" else path
+            methods = index.get(key)
+            if methods is None:
+                methods = index[key] = {}
+            bucket = methods.get(entry[METHOD])
+            if bucket is None:
+                bucket = methods[entry[METHOD]] = deque()
+            bucket.append(entry)
+        # Compacting the list once the dead prefix is long keeps this amortised O(1)
+        # without copying on every drop, and the prefix under an eighth of the list.
+        if start >= _COMPACT_AFTER and start * 8 >= len(entries):
+            del entries[:start]
+            start = self._start = 0
+        self._unindexed = start
+        self._indexed = len(entries)
 
     @property
     def oldest_id(self) -> int | None:
@@ -262,6 +306,7 @@ class Journal:
         self._entries = []
         self._start = 0
         self._index = {}
+        self._indexed = self._unindexed = 0
 
     def entries(
         self,
@@ -273,6 +318,7 @@ class Journal:
         last: int | None = None,
     ) -> list[Entry]:
         """Entries oldest first: after id ``since``, the first ``limit`` or last ``last``."""
+        self._catch_up()
         lo = self._start
         if since is not None:
             lo = bisect.bisect_right(self._entries, since, lo=lo, key=_entry_id)
@@ -287,8 +333,14 @@ class Journal:
             selected = selected[:limit]
         return selected
 
+    def _catch_up(self) -> None:
+        """Sync the index before reading it (this may also move the list's positions)."""
+        if self._indexed != len(self._entries) or self._unindexed != self._start:
+            self._sync()
+
     def _buckets(self, query: JournalQuery) -> list[deque[Entry]]:
         """The index buckets for the query's exact path (and method, if given)."""
+        self._catch_up()
         methods = self._index.get(query.path_exact or "", {})
         if query.method is not None:
             bucket = methods.get(query.method)
@@ -311,13 +363,17 @@ class Journal:
 
     def find(self, query: JournalQuery) -> list[Entry]:
         """Every entry matching ``query``, oldest first."""
+        if query.everything:
+            return self._entries[self._start :]
         candidates = self._candidates(query, self._start)
         if query.index_only:
             return list(candidates)
         return [e for e in candidates if query.matches_rest(e)]
 
     def count(self, query: JournalQuery) -> int:
-        """How many entries match ``query`` (O(1) for a path, or a method and path)."""
+        """How many entries match ``query`` (O(1) for everything, a path, or a method and path)."""
+        if query.everything:
+            return len(self)
         if query.index_only:
             return sum(len(bucket) for bucket in self._buckets(query))
         return sum(1 for e in self._candidates(query, self._start) if query.matches_rest(e))

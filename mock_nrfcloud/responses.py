@@ -13,10 +13,11 @@ import base64
 import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 from urllib.parse import unquote
 
-from .journal import iso_time
+from .journal import Pairs, first_values, iso_time
 from .matching import BodyMatcher, LazyJsonBody, QueryMatcher, normalize_path
 
 
@@ -44,6 +45,11 @@ class QueuedResponse:
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
+
+    @property
+    def unconditional(self) -> bool:
+        """Matches every call to its endpoint, for ever (no matchers, no ``ttl``)."""
+        return self.query is None and self.body_matches is None and self.expires_at is None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,11 +121,18 @@ def compile_response(
 
 
 class _Endpoint:
-    __slots__ = ("kept", "one_shots")
+    __slots__ = ("always", "kept", "one_shots")
 
     def __init__(self) -> None:
         self.one_shots: OrderedDict[str, QueuedResponse] = OrderedDict()
         self.kept: list[QueuedResponse] = []  # oldest first
+        # The newest kept response when it is unconditional: with no one-shot pending
+        # it is the answer to every call, found without looking at the call.
+        self.always: QueuedResponse | None = None
+
+    def kept_changed(self) -> None:
+        kept = self.kept
+        self.always = kept[-1] if kept and kept[-1].unconditional else None
 
 
 class ResponseIndex:
@@ -145,6 +158,7 @@ class ResponseIndex:
                 kept.sort(key=lambda r: r.seq)
             else:
                 kept.append(response)
+            endpoint.kept_changed()
         else:
             endpoint.one_shots[response.id] = response
         self._count += 1
@@ -159,6 +173,7 @@ class ResponseIndex:
                 endpoint.kept.remove(response)
             except ValueError:
                 return False
+            endpoint.kept_changed()
         elif endpoint.one_shots.pop(response.id, None) is None:
             return False
         if not endpoint.kept and not endpoint.one_shots:
@@ -170,32 +185,39 @@ class ResponseIndex:
         self,
         method: str,
         path: str,
-        query: dict[str, str],
-        body: LazyJsonBody,
+        query: Pairs,
+        body: bytes,
         now: float,
         expired: list[QueuedResponse],
     ) -> QueuedResponse | None:
         """The response for a call, or None. Expired responses met are added to ``expired``.
 
-        ``path`` must already be normalised. The caller removes ``expired`` ones.
+        ``path`` must already be normalised. The caller removes ``expired`` ones. The
+        query is turned into a dict, and the body parsed, only if a matcher asks.
         """
         endpoint = self._endpoints.get((method, path))
         if endpoint is None:
             return None
-        for response in endpoint.one_shots.values():
+        if endpoint.always is not None and not endpoint.one_shots:
+            return endpoint.always
+        params: dict[str, str] | None = None
+        document: LazyJsonBody | None = None
+        # First the one-shots in queue order, then the kept ones newest first.
+        for response in chain(endpoint.one_shots.values(), reversed(endpoint.kept)):
             if response.expires_at is not None and response.expires_at <= now:
                 expired.append(response)
-            elif (response.query is None or response.query(query)) and (
-                response.body_matches is None or response.body_matches(body.get())
-            ):
-                return response
-        for response in reversed(endpoint.kept):
-            if response.expires_at is not None and response.expires_at <= now:
-                expired.append(response)
-            elif (response.query is None or response.query(query)) and (
-                response.body_matches is None or response.body_matches(body.get())
-            ):
-                return response
+                continue
+            if response.query is not None:
+                if params is None:
+                    params = first_values(query)
+                if not response.query(params):
+                    continue
+            if response.body_matches is not None:
+                if document is None:
+                    document = LazyJsonBody(body)
+                if not response.body_matches(document.get()):
+                    continue
+            return response
         return None
 
     def all(self) -> list[QueuedResponse]:

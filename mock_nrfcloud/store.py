@@ -25,12 +25,12 @@ from .journal import (
     Journal,
     JournalQuery,
     Pairs,
+    RawPairs,
     entry_from_dict,
     entry_json,
-    first_values,
 )
 from .loader import load_responses
-from .matching import LazyJsonBody, normalize_path
+from .matching import normalize_path
 from .persistence import SqliteState
 from .responses import QueuedResponse, ResponseIndex, compile_response
 
@@ -38,11 +38,13 @@ log = logging.getLogger(__name__)
 
 NOT_FOUND_BODY = b"No responses found"
 NOT_FOUND_HEADERS: Pairs = (("Content-Type", "text/plain; charset=utf-8"),)
-_NO_QUERY: dict[str, str] = {}
 
 # Journal entries reach SQLite at least this often (and with every other commit).
 _FLUSH_INTERVAL_S = 0.05
 _FLUSH_BATCH = 2000
+# Shared header sets and bodies (see `Store._shared`): at most this many, bodies this big.
+_SHARED_MAX = 4096
+_SHARED_BODY_MAX = 1024
 # A live stream whose reader falls this far behind is closed rather than buffered.
 _SUBSCRIBER_BACKLOG = 10_000
 
@@ -99,6 +101,10 @@ class Store:
         self._next_seq = 1
         self._pending: list[Entry] = []
         self._trimmed: set[str] = set()
+        # Header sets (and small bodies) seen lately, each kept once: a client sends the
+        # same ones call after call, and 100,000 journal entries sharing them take a
+        # fraction of the memory (and give the garbage collector nothing to follow).
+        self._shared: dict[Any, Any] = {}
         self._flusher: asyncio.Task[None] | None = None
         self._wake_flusher: asyncio.Event | None = None
         if state is not None:
@@ -180,22 +186,27 @@ class Store:
         method: str,
         path: str,
         query: Pairs,
-        headers: Pairs,
+        headers: Pairs | RawPairs,
         body: bytes,
     ) -> tuple[QueuedResponse | None, Entry]:
         """Choose and use up the response for a call, and journal the call."""
-        account = self.accounts.get(account_name) or self.account(account_name)
+        account = self.accounts.get(account_name)
+        if account is None:
+            account = self.account(account_name)
         now = time.time()
         expired: list[QueuedResponse] = []
-        path_key = normalize_path(path)
-        response = account.responses.choose(
-            method,
-            path_key,
-            first_values(query) if query else _NO_QUERY,
-            LazyJsonBody(body),
-            now,
-            expired,
-        )
+        path_key = normalize_path(path) if path[-1:] == "/" else path
+        response = account.responses.choose(method, path_key, query, body, now, expired)
+        shared = self._shared
+        if len(shared) >= _SHARED_MAX:
+            shared.clear()
+        headers = shared.setdefault(headers, headers)
+        if query:
+            query = shared.setdefault(query, query)
+        if body and len(body) <= _SHARED_BODY_MAX:
+            body = shared.setdefault(body, body)
+        if response is not None and path == response.path:
+            path = response.path  # the same text, kept once
         entry_id = self._next_entry_id
         self._next_entry_id = entry_id + 1
         if response is None:
@@ -213,7 +224,11 @@ class Store:
                 entry_id, now, account_name, method, path, query, headers, body or None,
                 None, response.id, True, response.fault, (), None,
             )  # fmt: skip
-        self._record(account, entry, path_key)
+        # `_record`, written out: this runs for every call.
+        if account.journal.append(entry) and self._state is not None:
+            self._trimmed.add(account_name)
+        if self._state is not None or account.subscribers:
+            self._share(account, entry)
         if response is not None:
             response.served += 1
             if not response.keep:
@@ -242,7 +257,7 @@ class Store:
         method: str,
         path: str,
         query: Pairs,
-        headers: Pairs,
+        headers: Pairs | RawPairs,
         body: bytes | None,
         status: int,
         response_headers: Pairs,
@@ -259,9 +274,14 @@ class Store:
         self._record(account, entry)
         return entry
 
-    def _record(self, account: Account, entry: Entry, path_key: str | None = None) -> None:
-        if account.journal.append(entry, path_key):
+    def _record(self, account: Account, entry: Entry) -> None:
+        if account.journal.append(entry) and self._state is not None:
             self._trimmed.add(account.name)
+        if self._state is not None or account.subscribers:
+            self._share(account, entry)
+
+    def _share(self, account: Account, entry: Entry) -> None:
+        """Hand a new entry to the state file's writer and to the live streams."""
         if self._state is not None:
             self._pending.append(entry)
             if len(self._pending) >= _FLUSH_BATCH and self._wake_flusher is not None:

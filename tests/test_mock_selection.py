@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -296,3 +297,56 @@ def test_a_path_search_merges_the_methods_in_call_order() -> None:
     assert journal.count(JournalQuery(method="GET", path="/v1/j/")) == 2
     assert journal.count(JournalQuery(method="DELETE", path="/v1/j")) == 0
     assert [e[0] for e in journal.entries(since=4, path="/v1/j")] == [5, 6]
+
+
+@pytest.mark.parametrize("limit", [0, 1, 5, 300])
+def test_journal_index_agrees_with_a_plain_list_through_drops_and_compaction(
+    limit: int,
+) -> None:
+    # The path index catches up in batches and the list compacts its dead prefix: at
+    # any moment every query must answer what a plain list of the kept entries says.
+    store = Store(journal_limit=limit)
+    rng = random.Random(limit)
+    paths = ["/v1/a", "/v1/a/", "/v1/b", "/", "/v1/c"]
+    kept: list[tuple[int, str, str]] = []
+    for n in range(1, 6001):
+        method, path = rng.choice(["GET", "POST", "PUT"]), rng.choice(paths)
+        call(store, path, method=method)
+        kept = [*kept, (n, method, normalize_path(path))][-limit:] if limit else []
+        if n % 397 and n not in (1, 63, 64, 65, 6000):
+            continue
+        journal = store.journal("default")
+        assert journal is not None
+        assert len(journal) == len(kept) and journal.dropped == n - len(kept)
+        assert journal.count(JournalQuery()) == len(kept)
+        assert [e[0] for e in journal.find(JournalQuery())] == [i for i, _, _ in kept]
+        for path in ["/v1/a", "/v1/b/", "/", "/v1/c", "/v1/none"]:
+            for method in [None, "GET", "POST", "DELETE"]:
+                query = JournalQuery(method=method, path=path)
+                want = [
+                    i for i, m, p in kept
+                    if p == normalize_path(path) and method in (None, m)
+                ]  # fmt: skip
+                assert journal.count(query) == len(want), (n, path, method)
+                assert [e[0] for e in journal.find(query)] == want
+            since = kept[len(kept) // 2][0] if kept else 0
+            assert [e[0] for e in journal.entries(since=since, path=path)] == [
+                i for i, _, p in kept if i > since and p == normalize_path(path)
+            ]
+
+
+def test_an_unconditional_kept_response_gives_way_to_one_shots_and_newer_kept() -> None:
+    store = Store()
+    always = store.add_response(spec(keep=True)).id
+    assert call(store) == always
+    once = store.add_response(spec()).id
+    assert [call(store), call(store)] == [once, always]
+    conditional = store.add_response(spec(keep=True, query={"a": "1"})).id
+    assert [call(store, query={"a": "1"}), call(store)] == [conditional, always]
+    newest = store.add_response(spec(keep=True)).id
+    assert call(store) == newest
+    assert store.remove_response(newest)
+    assert call(store) == always
+    store.add_response(spec(keep=True, ttl_s=60))
+    assert store.remove_response(always)
+    assert call(store, query={"a": "2"}) is not None
