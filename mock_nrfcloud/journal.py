@@ -258,32 +258,44 @@ class Journal:
         return dropped
 
     def _sync(self) -> None:
-        """Bring the path index up to date: take dropped entries out, add new ones."""
+        """Bring the path index up to date: take dropped entries out, add new ones.
+
+        Calls come in runs to one endpoint, so each loop keeps the bucket it used last.
+        """
         entries = self._entries
         index = self._index
         start = self._start
-        for position in range(self._unindexed, min(self._indexed, start)):
-            oldest = entries[position]
+        last_path: str | None = None
+        last_method: str | None = None
+        bucket: deque[Entry] | None = None
+        for oldest in entries[self._unindexed : min(self._indexed, start)]:
             path = oldest[PATH]
-            key = normalize_path(path) if path[-1:] == "/" else path
-            methods = index[key]
             method = oldest[METHOD]
-            bucket = methods[method]
+            if bucket is None or path != last_path or method != last_method:
+                key = normalize_path(path) if path[-1:] == "/" else path
+                bucket = index[key][method]
+                last_path, last_method = path, method
             bucket.popleft()  # entries leave in id order, so it is this bucket's first
             if not bucket:
+                key = normalize_path(path) if path[-1:] == "/" else path
+                methods = index[key]
                 del methods[method]
                 if not methods:
                     del index[key]
-        for position in range(max(self._indexed, start), len(entries)):
-            entry = entries[position]
+                bucket = None
+        bucket = None
+        for entry in entries[max(self._indexed, start) :]:
             path = entry[PATH]
-            key = normalize_path(path) if path[-1:] == "/" else path
-            methods = index.get(key)
-            if methods is None:
-                methods = index[key] = {}
-            bucket = methods.get(entry[METHOD])
-            if bucket is None:
-                bucket = methods[entry[METHOD]] = deque()
+            method = entry[METHOD]
+            if bucket is None or path != last_path or method != last_method:
+                key = normalize_path(path) if path[-1:] == "/" else path
+                methods = index.get(key)
+                if methods is None:
+                    methods = index[key] = {}
+                bucket = methods.get(method)
+                if bucket is None:
+                    bucket = methods[method] = deque()
+                last_path, last_method = path, method
             bucket.append(entry)
         # Compacting the list once the dead prefix is long keeps this amortised O(1)
         # without copying on every drop, and the prefix under an eighth of the list.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from typing import Any
@@ -350,3 +351,31 @@ def test_an_unconditional_kept_response_gives_way_to_one_shots_and_newer_kept() 
     store.add_response(spec(keep=True, ttl_s=60))
     assert store.remove_response(always)
     assert call(store, query={"a": "2"}) is not None
+
+
+@pytest.mark.parametrize("cache_size", [3, 4096])
+def test_equal_header_sets_and_bodies_are_kept_once_and_journaled_exactly(
+    monkeypatch: pytest.MonkeyPatch, cache_size: int
+) -> None:
+    import mock_nrfcloud.store as store_module
+
+    monkeypatch.setattr(store_module, "_SHARED_MAX", cache_size)  # 3: it empties often
+    store = Store()
+    store.add_response(spec(method="POST", keep=True))
+    sent = []
+    for n in range(10):
+        headers = ((b"Host", b"mock"), (b"X-N", str(n % 4).encode()))
+        body = b'{"n":%d}' % (n % 2)
+        store.serve("default", "POST", "/v1/x", (("q", str(n % 3)),), headers, body)
+        sent.append((n % 4, n % 2, n % 3))
+    journal = store.journal("default")
+    assert journal is not None
+    entries = journal.entries()
+    assert [
+        (int(e["headers"]["X-N"]), json.loads(e["body"])["n"], int(e["query"]["q"]))
+        for e in map(entry_dict, entries)
+    ] == sent
+    assert all(e[PATH] is entries[0][PATH] for e in entries)  # the response's own text
+    if cache_size > 100:
+        assert all(a[6] is b[6] for a, b in zip(entries, entries[4:], strict=False))
+        assert all(a[7] is b[7] for a, b in zip(entries, entries[2:], strict=False))
