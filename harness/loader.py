@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -96,16 +97,13 @@ def check_examples(features: list[Feature]) -> list[str]:
                 # Every row and variant only where the step can differ by them.
                 source = step.text + (step.code.text if step.code else "")
                 varied = "<" in source or "variant" in source
-                for row, variant in _cases(rows or [None], variants if varied else variants[:1]):
+                for row, variant in itertools.product(
+                        rows or [None], variants if varied else variants[:1]):
                     problem = _example_problem(step, values, row, variant)
                     if problem:
                         problems.append(f"{feature.path}:{step.line}:1: {problem}")
                         break
     return problems
-
-
-def _cases(rows: list, variants: list) -> list[tuple]:
-    return [(row, variant) for row in rows for variant in variants]
 
 
 def _example_problem(step: Step, values: dict, row, variant) -> str | None:

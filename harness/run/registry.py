@@ -84,8 +84,9 @@ class StepRegistry:
     def candidates(self, kind: str) -> list[Matcher]:
         return [m for t in DEFINITION_TYPES[kind] for m in self.behave.steps[t]]
 
-    def match(self, kind: str, text: str) -> StepMatch:
-        """The one definition matching `text`; Undefined or Ambiguous otherwise."""
+    def _found(self, kind: str, text: str) -> list[tuple[Matcher, list | Exception]]:
+        """Every definition taking `text`, with its arguments (or the type converter's
+        error: a definition whose converter refused the text still takes it)."""
         # check_match, not match: behave's Match objects look up the function's source
         # location each time, which would cost more than the match itself.
         found: list[tuple[Matcher, list | Exception]] = []
@@ -94,11 +95,16 @@ class StepRegistry:
                 arguments = matcher.check_match(text)
             except NotImplementedError:
                 raise
-            except Exception as exc:  # a type converter refused the text: still this step
+            except Exception as exc:
                 found.append((matcher, exc))
                 continue
             if arguments is not None:
                 found.append((matcher, arguments))
+        return found
+
+    def match(self, kind: str, text: str) -> StepMatch:
+        """The one definition matching `text`; Undefined or Ambiguous otherwise."""
+        found = self._found(kind, text)
         if not found:
             raise Undefined(text)
         if len(found) > 1:
@@ -112,19 +118,10 @@ class StepRegistry:
         return StepMatch(func=func, kwargs=kwargs, args=args, matcher=matcher)
 
     def is_defined(self, kind: str, text: str) -> list[Matcher]:
-        """Matchers that would take `text` (type conversion errors still count)."""
+        """Matchers that would take `text`; suites repeat sentences, so asked once each."""
         key = (kind, text)
-        if key not in self._defined:  # suites repeat their sentences: ask once each
-            found = []
-            for matcher in self.candidates(kind):
-                try:
-                    if matcher.check_match(text) is not None:
-                        found.append(matcher)
-                except NotImplementedError:
-                    raise
-                except Exception:
-                    found.append(matcher)
-            self._defined[key] = found
+        if key not in self._defined:
+            self._defined[key] = [m for m, _ in self._found(kind, text)]
         return self._defined[key]
 
     def catalogue(self) -> list[dict[str, str]]:
