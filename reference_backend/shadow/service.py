@@ -10,7 +10,13 @@ from typing import Any
 from reference_backend.contexts import SHADOW
 from reference_backend.hub import Hub
 from reference_backend.nrfcloud import SHADOW_PAGE_LIMIT, NrfCloud, NrfCloudError
-from reference_backend.shadow.lwm2m import LwM2MObject, objects_by_id, shadow_to_objects
+from reference_backend.shadow.lwm2m import (
+    LwM2MObject,
+    ShadowSide,
+    objects_by_id,
+    objects_to_shadow,
+    shadow_to_objects,
+)
 from reference_backend.store import Device, KnownShadow, Store
 from reference_backend.tasks import Background
 from reference_backend.ticker import Ticker
@@ -18,6 +24,8 @@ from reference_backend.ticker import Ticker
 log = logging.getLogger(__name__)
 
 PollListener = Callable[[list[str]], Awaitable[None]]
+# (device ID, the part of `reported` just written, in the shadow form)
+ReportedListener = Callable[[str, ShadowSide], Awaitable[None]]
 
 
 def shadow_message(objects: Iterable[LwM2MObject]) -> dict[str, Any]:
@@ -37,6 +45,7 @@ class ShadowService:
         self._failing: set[str] = set()  # accounts whose last poll failed, to log changes only
         self._watchers: list[Callable[[], Iterable[str]]] = []
         self._listeners: list[PollListener] = []
+        self._reported_listeners: list[ReportedListener] = []
 
     def watch(self, device_ids: Callable[[], Iterable[str]]) -> None:
         """Also poll these devices, besides the connected ones (e.g. a multi-step upgrade
@@ -46,6 +55,16 @@ class ShadowService:
     def on_polled(self, listener: PollListener) -> None:
         """Called with the device IDs of every successful poll, changed or not."""
         self._listeners.append(listener)
+
+    def on_reported(self, listener: ReportedListener) -> None:
+        """Called after every accepted write of a device's `reported` side, with what was
+        written (FOTA waits for a new version this way; history stores it)."""
+        self._reported_listeners.append(listener)
+
+    def reported(self, device_id: str) -> ShadowSide:
+        """The device's `reported` side in the LwM2M shadow form; {} when none is known."""
+        shadow = self._store.shadow(device_id)
+        return objects_to_shadow(shadow.objects.values()) if shadow is not None else {}
 
     def known(self, device_id: str) -> dict[int, LwM2MObject] | None:
         shadow = self._store.shadow(device_id)
@@ -145,3 +164,6 @@ class ShadowService:
         self._store.put_shadow(device.id, KnownShadow(version, objects))
         if changed:
             await self._hub.send(device.id, shadow_message(changed))
+            written = objects_to_shadow(changed)
+            for listener in self._reported_listeners:
+                await listener(device.id, written)
