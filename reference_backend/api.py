@@ -54,11 +54,12 @@ async def cancel_job(request: web.Request) -> web.Response:
     return web.json_response(job_execution(job), status=202)
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/health", health)
-    app.router.add_get("/device", get_device)
-    app.router.add_get("/device/{id}/fota/jobs", list_jobs)
-    app.router.add_post("/device/{id}/fota/{target:app|modem}", schedule_fota)
-    app.router.add_delete("/device/{id}/fota/jobs/{jobId}", cancel_job)
+def add_routes(app: web.Application, base: str = "") -> None:
+    """The routes under `base` ("" for the root, "/2024-04-17" for the dated API)."""
+    app.router.add_get(base + "/health", health)
+    app.router.add_get(base + "/device", get_device)
+    app.router.add_get(base + "/device/{id}/fota/jobs", list_jobs)
+    app.router.add_post(base + "/device/{id}/fota/{target:app|modem}", schedule_fota)
+    app.router.add_delete(base + "/device/{id}/fota/jobs/{jobId}", cancel_job)
     # the real backend's spelling (FOTA-abort.feature.md), kept so both work
-    app.router.add_delete("/device/{id}/fota/job/{jobId}", cancel_job)
+    app.router.add_delete(base + "/device/{id}/fota/job/{jobId}", cancel_job)
