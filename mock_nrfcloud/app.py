@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from . import admin
+from . import admin, bridge
 from .cors import preflight, with_cors
 from .store import NOT_FOUND_BODY, NOT_FOUND_HEADERS, Store
 from .validation import DEFAULT_ACCOUNT
@@ -43,6 +43,7 @@ def create_app(store: Store, *, cors: bool = True, require_auth: bool = False) -
     """
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STORE_KEY] = store
+    bridge.add_routes(app, store, cors=cors)  # before admin's catch-all
     admin.add_routes(app, store, cors=cors)
     app.router.register_resource(_EveryPath(_serving_handler(store, cors, require_auth)))
 

@@ -60,6 +60,24 @@ class TargetRun:
             body["account"] = (await self.account(account)).remote_name
         return await self.target.admin("POST", "/__admin/devices", body, session=self.session)
 
+    async def device_message(self, device_id: str, *, account: str = "nordic",
+                             transport: str, topic: str | None = None,
+                             method: str | None = None, resource: str | None = None,
+                             payload: Any = None) -> dict[str, Any]:
+        """The device (of this run's `account`) sends a message to nRF Cloud: over MQTT
+        to `topic` with the JSON `payload`, or over CoAP (`method`, `resource`) with the
+        SenML `payload` encoded as CBOR, as a device does. Here it goes to the mock's
+        device ingress; returns the mock's `{"seq", "topic"}`."""
+        key = (await self.account(account)).api_key
+        if transport == "coap":
+            from mock_nrfcloud.senml_cbor import encode
+
+            return await self.mock.send_device_message(
+                key, device_id, transport="coap", method=method or "POST",
+                resource=resource or "/msg/d2c/raw", payload_bytes=encode(payload))
+        return await self.mock.send_device_message(key, device_id, transport="mqtt",
+                                                   topic=topic, payload=payload)
+
     @property
     def accounts(self) -> list[Account]:
         return list(self._accounts.values())
