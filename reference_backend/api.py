@@ -14,8 +14,15 @@ from reference_backend.problems import bad_request
 from reference_backend.store import Device
 
 
-def device_identity(device: Device) -> dict[str, str]:
-    return {"@context": DEVICE_IDENTITY, "model": device.model, "id": device.id}
+def device_identity(device: Device, last_seen: str | None = None) -> dict[str, str]:
+    """deviceIdentity; `lastSeen` only when given and not before hideDataBefore."""
+    identity = {"@context": DEVICE_IDENTITY, "model": device.model, "id": device.id}
+    hidden = device.hide_data_before
+    if last_seen is not None and (hidden is None or last_seen >= hidden):
+        identity["lastSeen"] = last_seen
+    if hidden is not None:
+        identity["hideDataBefore"] = hidden
+    return identity
 
 
 async def health(request: web.Request) -> web.Response:

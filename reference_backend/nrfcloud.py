@@ -44,6 +44,13 @@ class NrfCloud:
             raise NrfCloudError("nRF Cloud's device list has no `items` array.")
         return [item for item in items if isinstance(item, dict)]
 
+    async def update_desired(self, account: Account, device_id: str, lwm2m: Any) -> None:
+        """Configure a device: its desired state's `lwm2m` (in the LwM2M shadow form)."""
+        await self._call(
+            account, "PATCH", f"/v1/devices/{quote(device_id, safe='')}/state",
+            body={"desired": {"lwm2m": lwm2m}}, parse=False,
+        )  # fmt: skip
+
     async def create_fota_job(self, account: Account, bundle_id: str, device_id: str) -> str:
         """Creates a FOTA job and returns its jobId."""
         # exactly these keys in this order, as nRF Cloud's documentation and the specs show

@@ -12,6 +12,9 @@ from reference_backend.config import DEFAULT_API_KEY, BackendConfig
 from reference_backend.devices import DEFAULT_ACCOUNT, UNSUPPORTED
 from reference_backend.fota.jobs import FotaService
 from reference_backend.hub import Hub
+from reference_backend.ingest.bridge import BridgeConsumers
+from reference_backend.ingest.imports import ImportLog
+from reference_backend.ingest.service import IngestService
 from reference_backend.loader import DeviceEntry, LoadError, read_devices
 from reference_backend.nrfcloud import NrfCloud
 from reference_backend.shadow.service import ShadowService
@@ -28,6 +31,8 @@ class Services:
     fota: FotaService
     background: Background
     session: aiohttp.ClientSession
+    ingest: IngestService
+    bridge: BridgeConsumers
 
     async def close(self) -> None:
         await self.background.close()  # pollers first, so nothing sends while closing
@@ -55,9 +60,13 @@ async def open_services(config: BackendConfig) -> Services:
     nrfcloud = NrfCloud(session, config.nrfcloud_timeout)
     shadows = ShadowService(store, nrfcloud, hub, background, config.shadow_interval)
     fota = FotaService(store, nrfcloud, hub, shadows, background, config.job_interval)
-    services = Services(store, hub, nrfcloud, shadows, fota, background, session)
+    ingest = IngestService(store, hub, shadows, ImportLog())
+    bridge = BridgeConsumers(store, session, background, ingest.ingest)
+    services = Services(store, hub, nrfcloud, shadows, fota, background, session, ingest, bridge)
     background.spawn(shadows.ticker.run(), "shadow poller")
     background.spawn(fota.ticker.run(), "job poller")
+    for account in store.accounts():
+        bridge.ensure(account)
     await asyncio.sleep(0)  # let the pollers start
     return services
 

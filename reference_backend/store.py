@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reference_backend.shadow.lwm2m import LwM2MObject
+from reference_backend.shadow.lwm2m import ShadowSide, objects_to_shadow
 
 FINISHED_STATUSES = frozenset(
     {"COMPLETED", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "REJECTED"}
@@ -33,12 +33,17 @@ class Device:
     fingerprint: str
     model: str
     account: str | None  # None for model `unsupported`
+    # ISO `YYYY-MM-DDTHH:MM:SS.sssZ`: data from before this is not shown (hideDataBefore)
+    hide_data_before: str | None = None
 
 
 @dataclass
 class KnownShadow:
-    version: int | None  # nRF Cloud's state.version of the item these objects came from
-    objects: dict[int, LwM2MObject]
+    """The backend's own LwM2M shadow of a device (BE's named shadow `lwm2m`)."""
+
+    version: int | None  # nRF Cloud's state.version of the last item used
+    reported: ShadowSide = field(default_factory=dict)
+    desired: ShadowSide = field(default_factory=dict)
 
 
 @dataclass
@@ -75,6 +80,8 @@ class Store:
         self._devices: dict[str, Device] = {}
         self._by_fingerprint: dict[str, str] = {}
         self._shadows: dict[str, KnownShadow] = {}
+        self._last_seen: dict[str, str] = {}
+        self._bridge_seqs: dict[str, int] = {}
         self._jobs: dict[str, dict[str, Job]] = {}
         self._unfinished: dict[tuple[str, str], Job] = {}
         self._awaiting: dict[tuple[str, str], Job] = {}
@@ -115,12 +122,30 @@ class Store:
 
     # shadows
     def put_shadow(self, device_id: str, shadow: KnownShadow) -> None:
-        data = {"version": shadow.version, "objects": list(shadow.objects.values())}
-        self._write([("shadows", device_id, data)])
+        self._write([("shadows", device_id, asdict(shadow))])
         self._shadows[device_id] = shadow
 
     def shadow(self, device_id: str) -> KnownShadow | None:
         return self._shadows.get(device_id)
+
+    # last seen: the receive time of the device's last SenML message
+    def put_last_seen(self, device_id: str, iso: str) -> None:
+        self._write([("last_seen", device_id, {"at": iso})])
+        self._last_seen[device_id] = iso
+
+    def last_seen(self, device_id: str) -> str | None:
+        return self._last_seen.get(device_id)
+
+    # bridge feed positions: the seq of the last message ingested, per account
+    def put_bridge_seq(self, account: str, seq: int) -> None:
+        self._write([("bridge", account, {"seq": seq})])
+        self._bridge_seqs[account] = seq
+
+    def bridge_seq(self, account: str) -> int:
+        return self._bridge_seqs.get(account, 0)
+
+    def accounts(self) -> list[Account]:
+        return list(self._accounts.values())
 
     # jobs
     def next_seq(self) -> int:
@@ -173,7 +198,7 @@ class Store:
         db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk before we answer the client that it happened
         db.execute("PRAGMA synchronous=FULL")
-        for table in ("accounts", "devices", "shadows", "jobs"):
+        for table in ("accounts", "devices", "shadows", "jobs", "last_seen", "bridge"):
             db.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, data TEXT NOT NULL)"
             )
@@ -187,8 +212,13 @@ class Store:
             self._by_fingerprint[device.fingerprint.lower()] = device.id
         for key, data in db.execute("SELECT key, data FROM shadows"):
             saved = json.loads(data)
-            objects = {o["ObjectID"]: o for o in saved["objects"]}
-            self._shadows[key] = KnownShadow(saved["version"], objects)
+            if "objects" in saved:  # written before the shadow had both sides
+                saved["reported"] = objects_to_shadow(saved.pop("objects"))
+            self._shadows[key] = KnownShadow(**saved)
+        for key, data in db.execute("SELECT key, data FROM last_seen"):
+            self._last_seen[key] = json.loads(data)["at"]
+        for key, data in db.execute("SELECT key, data FROM bridge"):
+            self._bridge_seqs[key] = json.loads(data)["seq"]
         for (data,) in db.execute("SELECT data FROM jobs"):
             self._index(Job(**json.loads(data)))
 

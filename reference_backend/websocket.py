@@ -8,7 +8,9 @@ from aiohttp import WSMsgType, web
 
 from reference_backend import keys
 from reference_backend.api import device_identity
+from reference_backend.clock import iso_seconds
 from reference_backend.devices import device_for_fingerprint
+from reference_backend.shadow.lwm2m import newer_than
 from reference_backend.shadow.service import shadow_message
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,7 @@ async def connect(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_S, max_msg_size=MAX_MESSAGE_BYTES)
     await ws.prepare(request)
     try:
-        await ws.send_json(device_identity(device))
+        await ws.send_json(device_identity(device, services.store.last_seen(device.id)))
     except (ConnectionError, RuntimeError):
         return ws  # gone before the first message
     # registered after the identity went out, so it is always the first message; the
@@ -35,9 +37,14 @@ async def connect(request: web.Request) -> web.WebSocketResponse:
     try:
         if device.account is not None:
             services.shadows.ticker.kick()  # fetch a first shadow now, not an interval later
-        known = services.shadows.known(device.id)
-        if known:
-            await ws.send_json(shadow_message(known.values()))
+        shadow = services.shadows.full(device.id)
+        if shadow is not None:
+            # the full shadow, without objects from before hideDataBefore
+            hidden = device.hide_data_before
+            before = iso_seconds(hidden) if hidden is not None else None
+            reported, desired = (newer_than(side, before) for side in shadow)
+            if reported or desired:
+                await ws.send_json(shadow_message(reported, desired))
         async for message in ws:
             # The subset the specs exercise has no messages from the client; they are read
             # (so pings and closes are handled) and otherwise ignored.
