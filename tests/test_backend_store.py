@@ -41,11 +41,14 @@ def test_generated_ids_and_fingerprints_have_their_shapes() -> None:
         assert len(device_id) == 19 and device_id.startswith("oob-35") and device_id[4:].isdigit()
         assert DEVICE_ID_PATTERN.match(device_id)
         assert FINGERPRINT_PATTERN.match(fingerprint) and fingerprint.startswith("92b.")
-        assert all(c in "ABCDEFGHJKMNPQRSTUVWXYZ23456789" for c in fingerprint[4:])
+        # PROTO generateCode.ts's alphabet: lower case, no l and no o
+        assert all(c in "abcdefghijkmnpqrstuvwxyz23456789" for c in fingerprint[4:])
 
 
 def test_fingerprint_shapes() -> None:
-    assert is_fingerprint("92b.y7i24q") is False  # `i` is not in the alphabet
+    assert is_fingerprint("92b.y7i24q") is True  # `i` is allowed, as PROTO isFingerprint.ts
+    assert is_fingerprint("92b.y7l24q") is False  # `l` and `o` are not
+    assert is_fingerprint("92b.y7o24q") is False
     assert is_fingerprint("92b.y7k24q") is True  # case-insensitive
     assert is_fingerprint("92B.Y7K24Q") is True
     for bad in ("", "92b", "92b.", "92b.y7k24", "92b.y7k24qq", "g2b.y7k24q", ".y7k24q", None, 7):
