@@ -36,6 +36,7 @@ class Services:
 
     async def close(self) -> None:
         await self.background.close()  # pollers first, so nothing sends while closing
+        await self.bridge.close()
         await self.hub.close_all()
         await self.session.close()
         self.store.close()
@@ -61,7 +62,7 @@ async def open_services(config: BackendConfig) -> Services:
     shadows = ShadowService(store, nrfcloud, hub, background, config.shadow_interval)
     fota = FotaService(store, nrfcloud, hub, shadows, background, config.job_interval)
     ingest = IngestService(store, hub, shadows, ImportLog())
-    bridge = BridgeConsumers(store, session, background, ingest.ingest)
+    bridge = BridgeConsumers(store, background, ingest.ingest)
     services = Services(store, hub, nrfcloud, shadows, fota, background, session, ingest, bridge)
     background.spawn(shadows.ticker.run(), "shadow poller")
     background.spawn(fota.ticker.run(), "job poller")

@@ -9,7 +9,6 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 from test_backend_support import (
@@ -25,7 +24,7 @@ from test_backend_support import (
 from mock_nrfcloud.bridge import Feed, team_id
 from mock_nrfcloud.client import MockAdminError
 from reference_backend.ingest.bridge import BridgeConsumers, without_prefix
-from reference_backend.shadow.lwm2m import side_diff
+from reference_backend.shadow.lwm2m import merged, newer_than, side_diff, side_to_objects
 from reference_backend.store import Account, Store
 from reference_backend.tasks import Background
 
@@ -287,11 +286,11 @@ async def test_the_consumer_reconnects_from_its_position_and_drops_duplicates() 
         got.append((account, topic, payload))
 
     store, background = Store(), Background()
-    async with aiohttp.ClientSession() as session:
-        consumers = BridgeConsumers(store, session, background, ingest, retry_s=0.01)
-        consumers.ensure(Account("a", f"http://127.0.0.1:{port}", "key"))
-        await eventually(lambda: _done(got, 3))
-        await background.close()
+    consumers = BridgeConsumers(store, background, ingest, retry_s=0.01)
+    consumers.ensure(Account("a", f"http://127.0.0.1:{port}", "key"))
+    await eventually(lambda: _done(got, 3))
+    await background.close()
+    await consumers.close()
     finished.set()
     await runner.cleanup()
     assert got == [("a", "m/d/x/d2c", 1), ("a", "m/d/x/d2c", 2), ("a", "m/d/x/d2c", 3)]
@@ -300,3 +299,19 @@ async def test_the_consumer_reconnects_from_its_position_and_drops_duplicates() 
 
 async def _done(got: list[Any], count: int) -> bool:
     return len(got) >= count
+
+
+def test_shadow_side_as_objects_and_hiding() -> None:
+    side = {"14240:1.1": {"0": {"0": 1, "99": 10}, "2": {"0": 2, "99": 20}}}
+    objects = side_to_objects(side)
+    assert objects == [
+        {"ObjectID": 14240, "ObjectVersion": "1.1", "Resources": {"0": 1, "99": 10}},
+        {"ObjectID": 14240, "ObjectVersion": "1.1", "ObjectInstanceID": 2,
+         "Resources": {"0": 2, "99": 20}},
+    ]  # fmt: skip
+    assert newer_than(objects, 10) == objects[1:]
+    assert newer_than(objects, None) == objects
+    assert merged(side, {"14240:1.1": {"0": {"0": 5}}, "1:1.0": {"0": {"0": 1}}}) == {
+        "14240:1.1": {"0": {"0": 5, "99": 10}, "2": {"0": 2, "99": 20}},
+        "1:1.0": {"0": {"0": 1}},
+    }

@@ -24,6 +24,7 @@ from typing import Any
 
 import aiohttp
 
+from reference_backend.clock import now_iso
 from reference_backend.store import Account, Store
 from reference_backend.tasks import Background
 
@@ -33,6 +34,7 @@ Ingest = Callable[[str, str, Any, str], Awaitable[None]]
 
 RETRY_S = 1.0
 NO_FEED_RETRY_S = 30.0  # an endpoint without a feed (e.g. the real nRF Cloud)
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 _PREFIX = re.compile(r"^[^/]+/[^/]+/(?=m/)")
 _TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=60)
 
@@ -49,19 +51,23 @@ def position_key(account: Account) -> str:
 
 class BridgeConsumers:
     def __init__(
-        self,
-        store: Store,
-        session: aiohttp.ClientSession,
-        background: Background,
-        ingest: Ingest,
-        retry_s: float = RETRY_S,
+        self, store: Store, background: Background, ingest: Ingest, retry_s: float = RETRY_S
     ) -> None:
         self._store = store
-        self._session = session
+        # Its own session, without a connection limit: every account's stream holds a
+        # connection for good, and must not take one the nRF Cloud REST calls need.
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0), cookie_jar=aiohttp.DummyCookieJar()
+        )
         self._background = background
         self._ingest = ingest
         self._retry_s = retry_s
         self._running: dict[str, tuple[str, asyncio.Task[None]]] = {}
+
+    async def close(self) -> None:
+        for _, task in self._running.values():
+            task.cancel()
+        await self._session.close()
 
     def ensure(self, account: Account) -> None:
         """Read the account's feed from now on (again, if its endpoint or key changed)."""
@@ -113,11 +119,13 @@ class BridgeConsumers:
             return
         if seq <= self._store.bridge_seq(key):
             return  # already ingested (a replay after a reconnect)
+        received_at = message.get("receivedAt")
+        if not isinstance(received_at, str) or not _ISO.match(received_at):
+            received_at = now_iso()  # the feed did not say: then it is now
         try:
             await self._ingest(
-                account.name, without_prefix(topic), message.get("payload"),
-                str(message.get("receivedAt") or ""),
-            )  # fmt: skip
+                account.name, without_prefix(topic), message.get("payload"), received_at
+            )
         except Exception:
             # one bad message must not stop the feed
             log.exception("account %s: ingesting bridge message %s failed", account.name, seq)
