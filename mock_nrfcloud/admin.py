@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from .cors import preflight, with_cors
+from .guard import GUARD_KEY, Guard
 from .journal import ID, Entry, JournalQuery, entry_json
 from .matching import MatcherError
 from .problems import ProblemError, invalid, not_found, problem_response
@@ -40,13 +41,20 @@ _SSE_KEEPALIVE_S = 15.0
 
 
 def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> None:
-    """Register ``/__admin`` and everything under it on ``app``."""
+    """Register ``/__admin`` and everything under it on ``app`` (after its guard is set)."""
+    guard = app[GUARD_KEY]
 
     def route(path: str, methods: Mapping[str, Handler], fallback: Handler | None = None) -> None:
         allowed = ", ".join(sorted(methods))
 
         async def dispatch(request: web.Request) -> web.StreamResponse:
-            origin = request.headers.get("Origin") if cors else None
+            try:
+                # No CORS and a 403 for other origins unless --admin-origin (guard.py).
+                origin = guard.admin_origin(request) if cors else None
+                if not cors:
+                    guard.check_host(request)
+            except ProblemError as problem:
+                return problem_response(problem)
             if (
                 origin is not None
                 and request.method == "OPTIONS"
@@ -75,7 +83,7 @@ def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> None
 
         app.router.add_route("*", path, dispatch)
 
-    h = _Handlers(store, cors)
+    h = _Handlers(store, cors, guard)
     route("/__admin", {"GET": h.redirect_to_dashboard})
     route("/__admin/", {"GET": h.dashboard})
     route("/__admin/health", {"GET": h.health})
@@ -162,9 +170,10 @@ def journal_query(spec: dict[str, Any]) -> JournalQuery:
 
 
 class _Handlers:
-    def __init__(self, store: Store, cors: bool) -> None:
+    def __init__(self, store: Store, cors: bool, guard: Guard) -> None:
         self.store = store
         self.cors = cors
+        self.guard = guard
 
     async def unknown(self, request: web.Request) -> web.StreamResponse:
         raise ProblemError(
@@ -366,8 +375,8 @@ class _Handlers:
                     "X-Accel-Buffering": "no",
                 }
             )
-            origin = request.headers.get("Origin")
-            if origin is not None and self.cors:
+            origin = self.guard.admin_origin(request) if self.cors else None
+            if origin is not None:
                 with_cors(response, origin)
             await response.prepare(request)
             # A reader that went away shows up as a failed write (at the latest with

@@ -18,8 +18,10 @@ from yarl import URL
 
 from . import admin, bridge
 from .cors import preflight, with_cors
+from .guard import GUARD_KEY, Guard, foreign_host
+from .problems import problem_response
 from .store import NOT_FOUND_BODY, NOT_FOUND_HEADERS, Store
-from .validation import DEFAULT_ACCOUNT
+from .validation import DEFAULT_ACCOUNT, is_account
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -33,19 +35,28 @@ _UNAUTHORIZED_HEADERS = (("Content-Type", "application/json"),)
 _TOO_LARGE_BODY = b"Request body too large"
 _TEXT_HEADERS = (("Content-Type", "text/plain; charset=utf-8"),)
 _LINGER_RESET = struct.pack("ii", 1, 0)
+_KNOWN_ACCOUNTS_MAX = 4096
 
 
-def create_app(store: Store, *, cors: bool = True, require_auth: bool = False) -> web.Application:
+def create_app(
+    store: Store,
+    *,
+    cors: bool = True,
+    require_auth: bool = False,
+    guard: Guard | None = None,
+) -> web.Application:
     """The mock as an aiohttp application.
 
     The application owns ``store`` from then on: it starts the store's background
-    writer on start-up and closes the store on clean-up.
+    writer on start-up and closes the store on clean-up. ``guard`` (default: loopback
+    hosts only, no admin origins) decides which hosts and pages are answered.
     """
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STORE_KEY] = store
+    app[GUARD_KEY] = guard = guard or Guard()
     bridge.add_routes(app, store, cors=cors)  # before admin's catch-all
     admin.add_routes(app, store, cors=cors)
-    app.router.register_resource(_EveryPath(_serving_handler(store, cors, require_auth)))
+    app.router.register_resource(_EveryPath(_serving_handler(store, cors, require_auth, guard)))
 
     async def on_startup(_: web.Application) -> None:
         await store.start()
@@ -113,12 +124,17 @@ def account_of(authorization: str | None) -> str | None:
     return key
 
 
-def _serving_handler(store: Store, cors: bool, require_auth: bool) -> Handler:
+def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard) -> Handler:
     serve_call = store.serve
+    host_allowed = guard.host_allowed
+    known_accounts: set[str] = set()  # keys already checked by is_account
 
     async def serve(request: web.Request) -> web.StreamResponse:
         method = request.method
         request_headers = request.headers
+        host = request_headers.get("Host")
+        if not host_allowed(host):
+            return problem_response(foreign_host(host))
         origin = request_headers.get("Origin") if cors else None
         if (
             origin is not None
@@ -144,6 +160,18 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool) -> Handler:
                 return _answer(413, None, _TEXT_HEADERS, _TOO_LARGE_BODY, origin)
         else:
             body = b""
+        if account is not None and account not in known_accounts:
+            # A key the admin API could not address (a space, a control character):
+            # refused as nRF Cloud refuses a bad key, journaled under the default account.
+            if not is_account(account):
+                store.record_unserved(
+                    DEFAULT_ACCOUNT, method, path, query, headers, body,
+                    401, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY,
+                )  # fmt: skip
+                return _answer(401, None, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY, origin)
+            if len(known_accounts) >= _KNOWN_ACCOUNTS_MAX:
+                known_accounts.clear()
+            known_accounts.add(account)
         if account is None:
             if require_auth:
                 # What nRF Cloud answers without an API key.

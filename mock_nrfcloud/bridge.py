@@ -37,6 +37,7 @@ from aiohttp import web
 
 from .admin import json_response, read_json
 from .cors import preflight, with_cors
+from .guard import GUARD_KEY
 from .problems import ProblemError, invalid, problem_response
 from .store import Store
 from .validation import DEFAULT_ACCOUNT, parse_account
@@ -48,10 +49,10 @@ _TEAM_NAMESPACE = uuid.UUID("6b0c5d2e-4f3a-4c1e-9a57-0d1f0e6c9b42")
 _FIELDS = {"account", "deviceId", "transport", "topic", "method", "resource", "payload",
            "payloadBase64"}  # fmt: skip
 _COAP_METHODS = ("GET", "POST", "PUT", "DELETE")
-_RESOURCE = re.compile(r"^/msg/d2c\S+$")
+_RESOURCE = re.compile(r"/msg/d2c\S+")
 # MQTT topic levels: no wildcards, no empty topic; the device's ID becomes part of it.
-_TOPIC = re.compile(r"^[^#+\s/][^#+\s]*$")
-_DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_TOPIC = re.compile(r"[^#+\s/][^#+\s]*")
+_DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BRIDGE_KEY = web.AppKey("mock_nrfcloud.bridge", "Bridge")
@@ -170,7 +171,7 @@ def parse_device_message(data: Any) -> dict[str, Any]:
                       kind="unknown-field")  # fmt: skip
     account = parse_account(data.get("account"))
     device_id = data.get("deviceId")
-    if not isinstance(device_id, str) or not _DEVICE_ID.match(device_id):
+    if not isinstance(device_id, str) or not _DEVICE_ID.fullmatch(device_id):
         raise invalid("deviceId", "expected a device ID like oob-352656108602296")
     transport = data.get("transport")
     if transport not in ("mqtt", "coap"):
@@ -183,7 +184,7 @@ def parse_device_message(data: Any) -> dict[str, Any]:
             if name in data:
                 raise invalid(name, f"`{name}` is for CoAP; MQTT messages have a `topic`")
         topic = data.get("topic")
-        if not isinstance(topic, str) or not _TOPIC.match(topic) or len(topic) > 256:
+        if not isinstance(topic, str) or not _TOPIC.fullmatch(topic) or len(topic) > 256:
             raise invalid("topic", "expected an MQTT topic like m/d/<deviceId>/d2c/senml"
                           " (no leading slash, no wildcards or spaces)")  # fmt: skip
         message["topic"] = topic
@@ -200,7 +201,7 @@ def parse_device_message(data: Any) -> dict[str, Any]:
     if method not in _COAP_METHODS:
         raise invalid("method", f"expected one of {', '.join(_COAP_METHODS)}")
     resource = data.get("resource", "/msg/d2c/raw")
-    if not isinstance(resource, str) or not _RESOURCE.match(resource) or len(resource) > 256:
+    if not isinstance(resource, str) or not _RESOURCE.fullmatch(resource) or len(resource) > 256:
         raise invalid("resource", "expected a resource like /msg/d2c/raw")
     message["method"], message["resource"] = method, resource
     if "payloadBase64" in data:
@@ -240,10 +241,17 @@ def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> Brid
     take `/__admin/device-messages` otherwise)."""
     bridge = Bridge(store)
     app[BRIDGE_KEY] = bridge
+    guard = app[GUARD_KEY]
 
     def route(path: str, method: str, handler: Handler) -> None:
         async def dispatch(request: web.Request) -> web.StreamResponse:
-            origin = request.headers.get("Origin") if cors else None
+            try:
+                # The admin API's rule: no CORS unless --admin-origin (guard.py).
+                origin = guard.admin_origin(request) if cors else None
+                if not cors:
+                    guard.check_host(request)
+            except ProblemError as problem:
+                return problem_response(problem)
             if origin is not None and request.method == "OPTIONS":
                 return preflight(request, origin)
             try:

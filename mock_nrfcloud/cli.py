@@ -48,6 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-cors", action="store_true", help="send no CORS headers")
     parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (repeatable; `*`: any). Loopback"
+        " names and the --host address are always answered; others get 403, which"
+        " keeps web pages out through DNS rebinding",
+    )
+    parser.add_argument(
+        "--admin-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let pages of ORIGIN (e.g. http://localhost:5173) use the admin API"
+        " (repeatable); by default it answers no cross-origin call",
+    )
+    parser.add_argument(
         "--journal-limit",
         type=int,
         default=100_000,
@@ -67,6 +84,8 @@ async def _run(args: argparse.Namespace) -> int:
             require_auth=args.require_auth,
             cors=not args.no_cors,
             journal_limit=args.journal_limit,
+            allowed_hosts=args.allowed_host,
+            admin_origins=args.admin_origin,
         )
     except LoadError as error:
         print(f"mock-nrfcloud: {error}", file=sys.stderr)

@@ -1,8 +1,10 @@
 """CORS: frontend developers call the mock from a page on another origin.
 
-Whatever a page asks for is allowed; an answer that sets its own
+Whatever a page asks for is allowed, but never with credentials (cookies, HTTP
+authentication): a page reads what it asks for with its own ``Authorization`` header,
+and nothing the browser would add on its own. An answer that sets its own
 ``Access-Control-Allow-Origin`` (a test of how a client copes with CORS errors) is
-left as it is.
+left as it is. The admin API gets CORS only for ``--admin-origin`` (see guard.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ def with_cors(response: web.StreamResponse, origin: str | None) -> web.StreamRes
     if "Access-Control-Allow-Origin" not in headers:
         exposed = ", ".join(name for name in headers if name.lower() not in _NOT_EXPOSED)
         headers["Access-Control-Allow-Origin"] = origin
-        headers["Access-Control-Allow-Credentials"] = "true"
         if exposed:
             headers["Access-Control-Expose-Headers"] = exposed
         headers.add("Vary", "Origin")
@@ -33,7 +34,6 @@ def preflight(request: web.Request, origin: str) -> web.Response:
     asked_headers = request.headers.get("Access-Control-Request-Headers")
     headers = {
         "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Credentials": "true",
         "Access-Control-Allow-Methods": asked_method,
         "Access-Control-Max-Age": "600",
         "Vary": "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
+from .guard import redact
 from .matching import (
     BodyMatcher,
     HeaderMatcher,
@@ -109,8 +110,18 @@ def joined_values(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return result
 
 
+def redacted_headers(pairs: Pairs | RawPairs) -> dict[str, str]:
+    """Request headers as shown: secrets (``Authorization``) keep only their scheme."""
+    return {name: redact(name, value) for name, value in joined_values(header_pairs(pairs)).items()}
+
+
 def entry_dict(entry: Entry) -> dict[str, Any]:
-    """The JSON form of an entry (what the admin API and the live stream show)."""
+    """The JSON form of an entry (what the admin API, the live stream and ``--state`` hold).
+
+    ``Authorization`` values are redacted here, the one place every view goes through;
+    in memory the entry keeps them, so a search by that header still works until a
+    restart.
+    """
     body, body_b64 = _text_or_base64(entry[BODY])
     response_body, response_b64 = _text_or_base64(entry[RESPONSE_BODY])
     return {
@@ -120,7 +131,7 @@ def entry_dict(entry: Entry) -> dict[str, Any]:
         "method": entry[METHOD],
         "path": entry[PATH],
         "query": first_values(entry[QUERY]),
-        "headers": joined_values(header_pairs(entry[HEADERS])),
+        "headers": redacted_headers(entry[HEADERS]),
         "body": body,
         "body_base64": body_b64,
         "response": {

@@ -8,6 +8,7 @@ Used by the spec runner's embedded target, by tests and by the command line::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -15,6 +16,7 @@ from types import TracebackType
 from aiohttp import web
 
 from .app import create_app
+from .guard import Guard
 from .store import Store
 
 # In-flight calls (a queued delay, say) get this long to finish on stop.
@@ -64,14 +66,19 @@ async def start_mock(
     require_auth: bool = False,
     cors: bool = True,
     journal_limit: int = 100_000,
+    allowed_hosts: Sequence[str] = (),
+    admin_origins: Sequence[str] = (),
 ) -> RunningMock:
     """Start the mock on ``host:port`` (port 0: a free port) in the current loop.
 
     Raises ``loader.LoadError`` for a bad ``load`` file and ``OSError`` when the
-    address is taken.
+    address is taken. Requests are answered for loopback ``Host`` names, ``host``
+    itself and ``allowed_hosts``; the admin API for pages of ``admin_origins`` only
+    (see guard.py).
     """
     store = Store.open(journal_limit=journal_limit, state=state, load=load)
-    app = create_app(store, cors=cors, require_auth=require_auth)
+    guard = Guard(allowed_hosts=allowed_hosts, admin_origins=admin_origins, bind_host=host)
+    app = create_app(store, cors=cors, require_auth=require_auth, guard=guard)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S
     )

@@ -42,9 +42,9 @@ RESPONSE_FIELDS = frozenset(
 )
 FIND_FIELDS = frozenset({"account", "method", "path", "query", "headers", "body_matches", "limit"})
 
-_ACCOUNT = re.compile(r"^[\x21-\x7e]{1,1024}$")  # what can follow `Bearer ` in a header
-_METHOD = re.compile(r"^[A-Za-z]{1,32}$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
+_ACCOUNT = re.compile(r"[\x21-\x7e]{1,1024}")  # what can follow `Bearer ` in a header
+_METHOD = re.compile(r"[A-Za-z]{1,32}")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
 # What HTTP/1.1 cannot carry in a header value or reason phrase (tab is fine).
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _MAX_DELAY_MS = 600_000
@@ -90,10 +90,15 @@ def reject_unknown(data: dict[str, Any], allowed: frozenset[str], prefix: str = 
             )
 
 
+def is_account(key: str) -> bool:
+    """Whether a bearer key names an account the admin API can address."""
+    return _ACCOUNT.fullmatch(key) is not None
+
+
 def parse_account(value: Any, field: str = "account") -> str:
     if value is None:
         return DEFAULT_ACCOUNT
-    if not isinstance(value, str) or not _ACCOUNT.match(value):
+    if not isinstance(value, str) or not _ACCOUNT.fullmatch(value):
         raise invalid(
             field,
             "expected the account as a non-empty string of visible ASCII characters"
@@ -103,7 +108,7 @@ def parse_account(value: Any, field: str = "account") -> str:
 
 
 def parse_method(value: Any, field: str = "method") -> str:
-    if not isinstance(value, str) or not _METHOD.match(value):
+    if not isinstance(value, str) or not _METHOD.fullmatch(value):
         raise invalid(field, f'expected an HTTP method such as "GET", got {value!r}')
     return value.upper()
 
@@ -181,7 +186,7 @@ def parse_headers(value: Any, field: str = "headers") -> dict[str, str] | list[l
     else:
         raise invalid(field, f"expected an object of header name -> value, got {_type_name(value)}")
     for (name, item), label in zip(pairs, labels, strict=True):
-        if not _HEADER_NAME.match(name):
+        if not _HEADER_NAME.fullmatch(name):
             raise invalid(label, f"invalid header name {name!r}")
         if not isinstance(item, str):
             raise invalid(label, f"expected the header value as a string, got {_type_name(item)}")
@@ -358,6 +363,7 @@ __all__ = [
     "DEFAULT_ACCOUNT",
     "FAULTS",
     "ProblemError",
+    "is_account",
     "parse_account",
     "parse_body_matches",
     "parse_bool_param",

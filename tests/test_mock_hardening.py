@@ -1,0 +1,216 @@
+"""The mock on a developer's laptop and under faults: hosts, origins, secrets, bounds.
+
+Each test here failed before the fix it covers (issue 16).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from mock_nrfcloud.client import MockClient
+from mock_nrfcloud.server import RunningMock, start_mock
+
+
+@pytest.fixture
+async def mock() -> AsyncIterator[RunningMock]:
+    running = await start_mock()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
+        yield session
+
+
+@pytest.fixture
+async def admin(mock: RunningMock, http: aiohttp.ClientSession) -> MockClient:
+    return MockClient(mock.url, http)
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+# -- Host: DNS rebinding ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/v1/devices", "/__admin/requests", "/__bridge/messages"])
+async def test_a_foreign_host_is_refused_everywhere(
+    mock: RunningMock, http: aiohttp.ClientSession, path: str
+) -> None:
+    async with http.get(mock.url + path, headers={"Host": "attacker.example"}) as response:
+        assert response.status == 403
+        problem = await response.json(content_type=None)
+        assert problem["field"] == "Host"
+        assert "--allowed-host" in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["localhost", "localhost:8001", "127.0.0.1", "127.1.2.3:80", "[::1]:8001", "app.localhost"],
+)
+async def test_loopback_hosts_are_served(
+    mock: RunningMock, http: aiohttp.ClientSession, host: str
+) -> None:
+    async with http.get(mock.url + "/__admin/health", headers={"Host": host}) as response:
+        assert response.status == 200
+
+
+async def test_an_allowed_host_is_served(http: aiohttp.ClientSession) -> None:
+    async with await start_mock(allowed_hosts=["mock.internal"]) as mock:
+        ok = await http.get(mock.url + "/v1/x", headers={"Host": "mock.internal:8001"})
+        assert ok.status == 404  # served: nothing queued
+        refused = await http.get(mock.url + "/v1/x", headers={"Host": "other.internal"})
+        assert refused.status == 403
+
+
+# -- admin origins ---------------------------------------------------------------------
+
+
+async def test_admin_answers_no_page_of_another_origin(
+    mock: RunningMock, admin: MockClient, http: aiohttp.ClientSession
+) -> None:
+    page = {"Origin": "http://evil.example"}
+    # A "simple" request: browsers send it without a preflight, so refusing matters.
+    posted = await http.post(
+        mock.url + "/__admin/reset", headers={**page, "Content-Type": "text/plain"}, data="{}"
+    )
+    assert posted.status == 403
+    assert "Access-Control-Allow-Origin" not in posted.headers
+    read = await http.get(mock.url + "/__admin/requests", headers=page)
+    assert read.status == 403
+    assert "Access-Control-Allow-Origin" not in read.headers
+    preflight = await http.options(
+        mock.url + "/__admin/responses",
+        headers={**page, "Access-Control-Request-Method": "POST"},
+    )
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    cross_site = await http.get(
+        mock.url + "/__admin/requests", headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert cross_site.status == 403
+    stream = await http.get(mock.url + "/__bridge/messages", headers=page)
+    assert stream.status == 403
+    ingress = await http.post(mock.url + "/__admin/device-messages", headers=page, data="{}")
+    assert ingress.status == 403
+
+
+async def test_admin_answers_its_own_dashboard_and_tools(
+    mock: RunningMock, http: aiohttp.ClientSession
+) -> None:
+    own = {"Origin": mock.url, "Sec-Fetch-Site": "same-origin"}
+    assert (await http.get(mock.url + "/__admin/requests", headers=own)).status == 200
+    assert (await http.get(mock.url + "/__admin/requests")).status == 200  # curl
+
+
+async def test_admin_origin_allow_list(http: aiohttp.ClientSession) -> None:
+    async with await start_mock(admin_origins=["http://localhost:5173"]) as mock:
+        page = {"Origin": "http://localhost:5173"}
+        read = await http.get(mock.url + "/__admin/requests", headers=page)
+        assert read.status == 200
+        assert read.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+        assert "Access-Control-Allow-Credentials" not in read.headers
+        other = await http.get(
+            mock.url + "/__admin/requests", headers={"Origin": "http://x.example"}
+        )
+        assert other.status == 403
+
+
+async def test_mocked_paths_keep_cors_for_any_origin_without_credentials(
+    mock: RunningMock, admin: MockClient, http: aiohttp.ClientSession
+) -> None:
+    await admin.queue("default", "GET", "/v1/devices", body={"items": []})
+    page = {"Origin": "http://evil.example"}
+    answer = await http.get(mock.url + "/v1/devices", headers=page)
+    assert answer.status == 200
+    assert answer.headers["Access-Control-Allow-Origin"] == "http://evil.example"
+    assert "Access-Control-Allow-Credentials" not in answer.headers
+    preflight = await http.options(
+        mock.url + "/v1/devices", headers={**page, "Access-Control-Request-Method": "GET"}
+    )
+    assert preflight.headers["Access-Control-Allow-Origin"] == "http://evil.example"
+    assert "Access-Control-Allow-Credentials" not in preflight.headers
+
+
+# -- secrets ---------------------------------------------------------------------------
+
+
+async def read_events(response: aiohttp.ClientResponse, count: int) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    async for line in response.content:
+        if line.startswith(b"data: "):
+            events.append(json.loads(line[6:]))
+            if len(events) == count:
+                break
+    return events
+
+
+async def test_no_api_key_in_any_journal_view(
+    mock: RunningMock, admin: MockClient, http: aiohttp.ClientSession
+) -> None:
+    secret = "s3cr3t-api-key"
+    async with (
+        asyncio.timeout(10),
+        http.get(mock.url + "/__admin/requests/stream", params={"account": secret}) as stream,
+    ):
+        await http.get(mock.url + "/v1/devices", headers=bearer(secret))
+        await http.get(
+            mock.url + "/v1/devices",
+            headers={"Authorization": f"Bearer {secret}", "Proxy-Authorization": "Basic eDp5"},
+        )
+        events = await read_events(stream, 2)
+    listed = await admin.requests(secret)
+    found = await admin.find(secret, method="GET", path="/v1/devices")
+    for entry in [*events, *listed, *found]:
+        assert entry["headers"]["Authorization"] == "Bearer <redacted>"
+        assert entry["account"] == secret  # the account it names is kept
+    assert events[1]["headers"]["Proxy-Authorization"] == "Basic <redacted>"
+    # The in-memory search still knows the header's value.
+    assert len(await admin.find(secret, headers={"Authorization": f"Bearer {secret}"})) == 2
+
+
+async def test_no_api_key_in_the_state_file(tmp_path: Any, http: aiohttp.ClientSession) -> None:
+    state = tmp_path / "state.sqlite"
+    async with await start_mock(state=state) as mock:
+        await http.get(
+            mock.url + "/v1/devices", headers={"Authorization": "Basic bm90LWluLWZpbGU="}
+        )
+    assert b"bm90LWluLWZpbGU=" not in state.read_bytes()
+    wal = state.with_name(state.name + "-wal")
+    assert not wal.exists() or b"bm90LWluLWZpbGU=" not in wal.read_bytes()
+
+
+# -- full matches and bad input --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("headers", {"X-Name\n": "v"}),
+        ("account", "key\n"),
+        ("method", "GET\n"),
+    ],
+)
+async def test_a_trailing_newline_is_refused(
+    mock: RunningMock, http: aiohttp.ClientSession, field: str, value: Any
+) -> None:
+    spec = {"method": "GET", "path": "/v1/x", field: value}
+    async with http.post(mock.url + "/__admin/responses", json=spec) as response:
+        assert response.status == 400
+        assert (await response.json(content_type=None))["field"].startswith(field)
+
+
+async def test_a_bearer_key_the_admin_api_cannot_address_is_refused(
+    mock: RunningMock, admin: MockClient, http: aiohttp.ClientSession
+) -> None:
+    answer = await http.get(mock.url + "/v1/x", headers={"Authorization": "Bearer a b"})
+    assert answer.status == 401
+    assert [e["response"]["status"] for e in await admin.requests("default")] == [401]
