@@ -1,11 +1,12 @@
 """The mock under load: requests/s, p99, memory and journal count time, against peers.
 
     python benchmarks/bench_mock.py [--runs 3] [--duration 10] [--warmup 5] [--peer]
-                                    [--no-uvloop] [--only ours,bare,wiremock]
+                                    [--no-uvloop] [--state] [--only ours,bare,wiremock]
 
 One after another on loopback ports, each started fresh for every run:
 
-- ``ours``: ``python -m mock_nrfcloud --port P`` (journal on, its default bound);
+- ``ours``: ``python -m mock_nrfcloud --port P`` (journal on, its default bound; with
+  ``--state``, also ``--state FILE`` on a fresh file);
 - ``bare``: a bare aiohttp handler answering the same bytes (an inline script);
 - with ``--peer``, ``wiremock``: WireMock 3 (npm ``wiremock``, which carries its jar),
   installed into .bench/wiremock (scratch, ignored by git) and run with ``java -jar``.
@@ -196,7 +197,7 @@ def wiremock_jar() -> Path:
 # -- the servers ---------------------------------------------------------------------
 
 
-def ours(uvloop: bool) -> Server:
+def ours(uvloop: bool, state: bool = False) -> Server:
     def queue(port: int) -> None:
         for method, path, body in (("GET", "/v1/devices", DEVICES_BODY),
                                    ("POST", "/v1/fota-jobs", JOB_BODY)):
@@ -207,8 +208,15 @@ def ours(uvloop: bool) -> Server:
                 raise RuntimeError(f"queueing on ours answered {status}: {text[:200]!r}")
 
     start = ["-m", "mock_nrfcloud"] if uvloop else ["-c", NO_UVLOOP_MOCK]
-    return Server("ours", [sys.executable, *start, "--port", "{port}"], "/__admin/health",
-                  queue, {})
+    extra: list[str] = []
+    if state:
+        # A fresh file per benchmark: every answered call is committed before its answer.
+        path = SCRATCH / "state.sqlite"
+        for suffix in ("", "-wal", "-shm", ".lock"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        extra = ["--state", str(path)]
+    return Server("ours", [sys.executable, *start, "--port", "{port}", *extra],
+                  "/__admin/health", queue, {})
 
 
 def bare(uvloop: bool) -> Server:
@@ -379,6 +387,8 @@ def main() -> None:
     parser.add_argument("--peer", action="store_true", help="also measure WireMock")
     parser.add_argument("--no-uvloop", action="store_true",
                         help="run ours and the bare handler on asyncio's own loop")
+    parser.add_argument("--state", action="store_true",
+                        help="run ours with --state (a fresh SQLite file per start)")
     parser.add_argument("--only", default="ours,bare,wiremock",
                         help="comma-separated servers to measure (default: all)")
     args = parser.parse_args()
@@ -387,8 +397,8 @@ def main() -> None:
     wanted = [n.strip() for n in args.only.split(",") if n.strip()]
     if not args.peer:
         wanted = [n for n in wanted if n != "wiremock"]
-    factories = {"ours": lambda: ours(not args.no_uvloop), "bare": lambda: bare(not args.no_uvloop),
-                 "wiremock": wiremock}
+    factories = {"ours": lambda: ours(not args.no_uvloop, args.state),
+                 "bare": lambda: bare(not args.no_uvloop), "wiremock": wiremock}
     servers = [factories[n]() for n in wanted if n in factories]
     try:
         import uvloop  # noqa: F401

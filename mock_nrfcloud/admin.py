@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from typing import Any
@@ -21,7 +22,7 @@ from .cors import preflight, with_cors
 from .guard import GUARD_KEY, Guard
 from .journal import ID, Entry, JournalQuery, entry_json
 from .matching import MatcherError
-from .problems import ProblemError, invalid, not_found, problem_response
+from .problems import ProblemError, invalid, not_found, problem_response, state_failed
 from .rawhttp import RawHttpError, parse_raw_response
 from .responses import QueuedResponse
 from .store import Store
@@ -77,6 +78,8 @@ def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> None
                 response = await handler(request)
             except ProblemError as problem:
                 response = problem_response(problem)
+            except sqlite3.Error as error:  # --state: the file is locked or the disk full
+                response = problem_response(state_failed(error))
             if origin is not None and not response.prepared:
                 with_cors(response, origin)
             return response

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 import struct
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -19,7 +20,7 @@ from yarl import URL
 from . import admin, bridge
 from .cors import preflight, with_cors
 from .guard import GUARD_KEY, Guard, foreign_host
-from .problems import problem_response
+from .problems import ProblemError, problem_response, state_failed
 from .store import NOT_FOUND_BODY, NOT_FOUND_HEADERS, Store
 from .validation import DEFAULT_ACCOUNT, is_account
 
@@ -128,6 +129,17 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard)
     serve_call = store.serve
     host_allowed = guard.host_allowed
     known_accounts: set[str] = set()  # keys already checked by is_account
+    durable = store.durable
+
+    async def journaled(answer: web.Response, origin: str | None) -> web.Response:
+        """``answer``, once the call's journal entry is on disk (with ``--state``)."""
+        written = store.written() if durable else None
+        if written is not None:
+            try:
+                await written
+            except sqlite3.Error as error:
+                return _answer_problem(state_failed(error), origin)
+        return answer
 
     async def serve(request: web.Request) -> web.StreamResponse:
         method = request.method
@@ -157,7 +169,9 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard)
                     account or DEFAULT_ACCOUNT, method, path, query, headers, None,
                     413, _TEXT_HEADERS, _TOO_LARGE_BODY,
                 )  # fmt: skip
-                return _answer(413, None, _TEXT_HEADERS, _TOO_LARGE_BODY, origin)
+                return await journaled(
+                    _answer(413, None, _TEXT_HEADERS, _TOO_LARGE_BODY, origin), origin
+                )
         else:
             body = b""
         if account is not None and account not in known_accounts:
@@ -168,7 +182,9 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard)
                     DEFAULT_ACCOUNT, method, path, query, headers, body,
                     401, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY,
                 )  # fmt: skip
-                return _answer(401, None, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY, origin)
+                return await journaled(
+                    _answer(401, None, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY, origin), origin
+                )
             if len(known_accounts) >= _KNOWN_ACCOUNTS_MAX:
                 known_accounts.clear()
             known_accounts.add(account)
@@ -179,9 +195,19 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard)
                     DEFAULT_ACCOUNT, method, path, query, headers, body,
                     401, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY,
                 )  # fmt: skip
-                return _answer(401, None, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY, origin)
+                return await journaled(
+                    _answer(401, None, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY, origin), origin
+                )
             account = DEFAULT_ACCOUNT
-        response, _ = serve_call(account, method, path, query, headers, body)
+        try:
+            response, _ = serve_call(account, method, path, query, headers, body)
+            if durable:
+                # With --state nothing is answered before its journal entry is on disk.
+                written = store.written()
+                if written is not None:
+                    await written
+        except sqlite3.Error as error:
+            return _answer_problem(state_failed(error), origin)
         if response is None:
             answer = web.Response(status=404, body=NOT_FOUND_BODY, headers=NOT_FOUND_HEADERS)
         else:
@@ -201,6 +227,13 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard)
         return answer
 
     return serve
+
+
+def _answer_problem(problem: ProblemError, origin: str | None) -> web.Response:
+    answer = problem_response(problem)
+    if origin is not None:
+        with_cors(answer, origin)
+    return answer
 
 
 def _answer(

@@ -26,6 +26,7 @@ import binascii
 import contextlib
 import json
 import re
+import sqlite3
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -38,7 +39,7 @@ from aiohttp import web
 from .admin import json_response, read_json
 from .cors import preflight, with_cors
 from .guard import GUARD_KEY
-from .problems import ProblemError, invalid, problem_response
+from .problems import ProblemError, invalid, problem_response, state_failed
 from .store import Store
 from .validation import DEFAULT_ACCOUNT, parse_account
 
@@ -118,7 +119,7 @@ class Bridge:
     """The feeds of all accounts."""
 
     def __init__(self, store: Store, limit: int = FEED_LIMIT) -> None:
-        self._store = store
+        self.store = store
         self._limit = limit
         self._feeds: dict[str, Feed] = {}
         self.closed = asyncio.Event()
@@ -151,7 +152,7 @@ class Bridge:
             headers += (("Content-Type", "application/json"),)
         sent = self.feed(account).append(iso_now(), prefix + topic, payload)
         answer = json.dumps({"seq": sent.seq, "topic": sent.topic}).encode()
-        self._store.record_unserved(
+        self.store.record_unserved(
             account, method, path, (), headers, body,
             201, (("Content-Type", "application/json"),), answer,
         )  # fmt: skip
@@ -263,6 +264,8 @@ def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> Brid
                 response = await handler(request)
             except ProblemError as problem:
                 response = problem_response(problem)
+            except sqlite3.Error as error:  # --state: the file is locked or the disk full
+                response = problem_response(state_failed(error))
             if origin is not None and not response.prepared:
                 with_cors(response, origin)
             return response
@@ -282,6 +285,9 @@ def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> Brid
 
 async def _ingress(bridge: Bridge, request: web.Request) -> web.Response:
     sent = bridge.send(parse_device_message(await read_json(request)))
+    written = bridge.store.written()
+    if written is not None:
+        await written  # journaled on disk (with --state) before it is acknowledged
     return json_response({"seq": sent.seq, "topic": sent.topic}, status=201)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from .loader import LoadError
+from .persistence import StateFileError
 from .server import start_mock
 
 
@@ -88,6 +89,9 @@ async def _run(args: argparse.Namespace) -> int:
             admin_origins=args.admin_origin,
         )
     except LoadError as error:
+        print(f"mock-nrfcloud: {error}", file=sys.stderr)
+        return 2
+    except StateFileError as error:
         print(f"mock-nrfcloud: {error}", file=sys.stderr)
         return 2
     except sqlite3.Error as error:

@@ -8,12 +8,20 @@ are written in small batches, and always together with the next commit, so anyth
 journaled before an acknowledged admin call is durable too.
 
 Everything runs on the event loop thread: single-row commits in WAL mode take tens of
-microseconds, less than handing them to a thread would cost.
+microseconds, less than handing them to a thread would cost. So that nothing can freeze
+the loop, a write that finds the file locked by another program waits at most
+``BUSY_TIMEOUT_MS`` and then fails with ``sqlite3.OperationalError`` (the caller
+answers 503).
+
+One process owns a state file: ``SqliteState`` takes an exclusive ``flock`` on
+``<file>.lock`` and refuses to open when another process holds it (two mocks on one
+file would overwrite each other's journal ids).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -50,6 +58,21 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; a second process is not detected
+    fcntl = None  # type: ignore[assignment]
+
+# How long a write waits for a lock held by another program (the sqlite3 shell, say).
+BUSY_TIMEOUT_MS = 100
+# At start-up a little longer: a previous process may be finishing its last commit.
+_OPEN_TIMEOUT_S = 1.0
+
+
+class StateFileError(Exception):
+    """A state file that cannot be used; the message names the file and what is wrong."""
+
+
 @dataclass
 class SavedResponse:
     id: str
@@ -76,16 +99,35 @@ class SqliteState:
     """The SQLite file behind ``--state``."""
 
     def __init__(self, path: str | Path) -> None:
+        """Raises ``StateFileError`` when another process uses the file, ``sqlite3.Error``
+        when it is not a database or stays locked."""
         self.path = Path(path)
-        # isolation_level=None: transactions are explicit (BEGIN/COMMIT below).
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._lock_fd = _lock(self.path)
+        try:
+            # isolation_level=None: transactions are explicit (BEGIN/COMMIT below).
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=_OPEN_TIMEOUT_S
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except BaseException:
+            self._unlock()
+            raise
         self._in_tx = False
+
+    def serving(self) -> None:
+        """From now on, wait at most ``BUSY_TIMEOUT_MS`` for another program's lock."""
+        self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def close(self) -> None:
         self._db.close()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteState]:
@@ -107,24 +149,42 @@ class SqliteState:
 
     # -- reading, at start-up --------------------------------------------------------
 
+    def damaged(self, table: str, row_id: object, error: Exception) -> StateFileError:
+        """The error for a row that cannot be read back."""
+        return StateFileError(
+            f"{self.path}: row {row_id!r} of table {table} is damaged ({error});"
+            f' delete that row (sqlite3 {self.path} "DELETE FROM {table} WHERE id = {row_id!r}")'
+            " or start with a new state file"
+        )
+
     def load(self, journal_limit: int) -> Snapshot:
         snapshot = Snapshot()
         for row in self._db.execute(
             "SELECT id, seq, spec, remaining, expires_at, created, loaded"
             " FROM responses ORDER BY seq"
         ):
+            try:
+                spec = json.loads(row[2])
+                if not isinstance(spec, dict):
+                    raise ValueError("the spec is not a JSON object")
+            except (ValueError, TypeError, RecursionError) as error:
+                raise self.damaged("responses", row[0], error) from None
             snapshot.responses.append(
-                SavedResponse(
-                    row[0], row[1], json.loads(row[2]), row[3], row[4], row[5], bool(row[6])
-                )
+                SavedResponse(row[0], row[1], spec, row[3], row[4], row[5], bool(row[6]))
             )
         accounts = [r[0] for r in self._db.execute("SELECT DISTINCT account FROM journal")]
         for account in accounts:
             rows = self._db.execute(
-                "SELECT data, ts FROM journal WHERE account = ? ORDER BY id DESC LIMIT ?",
+                "SELECT id, data, ts FROM journal WHERE account = ? ORDER BY id DESC LIMIT ?",
                 (account, journal_limit),
             ).fetchall()
-            snapshot.journal[account] = [(json.loads(data), ts) for data, ts in reversed(rows)]
+            entries = []
+            for row_id, data, ts in reversed(rows):
+                try:
+                    entries.append((json.loads(data), float(ts)))
+                except (ValueError, TypeError, RecursionError) as error:
+                    raise self.damaged("journal", row_id, error) from None
+            snapshot.journal[account] = entries
         snapshot.dropped = dict(self._db.execute("SELECT name, dropped FROM accounts"))
         meta = dict(self._db.execute("SELECT key, value FROM meta"))
         max_entry = self._db.execute("SELECT MAX(id) FROM journal").fetchone()[0] or 0
@@ -203,3 +263,23 @@ class SqliteState:
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, str(value)),
         )
+
+
+def _lock(path: Path) -> int | None:
+    """Take ``<path>.lock`` for this process, or raise ``StateFileError``."""
+    if fcntl is None:
+        return None
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise StateFileError(f"cannot create the lock file {lock_path}: {error.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise StateFileError(
+            f"the state file {path} is in use by another process (it holds {lock_path});"
+            " stop that one, or give this one another --state file"
+        ) from None
+    return fd

@@ -56,6 +56,18 @@ def not_found(detail: str, *, field: str | None = None) -> ProblemError:
     return ProblemError(404, "Not found", detail, field=field, kind="not-found")
 
 
+def state_failed(error: Exception) -> ProblemError:
+    """A 503 for a call whose change or journal entry could not be written to ``--state``."""
+    return ProblemError(
+        503,
+        "State file unavailable",
+        f"the mock could not write its state file ({error}); is another program holding"
+        " a lock on it, or is the disk full? The call may not be remembered.",
+        kind="state-unavailable",
+        headers={"Retry-After": "1"},
+    )
+
+
 def problem_response(problem: ProblemError) -> web.Response:
     return web.Response(
         status=problem.status,

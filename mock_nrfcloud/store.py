@@ -39,9 +39,8 @@ log = logging.getLogger(__name__)
 NOT_FOUND_BODY = b"No responses found"
 NOT_FOUND_HEADERS: Pairs = (("Content-Type", "text/plain; charset=utf-8"),)
 
-# Journal entries reach SQLite at least this often (and with every other commit).
+# Trims of the journal reach SQLite at least this often (entries before their answer).
 _FLUSH_INTERVAL_S = 0.05
-_FLUSH_BATCH = 2000
 # Shared header sets and bodies (see `Store._shared`): at most this many, bodies this big.
 _SHARED_MAX = 4096
 _SHARED_BODY_MAX = 1024
@@ -106,6 +105,7 @@ class Store:
         # fraction of the memory (and give the garbage collector nothing to follow).
         self._shared: dict[Any, Any] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._durable: asyncio.Future[None] | None = None
         self._wake_flusher: asyncio.Event | None = None
         if state is not None:
             self._restore(state)
@@ -126,12 +126,34 @@ class Store:
         """
         baseline = load_responses(load) if load is not None else []
         sqlite = SqliteState(state) if state is not None else None
-        return cls(journal_limit=journal_limit, state=sqlite, baseline=baseline)
+        try:
+            return cls(journal_limit=journal_limit, state=sqlite, baseline=baseline)
+        except BaseException:
+            if sqlite is not None:
+                sqlite.close()  # and let go of the lock
+            raise
 
     # -- lifecycle -------------------------------------------------------------------
 
+    @property
+    def durable(self) -> bool:
+        """Whether calls are written to a state file (``written`` then has work to do)."""
+        return self._state is not None
+
+    def written(self) -> asyncio.Future[None] | None:
+        """What to await before answering a journaled call: its entry is committed then.
+
+        Entries of calls that arrive together are committed together, right after the
+        event loop has run what is ready (a group commit): one commit per batch, and no
+        answer before its entry is on disk. None when nothing is waiting to be written.
+        The future fails with ``sqlite3.Error`` when the state file cannot be written.
+        """
+        return self._durable
+
     async def start(self) -> None:
         """Start writing the journal to the state file in the background."""
+        if self._state is not None:
+            self._state.serving()
         if self._state is not None and self._flusher is None:
             self._wake_flusher = asyncio.Event()
             self._flusher = asyncio.create_task(self._flush_loop(), name="mock-journal-flush")
@@ -284,8 +306,10 @@ class Store:
         """Hand a new entry to the state file's writer and to the live streams."""
         if self._state is not None:
             self._pending.append(entry)
-            if len(self._pending) >= _FLUSH_BATCH and self._wake_flusher is not None:
-                self._wake_flusher.set()
+            if self._durable is None:
+                loop = asyncio.get_running_loop()
+                self._durable = loop.create_future()
+                loop.call_soon(self._group_commit)
         if account.subscribers:
             for subscriber in tuple(account.subscribers):
                 subscriber.push(entry)
@@ -296,9 +320,13 @@ class Store:
         """Queue a checked spec (``validation.parse_response_spec``); durable on return."""
         response = self._queue(spec, loaded=loaded)
         if self._state is not None:
-            with self._state.transaction() as db:
-                self._flush_into(db)
-                self._save(db, response, loaded)
+            try:
+                with self._state.transaction() as db:
+                    self._flush_into(db)
+                    self._save(db, response, loaded)
+            except BaseException:
+                self._forget(self.account(response.account), [response])  # not acknowledged
+                raise
         return response
 
     def _queue(
@@ -448,14 +476,17 @@ class Store:
                 if saved.expires_at is not None and saved.expires_at <= now:
                     stale.append(saved.id)
                     continue
-                response = compile_response(
-                    saved.spec,
-                    id=saved.id,
-                    seq=saved.seq,
-                    created=saved.created,
-                    remaining=saved.remaining,
-                    expires_at=saved.expires_at,
-                )
+                try:
+                    response = compile_response(
+                        saved.spec,
+                        id=saved.id,
+                        seq=saved.seq,
+                        created=saved.created,
+                        remaining=saved.remaining,
+                        expires_at=saved.expires_at,
+                    )
+                except (KeyError, TypeError, AttributeError, ValueError) as error:
+                    raise state.damaged("responses", saved.id, error) from None
                 self.account(response.account).responses.add(response)
                 self._by_id[response.id] = response
             db.delete_responses(stale)
@@ -463,7 +494,11 @@ class Store:
         for name, rows in snapshot.journal.items():
             journal = self.account(name).journal
             for data, ts in rows:
-                journal.append(entry_from_dict(data, ts))
+                try:
+                    journal.append(entry_from_dict(data, ts))
+                except (KeyError, TypeError, AttributeError, ValueError) as error:
+                    row = data.get("id") if isinstance(data, dict) else None
+                    raise state.damaged("journal", row, error) from None
         for name, dropped in snapshot.dropped.items():
             self.account(name).journal.dropped += dropped
 
@@ -482,13 +517,27 @@ class Store:
                 if oldest is None or entry[ID] < oldest:
                     continue  # already dropped (or cleared) before it was written
                 rows.append((entry[ID], entry[ACCOUNT], entry[TS], entry_json(entry)))
-            self._pending = []
             db.write_journal(rows, self._next_entry_id)
+            self._pending = []  # only once written: a failed commit is tried again
         for name in self._trimmed:
             account = self.accounts.get(name)
             if account is not None:
                 db.trim_journal(name, account.journal.oldest_id, account.journal.dropped)
         self._trimmed = set()
+
+    def _group_commit(self) -> None:
+        """Commit every entry journaled since the last group commit; settle its waiters."""
+        done, self._durable = self._durable, None
+        try:
+            self._commit()
+        except Exception as error:  # a full disk, a lock held by another program
+            log.error("writing the journal to the state file failed: %s", error)
+            if done is not None and not done.done():
+                done.set_exception(error)
+                done.exception()  # retrieved: a call answered without awaiting it is fine
+            return
+        if done is not None and not done.done():
+            done.set_result(None)
 
     async def _flush_loop(self) -> None:
         assert self._wake_flusher is not None
