@@ -28,6 +28,7 @@ from .responses import QueuedResponse
 from .store import Store
 from .validation import (
     FAULTS,
+    check_json_input,
     parse_account,
     parse_bool_param,
     parse_find,
@@ -131,11 +132,13 @@ async def read_json(request: web.Request) -> Any:
     if not raw.strip():
         raise invalid("$", "expected a JSON body", kind="invalid-json")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise invalid("$", f"the body is not valid JSON: {error}", kind="invalid-json") from None
     except RecursionError:
         raise invalid("$", "the JSON body is nested too deeply", kind="invalid-json") from None
+    check_json_input(data)
+    return data
 
 
 def check_params(request: web.Request, allowed: set[str]) -> None:
@@ -249,6 +252,7 @@ class _Handlers:
                     data[name] = json.loads(params[name])
                 except (ValueError, RecursionError):
                     raise invalid(name, f"expected a JSON object in the {name} parameter") from None
+                check_json_input(data[name])
         if "keep" in params:
             data["keep"] = parse_bool_param(params["keep"], "keep")
         if "times" in params:

@@ -4,6 +4,14 @@ One convention everywhere: a string written ``/regex/`` or ``/regex/i`` is a reg
 expression (searched, so anchor it with ``^...$`` for a whole match); anything else
 must be equal. Matchers are compiled once, when a response is queued or a search
 starts, so that serving a request only runs the compiled form.
+
+User regular expressions run on RE2 (``google-re2``), whose matching time is linear in
+the input: a pattern such as ``(a+)+$`` cannot stall the server for other clients, as
+Python's backtracking ``re`` would. RE2 has no backreferences or lookaround; such a
+pattern is refused when it is queued, naming the field.
+
+A body matcher never fails on a deeply nested body: a document or JSONPath that runs
+out of recursion simply does not match.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import re2
 from jsonpath_ng import JSONPath
 from jsonpath_ng.ext import parse as parse_jsonpath
 
@@ -30,16 +39,45 @@ class MatcherError(ValueError):
         self.message = message
 
 
-def regex_of(value: str) -> re.Pattern[str] | None:
+# RE2 memory per compiled pattern: bounds what one user pattern can take.
+_RE2_MAX_MEM = 8 << 20
+
+
+def _re2_options(ignore_case: bool) -> Any:
+    options = re2.Options()
+    options.log_errors = False  # the error goes to the admin caller, not to stderr
+    options.case_sensitive = not ignore_case
+    options.max_mem = _RE2_MAX_MEM
+    return options
+
+
+_OPTIONS = {False: _re2_options(False), True: _re2_options(True)}
+
+
+def compile_regex(source: str, ignore_case: bool = False) -> Any:
+    """A user regular expression on RE2 (linear time); ``re.error`` if RE2 refuses it."""
+    try:
+        return re2.compile(source, _OPTIONS[ignore_case])
+    except re2.error as error:
+        reason = error.args[0] if error.args else error
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise re.error(
+            f"{reason} (the mock runs RE2, a linear-time engine: no backreferences"
+            " or lookaround)"
+        ) from None
+
+
+def regex_of(value: str) -> Any:
     """The compiled regex when ``value`` is written ``/.../`` or ``/.../i``, else None.
 
     Raises ``re.error`` for an invalid expression.
     """
     if len(value) >= 2 and value[0] == "/":
         if value.endswith("/i") and len(value) >= 3:
-            return re.compile(value[1:-2], re.IGNORECASE)
+            return compile_regex(value[1:-2], ignore_case=True)
         if value[-1] == "/":
-            return re.compile(value[1:-1])
+            return compile_regex(value[1:-1])
     return None
 
 
@@ -151,9 +189,12 @@ class BodyMatcher:
     def __call__(self, document: Any) -> bool:
         if document is _MISSING:
             return False
-        for path, matches in self._items:
-            if not any(matches(found.value) for found in path.find(document)):
-                return False
+        try:
+            for path, matches in self._items:
+                if not any(matches(found.value) for found in path.find(document)):
+                    return False
+        except RecursionError:  # a body nested deeper than the JSONPath walk can go
+            return False
         return True
 
 
@@ -171,7 +212,7 @@ class LazyJsonBody:
         if self._parsed is None:
             try:
                 self._parsed = json.loads(self._body) if self._body else _MISSING
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 self._parsed = _MISSING
             if self._parsed is None:  # the JSON literal null
                 self._parsed = _NULL

@@ -72,6 +72,43 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+# Admin JSON nested deeper than this is refused: what is queued is also encoded again,
+# searched with JSONPath and shown, and none of that may run out of recursion.
+MAX_JSON_DEPTH = 100
+
+
+def check_json_input(data: Any) -> None:
+    """Refuse admin JSON nested too deeply or holding a lone surrogate (``"\ud800"``).
+
+    A lone surrogate is valid JSON text but no UTF-8 string: it could never be served
+    or journaled. Walks the document without recursion.
+    """
+    stack: list[tuple[Any, str, int]] = [(data, "$", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, str):
+            _check_text(value, where)
+        elif isinstance(value, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                raise invalid(where, f"nested deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    _check_text(key, f"{where}.{key!r}")
+                    stack.append((item, f"{where}.{key}", depth + 1))
+            else:
+                stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))
+
+
+def _check_text(text: str, where: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise invalid(
+                where, "a lone surrogate (e.g. \\ud800) is not text; send valid UTF-8"
+            ) from None
+
+
 def require_object(data: Any, field: str = "$") -> dict[str, Any]:
     """``field`` ``$`` is the whole request body."""
     if not isinstance(data, dict):
@@ -363,6 +400,7 @@ __all__ = [
     "DEFAULT_ACCOUNT",
     "FAULTS",
     "ProblemError",
+    "check_json_input",
     "is_account",
     "parse_account",
     "parse_body_matches",

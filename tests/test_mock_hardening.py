@@ -214,3 +214,70 @@ async def test_a_bearer_key_the_admin_api_cannot_address_is_refused(
     answer = await http.get(mock.url + "/v1/x", headers={"Authorization": "Bearer a b"})
     assert answer.status == 401
     assert [e["response"]["status"] for e in await admin.requests("default")] == [401]
+
+
+async def test_a_lone_surrogate_is_a_400(mock: RunningMock, http: aiohttp.ClientSession) -> None:
+    raw = b'{"method": "GET", "path": "/v1/x", "body": {"name": "\\ud800"}}'
+    async with http.post(mock.url + "/__admin/responses", data=raw) as response:
+        assert response.status == 400
+        assert (await response.json(content_type=None))["field"] == "$.body.name"
+    raw = b'{"method": "GET", "path": "/v1/x", "body": "\\udfff"}'
+    async with http.post(mock.url + "/__admin/responses", data=raw) as response:
+        assert response.status == 400
+
+
+async def test_deep_nesting_is_never_a_500(
+    mock: RunningMock, admin: MockClient, http: aiohttp.ClientSession
+) -> None:
+    deep_body = "[" * 900 + "]" * 900
+    queued = await http.post(
+        mock.url + "/__admin/responses",
+        data='{"method": "GET", "path": "/v1/x", "body": ' + deep_body + "}",
+    )
+    assert queued.status == 400
+    await admin.queue("k", "POST", "/v1/deep", body_matches={"$..a": 1})
+    for depth in (500, 5000, 100_000):
+        call = await http.post(
+            mock.url + "/v1/deep", headers=bearer("k"), data="[" * depth + "]" * depth
+        )
+        assert call.status == 404
+    found = await http.post(
+        mock.url + "/__admin/requests/find",
+        json={"account": "k", "body_matches": {"$..a": 1}},
+    )
+    assert found.status == 200
+    deep_path = "$" + ".a" * 5000
+    refused = await http.post(
+        mock.url + "/__admin/requests/find", json={"account": "k", "body_matches": {deep_path: 1}}
+    )
+    assert refused.status in (200, 400)
+
+
+async def test_a_catastrophic_regex_does_not_stall_the_server(
+    mock: RunningMock, admin: MockClient, http: aiohttp.ClientSession
+) -> None:
+    # With Python's backtracking engine each of these searches runs for minutes, blocking
+    # the event loop (and so every other client); the bound below is a hang guard.
+    await admin.queue("k", "GET", "/v1/x", query={"q": "/^(a+)+$/"})
+    await admin.queue("k", "POST", "/v1/y", body_matches={"$.q": "/^(a|aa)+$/"})
+    evil = "a" * 32 + "!"
+    async with asyncio.timeout(20):
+        assert (
+            await http.get(mock.url + "/v1/x", params={"q": evil}, headers=bearer("k"))
+        ).status == 404
+        assert (
+            await http.post(mock.url + "/v1/y", json={"q": evil}, headers=bearer("k"))
+        ).status == 404
+        found = await admin.find("k", query={"q": "/(x+x+)+y/"})
+        assert found == []
+
+
+async def test_a_regex_re2_cannot_run_is_refused_naming_the_field(
+    mock: RunningMock, http: aiohttp.ClientSession
+) -> None:
+    spec = {"method": "GET", "path": "/v1/x", "query": {"q": "/(a)\\1/"}}
+    async with http.post(mock.url + "/__admin/responses", json=spec) as response:
+        assert response.status == 400
+        problem = await response.json(content_type=None)
+        assert problem["field"] == "query.q"
+        assert "RE2" in problem["detail"]
