@@ -9,7 +9,6 @@ wrong method is a 405 problem too rather than aiohttp's plain-text page.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,7 +24,7 @@ from .matching import MatcherError
 from .problems import ProblemError, invalid, not_found, problem_response, state_failed
 from .rawhttp import RawHttpError, parse_raw_response
 from .responses import QueuedResponse
-from .store import Store
+from .store import SUBSCRIBER_BACKLOG, Store
 from .validation import (
     FAULTS,
     check_json_input,
@@ -40,6 +39,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _JSON = "application/json"
 _SSE_KEEPALIVE_S = 15.0
+# A live stream whose reader takes longer than this to accept a write is cut off.
+_SSE_WRITE_TIMEOUT_S = 10.0
 
 
 def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> None:
@@ -386,26 +387,41 @@ class _Handlers:
             if origin is not None:
                 with_cors(response, origin)
             await response.prepare(request)
+
             # A reader that went away shows up as a failed write (at the latest with
-            # the next keep-alive); that simply ends the stream.
-            with contextlib.suppress(ConnectionError):
-                await response.write(b"retry: 1000\n: connected\n\n")
+            # the next keep-alive); that simply ends the stream. A reader that stops
+            # reading makes a write wait: after _SSE_WRITE_TIMEOUT_S it is cut off.
+            async def write(data: bytes) -> None:
+                await asyncio.wait_for(response.write(data), _SSE_WRITE_TIMEOUT_S)
+
+            try:
+                await write(b"retry: 1000\n: connected\n\n")
                 last_id = since or 0
                 for entry in backlog:
-                    await response.write(_event(entry))
+                    await write(_event(entry))
                     last_id = entry[ID]
                 while True:
                     try:
                         entry = await asyncio.wait_for(subscriber.queue.get(), _SSE_KEEPALIVE_S)
                     except TimeoutError:
-                        await response.write(b": keep-alive\n\n")
+                        await write(b": keep-alive\n\n")
                         continue
                     if entry is None:
                         break
                     if entry[ID] > last_id:
-                        await response.write(_event(entry))
+                        await write(_event(entry))
                         last_id = entry[ID]
+                if subscriber.too_slow:
+                    note = {
+                        "reason": f"this reader fell {SUBSCRIBER_BACKLOG} entries behind",
+                        "last_id": last_id,
+                        "resume": f"reconnect with since={last_id} (or Last-Event-ID)",
+                    }
+                    await write(f"event: dropped\ndata: {json.dumps(note)}\n\n".encode())
                 await response.write_eof()
+            except (ConnectionError, TimeoutError):
+                if request.transport is not None:
+                    request.transport.abort()
             return response
         finally:
             self.store.unsubscribe(account, subscriber)

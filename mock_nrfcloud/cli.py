@@ -15,6 +15,7 @@ from typing import Any
 from .loader import LoadError
 from .persistence import StateFileError
 from .server import start_mock
+from .store import DEFAULT_IDLE_ACCOUNT_S, DEFAULT_JOURNAL_MAX_BYTES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer 401 to calls without `Authorization: Bearer <key>`",
     )
     parser.add_argument("--no-cors", action="store_true", help="send no CORS headers")
+    parser.add_argument(
+        "--journal-max-mb",
+        type=float,
+        default=DEFAULT_JOURNAL_MAX_BYTES / 2**20,
+        metavar="MB",
+        help="journal bytes kept per account (bodies plus 256 bytes an entry); older"
+        " entries are dropped (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--idle-account-s",
+        type=float,
+        default=DEFAULT_IDLE_ACCOUNT_S,
+        metavar="S",
+        help="forget an account's queue and journal after S seconds without a call or an"
+        " admin call naming it (not the default account, accounts of --load, or accounts"
+        " with a live stream); 0: never (default: %(default)g)",
+    )
     parser.add_argument(
         "--allowed-host",
         action="append",
@@ -85,6 +103,8 @@ async def _run(args: argparse.Namespace) -> int:
             require_auth=args.require_auth,
             cors=not args.no_cors,
             journal_limit=args.journal_limit,
+            journal_max_bytes=int(args.journal_max_mb * 2**20),
+            idle_account_s=args.idle_account_s or None,
             allowed_hosts=args.allowed_host,
             admin_origins=args.admin_origin,
         )
@@ -128,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.journal_limit < 0:
         build_parser().error("--journal-limit must be 0 or more")
+    if not args.journal_max_mb > 0:
+        build_parser().error("--journal-max-mb must be more than 0")
+    if args.idle_account_s < 0:
+        build_parser().error("--idle-account-s must be 0 or more")
     if not 0 <= args.port <= 65535:
         build_parser().error("--port must be from 0 to 65535")
     try:

@@ -236,11 +236,33 @@ class JournalQuery:
         )
 
 
-class Journal:
-    """The bounded journal of one account."""
+# What an entry costs besides its bodies (the tuple, its id, time, path and pairs).
+ENTRY_OVERHEAD_BYTES = 256
 
-    def __init__(self, limit: int) -> None:
+
+def entry_size(entry: Entry) -> int:
+    """The bytes an entry counts against ``--journal-max-mb``: its bodies and an overhead.
+
+    Response bodies are usually shared with the queued response, so this overstates
+    the memory; a bound that errs on the safe side.
+    """
+    body = entry[BODY]
+    response_body = entry[RESPONSE_BODY]
+    return (
+        ENTRY_OVERHEAD_BYTES
+        + len(entry[PATH])
+        + (len(body) if body else 0)
+        + (len(response_body) if response_body else 0)
+    )
+
+
+class Journal:
+    """The bounded journal of one account: at most ``limit`` entries and ``max_bytes``."""
+
+    def __init__(self, limit: int, max_bytes: int | None = None) -> None:
         self.limit = limit
+        self.max_bytes = max_bytes
+        self.bytes = 0  # the entry_size of the entries kept
         self.dropped = 0
         self._entries: list[Entry] = []
         self._start = 0  # the oldest entry kept; those before it are dropped
@@ -258,12 +280,23 @@ class Journal:
         """Add an entry; returns how many old entries were dropped to make room (O(1))."""
         entries = self._entries
         entries.append(entry)
+        self.bytes += entry_size(entry)
         dropped = len(entries) - self._start - self.limit
         if dropped > 0:
+            for old in entries[self._start : self._start + dropped]:
+                self.bytes -= entry_size(old)
             self._start += dropped
             self.dropped += dropped
         else:
             dropped = 0
+        max_bytes = self.max_bytes
+        if max_bytes is not None and self.bytes > max_bytes:
+            # The newest entry is always kept, even when it alone is over the bound.
+            while self.bytes > max_bytes and len(entries) - self._start > 1:
+                self.bytes -= entry_size(entries[self._start])
+                self._start += 1
+                self.dropped += 1
+                dropped += 1
         if len(entries) - self._indexed >= _SYNC_EVERY:
             self._sync()
         return dropped
@@ -328,6 +361,7 @@ class Journal:
         """Forget every entry (the dropped count stays; the caller decides)."""
         self._entries = []
         self._start = 0
+        self.bytes = 0
         self._index = {}
         self._indexed = self._unindexed = 0
 

@@ -63,8 +63,7 @@ def compile_regex(source: str, ignore_case: bool = False) -> Any:
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
         raise re.error(
-            f"{reason} (the mock runs RE2, a linear-time engine: no backreferences"
-            " or lookaround)"
+            f"{reason} (the mock runs RE2, a linear-time engine: no backreferences or lookaround)"
         ) from None
 
 

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from .app import create_app
 from .guard import Guard
-from .store import Store
+from .store import DEFAULT_IDLE_ACCOUNT_S, DEFAULT_JOURNAL_MAX_BYTES, Store
 
 # In-flight calls (a queued delay, say) get this long to finish on stop.
 SHUTDOWN_TIMEOUT_S = 2.0
@@ -68,6 +68,8 @@ async def start_mock(
     journal_limit: int = 100_000,
     allowed_hosts: Sequence[str] = (),
     admin_origins: Sequence[str] = (),
+    journal_max_bytes: int | None = DEFAULT_JOURNAL_MAX_BYTES,
+    idle_account_s: float | None = DEFAULT_IDLE_ACCOUNT_S,
 ) -> RunningMock:
     """Start the mock on ``host:port`` (port 0: a free port) in the current loop.
 
@@ -76,7 +78,13 @@ async def start_mock(
     itself and ``allowed_hosts``; the admin API for pages of ``admin_origins`` only
     (see guard.py).
     """
-    store = Store.open(journal_limit=journal_limit, state=state, load=load)
+    store = Store.open(
+        journal_limit=journal_limit,
+        state=state,
+        load=load,
+        journal_max_bytes=journal_max_bytes,
+        idle_account_s=idle_account_s,
+    )
     guard = Guard(allowed_hosts=allowed_hosts, admin_origins=admin_origins, bind_host=host)
     app = create_app(store, cors=cors, require_auth=require_auth, guard=guard)
     runner = web.AppRunner(

@@ -33,6 +33,7 @@ from .loader import load_responses
 from .matching import normalize_path
 from .persistence import SqliteState
 from .responses import QueuedResponse, ResponseIndex, compile_response
+from .validation import DEFAULT_ACCOUNT
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +46,30 @@ _FLUSH_INTERVAL_S = 0.05
 _SHARED_MAX = 4096
 _SHARED_BODY_MAX = 1024
 # A live stream whose reader falls this far behind is closed rather than buffered.
-_SUBSCRIBER_BACKLOG = 10_000
+SUBSCRIBER_BACKLOG = 1000
+# Journal bounds per account (`--journal-max-mb`), and idle accounts (`--idle-account-s`).
+DEFAULT_JOURNAL_MAX_BYTES = 128 * 1024 * 1024
+DEFAULT_IDLE_ACCOUNT_S = 6 * 3600.0
 
 
 class Subscriber:
-    """A live reader of one account's journal (the SSE stream)."""
+    """A live reader of one account's journal (the SSE stream).
+
+    Its queue holds at most ``SUBSCRIBER_BACKLOG`` entries: a reader that falls that
+    far behind is dropped (``too_slow``; the stream says so and ends), so it holds no
+    more memory than that and never slows the calls that feed it.
+    """
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Entry | None] = asyncio.Queue()
         self.closed = False
+        self.too_slow = False
 
     def push(self, entry: Entry) -> None:
         if self.closed:
             return
-        if self.queue.qsize() >= _SUBSCRIBER_BACKLOG:
+        if self.queue.qsize() >= SUBSCRIBER_BACKLOG:
+            self.too_slow = True
             self.close()
             return
         self.queue.put_nowait(entry)
@@ -70,13 +81,14 @@ class Subscriber:
 
 
 class Account:
-    __slots__ = ("journal", "name", "responses", "subscribers")
+    __slots__ = ("journal", "last_used", "name", "responses", "subscribers")
 
-    def __init__(self, name: str, journal_limit: int) -> None:
+    def __init__(self, name: str, journal_limit: int, journal_max_bytes: int | None) -> None:
         self.name = name
         self.responses = ResponseIndex()
-        self.journal = Journal(journal_limit)
+        self.journal = Journal(journal_limit, journal_max_bytes)
         self.subscribers: set[Subscriber] = set()
+        self.last_used = time.time()  # a call or an admin call; see Store.evict_idle
 
 
 class Store:
@@ -88,12 +100,19 @@ class Store:
         journal_limit: int = 100_000,
         state: SqliteState | None = None,
         baseline: Iterable[dict[str, Any]] = (),
+        journal_max_bytes: int | None = DEFAULT_JOURNAL_MAX_BYTES,
+        idle_account_s: float | None = DEFAULT_IDLE_ACCOUNT_S,
     ) -> None:
         if journal_limit < 0:
             raise ValueError("journal_limit must be at least 0")
         self.journal_limit = journal_limit
+        self.journal_max_bytes = journal_max_bytes
+        self.idle_account_s = idle_account_s
+        self._sweeper: asyncio.Task[None] | None = None
         self.accounts: dict[str, Account] = {}
         self.baseline = list(baseline)  # what --load loaded; `reset` returns to it
+        # Accounts the load file fills are never evicted (a restart would bring them back).
+        self._kept_accounts = {DEFAULT_ACCOUNT, *(spec["account"] for spec in self.baseline)}
         self._state = state
         self._by_id: dict[str, QueuedResponse] = {}
         self._next_entry_id = 1
@@ -119,6 +138,8 @@ class Store:
         journal_limit: int = 100_000,
         state: str | Path | None = None,
         load: str | Path | None = None,
+        journal_max_bytes: int | None = DEFAULT_JOURNAL_MAX_BYTES,
+        idle_account_s: float | None = DEFAULT_IDLE_ACCOUNT_S,
     ) -> Store:
         """A store with ``--load`` responses and, with ``--state``, what the file holds.
 
@@ -127,7 +148,13 @@ class Store:
         baseline = load_responses(load) if load is not None else []
         sqlite = SqliteState(state) if state is not None else None
         try:
-            return cls(journal_limit=journal_limit, state=sqlite, baseline=baseline)
+            return cls(
+                journal_limit=journal_limit,
+                state=sqlite,
+                baseline=baseline,
+                journal_max_bytes=journal_max_bytes,
+                idle_account_s=idle_account_s,
+            )
         except BaseException:
             if sqlite is not None:
                 sqlite.close()  # and let go of the lock
@@ -154,6 +181,8 @@ class Store:
         """Start writing the journal to the state file in the background."""
         if self._state is not None:
             self._state.serving()
+        if self.idle_account_s is not None and self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep_loop(), name="mock-evict-idle")
         if self._state is not None and self._flusher is None:
             self._wake_flusher = asyncio.Event()
             self._flusher = asyncio.create_task(self._flush_loop(), name="mock-journal-flush")
@@ -166,6 +195,11 @@ class Store:
     async def close(self) -> None:
         """Close the live streams, write what is pending and close the state file."""
         self.close_streams()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -185,8 +219,63 @@ class Store:
     def account(self, name: str) -> Account:
         account = self.accounts.get(name)
         if account is None:
-            account = self.accounts[name] = Account(name, self.journal_limit)
+            account = self.accounts[name] = Account(
+                name, self.journal_limit, self.journal_max_bytes
+            )
+        else:
+            account.last_used = time.time()
         return account
+
+    def _existing(self, name: str) -> Account | None:
+        """The account if it exists (an admin read: it counts as a use)."""
+        account = self.accounts.get(name)
+        if account is not None:
+            account.last_used = time.time()
+        return account
+
+    def evict_idle(self, now: float | None = None) -> list[str]:
+        """Forget accounts unused for ``idle_account_s``: their queue and journal.
+
+        An account is used by every call with its key and every admin call naming it.
+        Kept: the default account, accounts the load file fills, and accounts with a
+        live journal stream. The harness makes new accounts for every feature run, so
+        without this a mock that runs for weeks would keep every run's journal.
+        """
+        if self.idle_account_s is None:
+            return []
+        cutoff = (time.time() if now is None else now) - self.idle_account_s
+        idle = [
+            account
+            for name, account in self.accounts.items()
+            if account.last_used < cutoff
+            and not account.subscribers
+            and name not in self._kept_accounts
+        ]
+        for account in idle:
+            for response in account.responses.all():
+                self._by_id.pop(response.id, None)
+            del self.accounts[account.name]
+            self._trimmed.discard(account.name)
+        if idle and self._state is not None:
+            with self._state.transaction() as db:
+                self._flush_into(db)
+                for account in idle:
+                    db.delete_account_responses(account.name)
+                    db.clear_journal(account.name)
+        return [account.name for account in idle]
+
+    async def _sweep_loop(self) -> None:
+        assert self.idle_account_s is not None
+        interval = min(60.0, max(self.idle_account_s / 4, 0.05))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                evicted = self.evict_idle()
+            except Exception:  # a locked state file: try again at the next sweep
+                log.exception("evicting idle accounts failed")
+                continue
+            if evicted:
+                log.info("evicted %d idle account(s)", len(evicted))
 
     def summary(self) -> list[dict[str, Any]]:
         return [
@@ -216,6 +305,7 @@ class Store:
         if account is None:
             account = self.account(account_name)
         now = time.time()
+        account.last_used = now
         expired: list[QueuedResponse] = []
         path_key = normalize_path(path) if path[-1:] == "/" else path
         response = account.responses.choose(method, path_key, query, body, now, expired)
@@ -375,7 +465,7 @@ class Store:
         return True
 
     def remove_responses(self, account_name: str) -> int:
-        account = self.accounts.get(account_name)
+        account = self._existing(account_name)
         if account is None:
             return 0
         gone = account.responses.all()
@@ -390,7 +480,7 @@ class Store:
 
     def responses(self, account_name: str) -> list[QueuedResponse]:
         """Pending responses of an account, in queue order (expired ones left out)."""
-        account = self.accounts.get(account_name)
+        account = self._existing(account_name)
         if account is None:
             return []
         now = time.time()
@@ -404,7 +494,7 @@ class Store:
     # -- journal (admin) -------------------------------------------------------------
 
     def journal(self, account_name: str) -> Journal | None:
-        account = self.accounts.get(account_name)
+        account = self._existing(account_name)
         return None if account is None else account.journal
 
     def find(self, account_name: str, query: JournalQuery) -> list[Entry]:
@@ -412,7 +502,7 @@ class Store:
         return [] if journal is None else journal.find(query)
 
     def clear_journal(self, account_name: str) -> None:
-        account = self.accounts.get(account_name)
+        account = self._existing(account_name)
         if account is None:
             return
         if self._state is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -281,3 +282,68 @@ async def test_a_regex_re2_cannot_run_is_refused_naming_the_field(
         problem = await response.json(content_type=None)
         assert problem["field"] == "query.q"
         assert "RE2" in problem["detail"]
+
+
+# -- bounded by design -----------------------------------------------------------------
+
+
+def test_the_journal_is_bounded_by_bytes_as_well_as_entries() -> None:
+    from mock_nrfcloud.journal import ENTRY_OVERHEAD_BYTES, Journal
+
+    journal = Journal(limit=1000, max_bytes=10 * (ENTRY_OVERHEAD_BYTES + 1000 + 2))
+    for n in range(25):
+        entry = (n, 0.0, "k", "POST", "/x", (), (), b"b" * 1000, 404, None, False, None, (), None)
+        journal.append(entry)  # type: ignore[arg-type]
+    assert len(journal) == 10
+    assert journal.dropped == 15
+    assert journal.oldest_id == 15
+    assert journal.bytes <= journal.max_bytes  # type: ignore[operator]
+    huge = (99, 0.0, "k", "POST", "/x", (), (), b"b" * 10**6, 404, None, False, None, (), None)
+    journal.append(huge)  # type: ignore[arg-type]
+    assert [e[0] for e in journal.entries()] == [99]  # the newest is always kept
+
+
+async def test_the_journal_byte_bound_over_http(http: aiohttp.ClientSession) -> None:
+    async with await start_mock(journal_max_bytes=64 * 1024) as mock:
+        for _ in range(20):
+            await http.post(mock.url + "/v1/big", data=b"x" * 10_000)
+        admin = MockClient(mock.url, http)
+        summary = {a["account"]: a for a in await admin.accounts()}
+        assert summary["default"]["requests"] < 20
+        assert summary["default"]["dropped"] == 20 - summary["default"]["requests"]
+
+
+async def test_idle_accounts_are_evicted(http: aiohttp.ClientSession, tmp_path: Any) -> None:
+    async with await start_mock(idle_account_s=3600, state=tmp_path / "s.sqlite") as mock:
+        admin = MockClient(mock.url, http)
+        await admin.queue("run-1", "GET", "/v1/x")
+        await http.get(mock.url + "/v1/y", headers=bearer("run-1"))
+        await http.get(mock.url + "/v1/y")  # the default account
+        store = mock.store
+        assert store.evict_idle() == []  # not idle yet
+        assert store.evict_idle(now=time.time() + 3601) == ["run-1"]
+        assert [a["account"] for a in await admin.accounts()] == ["default"]
+        assert await admin.responses("run-1") == []
+    async with await start_mock(state=tmp_path / "s.sqlite") as mock:
+        admin = MockClient(mock.url, http)
+        assert await admin.requests("run-1") == []  # gone from the state file too
+
+
+async def test_a_slow_stream_reader_is_dropped_with_a_note(
+    mock: RunningMock, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mock_nrfcloud.store
+
+    monkeypatch.setattr(mock_nrfcloud.store, "SUBSCRIBER_BACKLOG", 5)
+    async with (
+        asyncio.timeout(10),
+        http.get(mock.url + "/__admin/requests/stream", params={"account": "s"}) as stream,
+    ):
+        await stream.content.readline()  # connected: subscribed
+        # Twenty calls without giving the stream a chance to send: it falls behind.
+        for n in range(20):
+            mock.store.serve("s", "GET", f"/v1/{n}", (), (), b"")
+        text = (await stream.content.read()).decode()
+    assert "event: dropped" in text
+    assert "reconnect with since=" in text
+    assert not mock.store.accounts["s"].subscribers
