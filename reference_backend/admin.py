@@ -1,12 +1,16 @@
 """The test set-up API under `/__admin`: register nRF Cloud accounts and devices.
 
 It exists only when the backend has an admin token, and every call must carry it as
-`Authorization: Bearer <token>`.
+`Authorization: Bearer <token>`. As in the mock (see mock_nrfcloud/guard.py), a request
+whose `Host` is neither a loopback name nor the address it arrived on is refused (DNS
+rebinding), as is a browser page of another origin, and admin answers carry no CORS
+headers.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +42,8 @@ DEVICE_FIELDS = {"model", "account", "id", "fingerprint"}
 
 @web.middleware
 async def require_token(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path.startswith("/__admin"):
+        _check_host_and_origin(request)
     if request.path.startswith("/__admin") and request.method != "OPTIONS":
         token = request.app[keys.CONFIG].admin_token
         header = request.headers.get("Authorization", "")
@@ -48,19 +54,42 @@ async def require_token(request: web.Request, handler: Any) -> web.StreamRespons
                 "The admin API needs `Authorization: Bearer <admin token>`.",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if token is None or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        # surrogateescape: a header with bytes that are not UTF-8 is a wrong token, not a 500
+        given_bytes = given.strip().encode("utf-8", "surrogateescape")
+        if token is None or not hmac.compare_digest(
+            given_bytes, token.encode("utf-8", "surrogateescape")
+        ):
             raise Problem(403, "The admin token is wrong.")
     return await handler(request)
+
+
+def _check_host_and_origin(request: web.Request) -> None:
+    host = request.headers.get("Host")
+    if host is not None:
+        name = host.strip().lower()
+        name = name[1 : name.find("]")] if name.startswith("[") else name.rsplit(":", 1)[0]
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        local = sockname[0].lower() if sockname else None
+        if not (name == "localhost" or name.endswith(".localhost") or name == local):
+            try:
+                loopback = ipaddress.ip_address(name).is_loopback
+            except ValueError:
+                loopback = False
+            if not loopback:
+                raise Problem(403, f"The admin API does not answer for the host {host!r}.")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.lower() != f"{request.scheme}://{host or ''}".lower():
+        raise Problem(403, f"The admin API does not answer pages of {origin!r}.")
 
 
 async def post_account(request: web.Request) -> web.Response:
     body = await _object(request, ACCOUNT_FIELDS)
     name, endpoint, api_key = body.get("name"), body.get("apiEndpoint"), body.get("apiKey")
-    if not isinstance(name, str) or not ACCOUNT_NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not ACCOUNT_NAME_PATTERN.fullmatch(name):
         raise bad_request("`name` must be an account name (letters, digits, `._:@-`, up to 200).")
     if (problem := endpoint_problem(endpoint)) is not None:
         raise bad_request(f"`apiEndpoint` {problem}.")
-    if not isinstance(api_key, str) or not API_KEY_PATTERN.match(api_key):
+    if not isinstance(api_key, str) or not API_KEY_PATTERN.fullmatch(api_key):
         raise bad_request(
             "`apiKey` must be a non-empty string of printable characters without spaces."
         )
@@ -76,7 +105,7 @@ async def post_device(request: web.Request) -> web.Response:
     body = await _object(request, DEVICE_FIELDS)
     store = request.app[keys.SERVICES].store
     model = body.get("model")
-    if not isinstance(model, str) or not MODEL_PATTERN.match(model):
+    if not isinstance(model, str) or not MODEL_PATTERN.fullmatch(model):
         raise bad_request("`model` must be a model name like PCA20065 (or `unsupported`).")
     account = body.get("account")
     if model == UNSUPPORTED:
@@ -91,7 +120,7 @@ async def post_device(request: web.Request) -> web.Response:
     device_id = body.get("id")
     if device_id is None:
         device_id = _unused(new_device_id, store.device)
-    elif not isinstance(device_id, str) or not DEVICE_ID_PATTERN.match(device_id):
+    elif not isinstance(device_id, str) or not DEVICE_ID_PATTERN.fullmatch(device_id):
         raise bad_request(
             "`id` must be a device ID like oob-352656108602296 (no commas, slashes or spaces)."
         )

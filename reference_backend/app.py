@@ -46,7 +46,11 @@ def create_app(config: BackendConfig) -> web.Application:
 async def preflight(request: web.Request, handler: Any) -> web.StreamResponse:
     """Answers CORS preflight requests for any path (browsers send them before e.g. a
     POST with a JSON body); the headers themselves are added to every answer below."""
-    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+    if (
+        request.method == "OPTIONS"
+        and "Access-Control-Request-Method" in request.headers
+        and not request.path.startswith("/__admin")
+    ):
         headers = {}
         if requested := request.headers.get("Access-Control-Request-Headers"):
             headers["Access-Control-Allow-Headers"] = requested
@@ -86,6 +90,8 @@ def _http_detail(request: web.Request, e: web.HTTPException) -> str:
 
 
 async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith("/__admin"):
+        return  # no web page may use the admin API (see admin.py)
     for name, value in CORS_HEADERS.items():
         response.headers.setdefault(name, value)
 

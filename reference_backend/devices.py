@@ -24,7 +24,9 @@ DEFAULT_ACCOUNT = "nordic"
 
 
 def is_fingerprint(text: object) -> bool:
-    return isinstance(text, str) and len(text) <= 64 and FINGERPRINT_PATTERN.match(text) is not None
+    if not isinstance(text, str) or len(text) > 64:
+        return False
+    return FINGERPRINT_PATTERN.fullmatch(text) is not None
 
 
 def new_fingerprint() -> str:

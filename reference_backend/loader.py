@@ -56,11 +56,11 @@ def read_devices(path: str | Path) -> list[DeviceEntry]:
             entry.get("model"),
         )
         account = entry.get("account")
-        if not isinstance(device_id, str) or not DEVICE_ID_PATTERN.match(device_id):
+        if not isinstance(device_id, str) or not DEVICE_ID_PATTERN.fullmatch(device_id):
             raise LoadError(f"{where}: `id` must be a device ID like oob-352656108602296")
         if not is_fingerprint(fingerprint):
             raise LoadError(f"{where}: `fingerprint` must be a fingerprint like 92b.y7i24q")
-        if not isinstance(model, str) or not MODEL_PATTERN.match(model):
+        if not isinstance(model, str) or not MODEL_PATTERN.fullmatch(model):
             raise LoadError(f"{where}: `model` must be a model name like PCA20065")
         if account is not None and (not isinstance(account, str) or not account.strip()):
             raise LoadError(f"{where}: `account` must be an account name")

@@ -107,7 +107,7 @@ async def test_fota_spec_flow(stack: Stack) -> None:
     assert list(json.loads(created["body"])) == ["bundleId", "autoApply", "deviceIdentifiers"]
     headers = {k.lower(): v for k, v in created["headers"].items()}
     assert headers["content-type"].startswith("application/json")
-    assert headers["authorization"] == f"Bearer {account}"
+    assert (headers["authorization"], created["account"]) == ("Bearer <redacted>", account)
     assert await jobs_of(stack, device_id, fingerprint) == [execution]
 
     completed = job_details(

@@ -53,7 +53,7 @@ def validate_body(body: Any, target: str) -> dict[str, str]:
         if (
             not isinstance(bundle, str)
             or len(bundle) > MAX_LENGTH
-            or not BUNDLE_PATTERN.match(bundle)
+            or not BUNDLE_PATTERN.fullmatch(bundle)
         ):
             raise InvalidRequest(
                 f"`upgradePath[{_quote(key)}]` must be a bundle ID like `APP*1e29dfa3*v2.0.1`"

@@ -42,12 +42,12 @@ def parse_version(text: str) -> Version | None:
 
 
 def is_valid_key(key: str) -> bool:
-    return KEY_PATTERN.match(key) is not None
+    return KEY_PATTERN.fullmatch(key) is not None
 
 
 def key_matches(key: str, version: str) -> bool:
     """Whether the upgrade-path `key` selects the reported `version`."""
-    match = KEY_PATTERN.match(key)
+    match = KEY_PATTERN.fullmatch(key)
     if match is None:
         return False
     operator, bound_text = match.groups()

@@ -120,7 +120,7 @@ class BridgeConsumers:
         if seq <= self._store.bridge_seq(key):
             return  # already ingested (a replay after a reconnect)
         received_at = message.get("receivedAt")
-        if not isinstance(received_at, str) or not _ISO.match(received_at):
+        if not isinstance(received_at, str) or not _ISO.fullmatch(received_at):
             received_at = now_iso()  # the feed did not say: then it is now
         try:
             await self._ingest(

@@ -63,7 +63,7 @@ def _convert(records: list[dict[str, Any]]) -> list[LwM2MObject]:
         if not _has_value(record) or "n" not in record:
             continue
         path = f"{base_name}{record['n']}/0"
-        match = _RESOURCE_ID.match(path)
+        match = _RESOURCE_ID.fullmatch(path)
         if match is None:
             raise ConversionError(f"Invalid resource ID: {path}")
         object_id, instance = int(match[1]), int(match[2])
@@ -100,7 +100,7 @@ def _timestamp_only(records: list[dict[str, Any]]) -> LwM2MObject | None:
     instance is the button)."""
     if len(records) != 1 or set(records[0]) != {"bn", "bt"}:
         return None
-    match = _RESOURCE_ID.match(f"{records[0]['bn']}0/0")
+    match = _RESOURCE_ID.fullmatch(f"{records[0]['bn']}0/0")
     if match is None:
         return None
     object_id = int(match[1])

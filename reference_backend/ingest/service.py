@@ -53,7 +53,7 @@ class IngestService:
 
     async def ingest(self, account: str, topic: str, payload: Any, received_at: str) -> None:
         """Handle one bridge message of `account`; `topic` without the team prefix."""
-        match = _DEVICE_TOPIC.match(topic)
+        match = _DEVICE_TOPIC.fullmatch(topic)
         if match is None:
             log.debug("account %s: no rule for the topic %s", account, topic)
             return
