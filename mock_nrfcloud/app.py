@@ -20,8 +20,9 @@ from yarl import URL
 from . import admin, bridge
 from .cors import preflight, with_cors
 from .guard import GUARD_KEY, Guard, foreign_host
+from .journal import RESPONSE_BODY
 from .problems import ProblemError, problem_response, state_failed
-from .store import NOT_FOUND_BODY, NOT_FOUND_HEADERS, Store
+from .store import NOT_FOUND_HEADERS, Store
 from .validation import DEFAULT_ACCOUNT, is_account
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -200,7 +201,7 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard)
                 )
             account = DEFAULT_ACCOUNT
         try:
-            response, _ = serve_call(account, method, path, query, headers, body)
+            response, entry = serve_call(account, method, path, query, headers, body)
             if durable:
                 # With --state nothing is answered before its journal entry is on disk.
                 written = store.written()
@@ -209,7 +210,8 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard)
         except sqlite3.Error as error:
             return _answer_problem(state_failed(error), origin)
         if response is None:
-            answer = web.Response(status=404, body=NOT_FOUND_BODY, headers=NOT_FOUND_HEADERS)
+            # The body says which queued responses came closest (store.not_found_body).
+            answer = web.Response(status=404, body=entry[RESPONSE_BODY], headers=NOT_FOUND_HEADERS)
         else:
             if response.delay_ms:
                 await asyncio.sleep(response.delay_ms / 1000)

@@ -167,14 +167,16 @@ class MockClient:
         path: str | None = None,
         since: int | None = None,
         limit: int | None = None,
+        last: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Journal entries of ``account``, oldest first."""
+        """Journal entries of ``account``, oldest first (``last``: only the newest N)."""
         params = {
             "account": account,
             "method": method,
             "path": path,
             "since": since,
             "limit": limit,
+            "last": last,
         }
         result = await self._call("GET", "/__admin/requests", params=params)
         return result["requests"]

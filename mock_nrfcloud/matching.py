@@ -113,15 +113,21 @@ def json_equal(expected: Any, actual: Any) -> bool:
     return type(expected) is type(actual) and expected == actual
 
 
+def _shown(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class QueryMatcher:
     """Every expected parameter must be present and match; extra parameters are fine."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_expected", "_items")
 
     def __init__(self, expected: Mapping[str, str], field: str = "query") -> None:
         self._items = [
             (name, text_matcher(value, f"{field}.{name}")) for name, value in expected.items()
         ]
+        self._expected = dict(expected)
 
     def __call__(self, query: Mapping[str, str]) -> bool:
         for name, matches in self._items:
@@ -129,6 +135,17 @@ class QueryMatcher:
             if actual is None or not matches(actual):
                 return False
         return True
+
+    def explain(self, query: Mapping[str, str]) -> str | None:
+        """Why ``query`` does not match (the first parameter that fails), or None."""
+        for name, matches in self._items:
+            actual = query.get(name)
+            expected = _shown(self._expected[name])
+            if actual is None:
+                return f"query parameter {name}: expected {expected}, missing"
+            if not matches(actual):
+                return f"query parameter {name}: expected {expected}, got {_shown(actual)}"
+        return None
 
 
 class HeaderMatcher:
@@ -158,9 +175,10 @@ class BodyMatcher:
     for a regex, is a string the regex finds). A body that is not JSON fails them all.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_expected", "_items")
 
     def __init__(self, expected: Mapping[str, Any], field: str = "body_matches") -> None:
+        self._expected = list(expected.items())
         items: list[tuple[JSONPath, Callable[[Any], bool]]] = []
         for expression, value in expected.items():
             where = f"{field}.{expression}"
@@ -195,6 +213,20 @@ class BodyMatcher:
         except RecursionError:  # a body nested deeper than the JSONPath walk can go
             return False
         return True
+
+    def explain(self, document: Any) -> str | None:
+        """Why ``document`` does not match (the first expression that fails), or None."""
+        if document is _MISSING:
+            return "body matchers: the body is not JSON"
+        for (expression, value), (path, matches) in zip(self._expected, self._items, strict=True):
+            try:
+                found = [f.value for f in path.find(document)]
+            except RecursionError:
+                return f"body matcher {expression}: the body is nested too deeply"
+            if not any(matches(v) for v in found):
+                got = "nothing" if not found else ", ".join(_shown(v) for v in found[:3])
+                return f"body matcher {expression}: expected {_shown(value)}, found {got}"
+        return None
 
 
 class LazyJsonBody:

@@ -20,6 +20,9 @@ from urllib.parse import unquote
 from .journal import Pairs, first_values, iso_time
 from .matching import BodyMatcher, LazyJsonBody, QueryMatcher, normalize_path
 
+# A 404 explains itself from at most this many pending responses of the account.
+_NEAR_MISS_SCAN = 1000
+
 
 @dataclass(slots=True, eq=False)
 class QueuedResponse:
@@ -135,6 +138,14 @@ class _Endpoint:
         self.always = kept[-1] if kept and kept[-1].unconditional else None
 
 
+def _common_prefix(a: str, b: str) -> int:
+    """How many leading characters two paths share (to rank near misses by path)."""
+    for index, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return index
+    return min(len(a), len(b))
+
+
 class ResponseIndex:
     """The pending responses of one account."""
 
@@ -219,6 +230,47 @@ class ResponseIndex:
                     continue
             return response
         return None
+
+    def near_misses(
+        self, method: str, path: str, query: Pairs, body: bytes, now: float, limit: int = 3
+    ) -> list[tuple[QueuedResponse, str]]:
+        """The pending responses closest to a call none matched, and why each failed.
+
+        Closest: the same path before the same method, then the fewest failing
+        matchers, then the longest common path prefix. Only on the 404 path, and at
+        most ``_NEAR_MISS_SCAN`` responses are looked at.
+        """
+        params = first_values(query)
+        document = LazyJsonBody(body)
+        ranked: list[tuple[tuple[int, ...], int, QueuedResponse, str]] = []
+        scanned = 0
+        for (r_method, r_path), endpoint in self._endpoints.items():
+            for response in chain(endpoint.one_shots.values(), reversed(endpoint.kept)):
+                scanned += 1
+                if scanned > _NEAR_MISS_SCAN:
+                    break
+                if response.expired(now):
+                    continue
+                reasons = []
+                if r_path != path:
+                    reasons.append(f"path: expected {r_path}, got {path}")
+                if r_method != method:
+                    reasons.append(f"method: expected {r_method}, got {method}")
+                query_miss = response.query.explain(params) if response.query else None
+                if query_miss:
+                    reasons.append(query_miss)
+                body_miss = (
+                    response.body_matches.explain(document.get()) if response.body_matches else None
+                )
+                if body_miss:
+                    reasons.append(body_miss)
+                if not reasons:
+                    continue
+                prefix = _common_prefix(r_path, path)
+                rank = (r_path != path, r_method != method, len(reasons), -prefix)
+                ranked.append((rank, response.seq, response, "; ".join(reasons)))
+        ranked.sort(key=lambda item: (item[0], item[1]))
+        return [(response, reason) for _, _, response, reason in ranked[:limit]]
 
     def all(self) -> list[QueuedResponse]:
         """Every pending response, in the order they were queued."""

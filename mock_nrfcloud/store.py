@@ -52,6 +52,16 @@ DEFAULT_JOURNAL_MAX_BYTES = 128 * 1024 * 1024
 DEFAULT_IDLE_ACCOUNT_S = 6 * 3600.0
 
 
+def not_found_body(misses: list[tuple[QueuedResponse, str]]) -> bytes:
+    """The 404 body: ``No responses found`` (the first line, as always), then why not."""
+    if not misses:
+        return NOT_FOUND_BODY
+    lines = [NOT_FOUND_BODY.decode(), "", "Closest queued responses:"]
+    for response, reason in misses:
+        lines.append(f"- {response.method} {response.path} (id {response.id}): {reason}")
+    return "\n".join(lines).encode()
+
+
 class Subscriber:
     """A live reader of one account's journal (the SSE stream).
 
@@ -322,9 +332,14 @@ class Store:
         entry_id = self._next_entry_id
         self._next_entry_id = entry_id + 1
         if response is None:
+            not_found = NOT_FOUND_BODY
+            if len(account.responses):
+                # Off the hot path: say which queued responses came closest, and why not.
+                misses = account.responses.near_misses(method, path_key, query, body, now)
+                not_found = not_found_body(misses)
             entry: Entry = (
                 entry_id, now, account_name, method, path, query, headers, body or None,
-                404, None, False, None, NOT_FOUND_HEADERS, NOT_FOUND_BODY,
+                404, None, False, None, NOT_FOUND_HEADERS, not_found,
             )  # fmt: skip
         elif response.fault is None:
             entry = (

@@ -89,12 +89,53 @@ async def called_with(ctx: StepContext) -> None:
         return
     where = f"{expected.method} {expected.path}"
     if not entries:
+        recent: list[dict[str, Any]] = []
+        for account in accounts:
+            recent += await target.mock.requests(account.api_key, last=_NEAR_MISS_SCAN)
         raise MatchFailure(f"nRF Cloud was not called with {where}"
-                           + (f" and query {expected.query}" if expected.query else ""))
+                           + (f" and query {expected.query}" if expected.query else ""),
+                           _closest(expected, recent))
     raise MatchFailure(f"nRF Cloud was called {len(entries)} time(s) with {where}, but none "
-                       f"matched: {misses[-1]}",
-                       "\n".join(f"{e.get('method')} {e.get('path')} {e.get('body')}"
-                                 for e in entries[-5:]))
+                       f"matched: {misses[-1]}", _closest(expected, entries))
+
+
+# The journal entries looked at for the closest calls when none has the method and path.
+_NEAR_MISS_SCAN = 200
+
+
+def _closest(expected: RawRequest, entries: list[dict[str, Any]], count: int = 3) -> str:
+    """The calls closest to the expected one (newest first among equals), each with its
+    first difference: method, path, query parameter, header or body."""
+    if not entries:
+        return "The journal of this run's accounts is empty: nRF Cloud was not called at all."
+    ranked = []
+    for position, entry in enumerate(entries):
+        difference = _first_difference(expected, entry)
+        rank = (entry.get("path") != expected.path, entry.get("method") != expected.method,
+                difference is not None and difference.startswith("query"), -position)
+        ranked.append((rank, entry, difference))
+    ranked.sort(key=lambda item: item[0])
+    lines = ["Closest calls in the journal:"]
+    for _, entry, difference in ranked[:count]:
+        query = "&".join(f"{k}={v}" for k, v in (entry.get("query") or {}).items())
+        lines.append(f"#{entry.get('id')} {entry.get('method')} {entry.get('path')}"
+                     f"{'?' + query if query else ''}: {difference or 'matches'}")
+    return "\n".join(lines)
+
+
+def _first_difference(expected: RawRequest, entry: dict[str, Any]) -> str | None:
+    """The first way a journal entry differs from the expected request, or None."""
+    if entry.get("method") != expected.method:
+        return f"method: expected {expected.method}, got {entry.get('method')}"
+    if entry.get("path") != expected.path:
+        return f"path: expected {expected.path}, got {entry.get('path')}"
+    actual_query = entry.get("query") or {}
+    for name, value in (expected.query or {}).items():
+        if name not in actual_query:
+            return f"query parameter {name}: expected {value!r}, missing"
+        if actual_query[name] != value:
+            return f"query parameter {name}: expected {value!r}, got {actual_query[name]!r}"
+    return _request_difference(expected, entry)
 
 
 def _request_difference(expected: RawRequest, entry: dict[str, Any]) -> str | None:

@@ -347,3 +347,43 @@ async def test_a_slow_stream_reader_is_dropped_with_a_note(
     assert "event: dropped" in text
     assert "reconnect with since=" in text
     assert not mock.store.accounts["s"].subscribers
+
+
+# -- near misses -----------------------------------------------------------------------
+
+
+async def test_an_unmatched_call_names_its_near_misses(
+    mock: RunningMock, admin: MockClient, http: aiohttp.ClientSession
+) -> None:
+    by_query = await admin.queue("k", "GET", "/v1/devices", query={"deviceIds": "a"})
+    by_body = await admin.queue("k", "POST", "/v1/fota-jobs", body_matches={"$.bundleId": "/^APP/"})
+    answer = await http.get(
+        mock.url + "/v1/devices", params={"deviceIds": "b"}, headers=bearer("k")
+    )
+    text = await answer.text()
+    assert answer.status == 404
+    lines = text.splitlines()
+    assert lines[0] == "No responses found"
+    assert (
+        lines[3] == f"- GET /v1/devices (id {by_query}): query parameter deviceIds: "
+        "expected 'a', got 'b'"
+    )
+    assert f"(id {by_body}): path: expected /v1/fota-jobs, got /v1/devices" in text
+    posted = await http.post(
+        mock.url + "/v1/fota-jobs", json={"bundleId": "MODEM*x"}, headers=bearer("k")
+    )
+    text = await posted.text()
+    assert (
+        f"- POST /v1/fota-jobs (id {by_body}): body matcher $.bundleId: expected '/^APP/',"
+        " found 'MODEM*x'" in text
+    )
+    missing = await http.get(mock.url + "/v1/devices", headers=bearer("k"))
+    assert "query parameter deviceIds: expected 'a', missing" in await missing.text()
+    wrong_method = await http.delete(mock.url + "/v1/devices?deviceIds=a", headers=bearer("k"))
+    assert "method: expected GET, got DELETE" in await wrong_method.text()
+    # The journal (and so the dashboard) shows the same explanation.
+    journal = await admin.requests("k")
+    assert journal[0]["response"]["body"].startswith("No responses found\n\nClosest")
+    # An account with nothing queued keeps the plain body.
+    plain = await http.get(mock.url + "/v1/devices", headers=bearer("empty"))
+    assert await plain.text() == "No responses found"
