@@ -241,6 +241,7 @@ class _Handlers:
                 "delay_ms",
                 "fault",
                 "body_matches",
+                "template",
             },
         )
         data: dict[str, Any] = {}
@@ -256,6 +257,8 @@ class _Handlers:
                 check_json_input(data[name])
         if "keep" in params:
             data["keep"] = parse_bool_param(params["keep"], "keep")
+        if "template" in params:
+            data["template"] = parse_bool_param(params["template"], "template")
         if "times" in params:
             data["times"] = parse_int_param(params["times"], "times", 1)
         if "delay_ms" in params:

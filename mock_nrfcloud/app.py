@@ -20,7 +20,7 @@ from yarl import URL
 from . import admin, bridge
 from .cors import preflight, with_cors
 from .guard import GUARD_KEY, Guard, foreign_host
-from .journal import RESPONSE_BODY
+from .journal import RESPONSE_BODY, RESPONSE_HEADERS
 from .problems import ProblemError, problem_response, state_failed
 from .store import NOT_FOUND_HEADERS, Store
 from .validation import DEFAULT_ACCOUNT, is_account
@@ -218,11 +218,12 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard)
             if response.fault is not None:
                 return _fault(request, response.fault)
             # aiohttp copies the header pairs into its own CIMultiDict.
+            # The entry's headers and body: the response's own, or its rendered template.
             answer = web.Response(
                 status=response.status,
                 reason=response.reason,
-                body=response.body,
-                headers=response.headers,
+                body=entry[RESPONSE_BODY],
+                headers=entry[RESPONSE_HEADERS],
             )
         if origin is not None:
             with_cors(answer, origin)

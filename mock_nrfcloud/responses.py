@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 from .journal import Pairs, first_values, iso_time
 from .matching import BodyMatcher, LazyJsonBody, QueryMatcher, normalize_path
+from .templates import ResponseTemplate
 
 # A 404 explains itself from at most this many pending responses of the account.
 _NEAR_MISS_SCAN = 1000
@@ -45,6 +46,7 @@ class QueuedResponse:
     fault: str | None
     created: float
     served: int = field(default=0)
+    template: ResponseTemplate | None = None  # `template: true`: rendered per call
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -101,7 +103,9 @@ def compile_response(
         pairs.append(("Content-Type", default_type))
     if expires_at is None and spec["ttl_s"] is not None:
         expires_at = created + spec["ttl_s"]
+    template = ResponseTemplate(spec["body"], tuple(pairs)) if spec.get("template") else None
     return QueuedResponse(
+        template=template,
         id=id,
         seq=seq,
         spec=spec,

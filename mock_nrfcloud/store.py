@@ -28,6 +28,7 @@ from .journal import (
     RawPairs,
     entry_from_dict,
     entry_json,
+    first_values,
 )
 from .loader import load_responses
 from .matching import normalize_path
@@ -342,9 +343,14 @@ class Store:
                 404, None, False, None, NOT_FOUND_HEADERS, not_found,
             )  # fmt: skip
         elif response.fault is None:
+            response_headers, response_body = response.headers, response.body
+            if response.template is not None:  # `template: true`, rendered for this call
+                response_headers, response_body = response.template.render(
+                    method, path, first_values(query), body
+                )
             entry = (
                 entry_id, now, account_name, method, path, query, headers, body or None,
-                response.status, response.id, True, None, response.headers, response.body,
+                response.status, response.id, True, None, response_headers, response_body,
             )  # fmt: skip
         else:
             entry = (

@@ -38,6 +38,7 @@ RESPONSE_FIELDS = frozenset(
         "ttl_s",
         "delay_ms",
         "fault",
+        "template",
     }
 )
 FIND_FIELDS = frozenset({"account", "method", "path", "query", "headers", "body_matches", "limit"})
@@ -310,7 +311,10 @@ def parse_response_spec(data: Any, prefix: str = "") -> dict[str, Any]:
     fault = data.get("fault")
     if fault is not None and fault not in FAULTS:
         raise invalid(name("fault"), f"expected one of {', '.join(FAULTS)}, got {fault!r}")
-    return {
+    template = _bool(data.get("template", False), name("template"))
+    if template:
+        _check_template(body, body_base64, headers, name)
+    spec = {
         "account": account,
         "method": method,
         "path": path,
@@ -327,6 +331,25 @@ def parse_response_spec(data: Any, prefix: str = "") -> dict[str, Any]:
         "delay_ms": delay_ms,
         "fault": fault,
     }
+    if template:  # only when set: specs queued without it keep their form
+        spec["template"] = True
+    return spec
+
+
+def _check_template(body: Any, body_base64: Any, headers: Any, name: Any) -> None:
+    """Compile the templates of a ``template: true`` response, or a 400 naming the field."""
+    from .templates import ResponseTemplate, TemplateError
+
+    if body_base64 is not None:
+        raise invalid(name("template"), "templates apply to text and JSON bodies, not body_base64")
+    pairs = (
+        list(headers.items()) if isinstance(headers, dict) else [tuple(p) for p in headers or []]
+    )
+    try:
+        ResponseTemplate(body, tuple(pairs))
+    except TemplateError as error:
+        field, _, message = str(error).partition(": ")
+        raise invalid(name(field), message, kind="invalid-template") from None
 
 
 def _literal(value: str) -> str:

@@ -387,3 +387,89 @@ async def test_an_unmatched_call_names_its_near_misses(
     # An account with nothing queued keeps the plain body.
     plain = await http.get(mock.url + "/v1/devices", headers=bearer("empty"))
     assert await plain.text() == "No responses found"
+
+
+# -- response templates ----------------------------------------------------------------
+
+
+async def test_a_template_uses_the_request_and_fresh_values(
+    mock: RunningMock, admin: MockClient, http: aiohttp.ClientSession
+) -> None:
+    queued = await http.post(
+        mock.url + "/__admin/responses",
+        json={
+            "account": "k",
+            "method": "POST",
+            "path": "/v1/fota-jobs",
+            "keep": True,
+            "template": True,
+            "status": 200,
+            "headers": {"Location": "/v1/fota-jobs/{{uuid}}"},
+            "body": {
+                "jobId": "{{uuid}}",
+                "bundle": "{{request.body.bundleId}}",
+                "first": "{{request.body.deviceIdentifiers.0}}",
+                "count": "{{request.body.count}}",
+                "missing": "{{request.body.nope}}",
+                "text": "job for {{request.query.team}} at {{now}}",
+                "ms": "{{now.ms}}",
+                "method": "{{request.method}}",
+                "segment": "{{request.path.1}}",
+            },
+        },
+    )
+    assert queued.status == 201
+    assert "template" in await queued.json()
+    answers = []
+    for _ in range(2):
+        async with http.post(
+            mock.url + "/v1/fota-jobs?team=t1",
+            headers=bearer("k"),
+            json={"bundleId": "APP*1", "deviceIdentifiers": ["d1"], "count": 3},
+        ) as response:
+            assert response.status == 200
+            answers.append((await response.json(), response.headers["Location"]))
+    (first, location), (second, _) = answers
+    assert first["jobId"] != second["jobId"]
+    assert len(first["jobId"]) == 36
+    assert location.startswith("/v1/fota-jobs/") and len(location) == len("/v1/fota-jobs/") + 36
+    assert first["bundle"] == "APP*1" and first["first"] == "d1"
+    assert first["count"] == 3 and first["missing"] is None
+    assert first["text"].startswith("job for t1 at ") and first["text"].endswith("Z")
+    assert isinstance(first["ms"], int)
+    assert (first["method"], first["segment"]) == ("POST", "fota-jobs")
+    journal = await admin.requests("k")
+    assert json.loads(journal[0]["response"]["body"])["jobId"] == first["jobId"]
+
+
+async def test_a_text_template_and_untemplated_bodies_are_left_alone(
+    mock: RunningMock, admin: MockClient, http: aiohttp.ClientSession
+) -> None:
+    await admin.queue("k", "GET", "/v1/plain", body="{{uuid}} stays", keep=True)
+    spec = {"account": "k", "method": "GET", "path": "/v1/t/x", "body": "seg={{request.path.2}}",
+            "template": True}  # fmt: skip
+    assert (await http.post(mock.url + "/__admin/responses", json=spec)).status == 201
+    plain = await http.get(mock.url + "/v1/plain", headers=bearer("k"))
+    assert await plain.text() == "{{uuid}} stays"
+    templated = await http.get(mock.url + "/v1/t/x", headers=bearer("k"))
+    assert await templated.text() == "seg=x"
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"body": "{{request.nope}}"}, "body"),
+        ({"body": {"a": "{{uuid"}}, "body"),
+        ({"body": "{{request.path.x}}"}, "body"),
+        ({"headers": {"X-A": "{{whatever}}"}}, "headers.X-A"),
+        ({"body_base64": "AA=="}, "template"),
+        ({"template": "yes"}, "template"),
+    ],
+)
+async def test_a_bad_template_is_a_400_at_queue_time(
+    mock: RunningMock, http: aiohttp.ClientSession, spec: dict[str, Any], field: str
+) -> None:
+    body = {"method": "GET", "path": "/v1/x", "template": True, **spec}
+    async with http.post(mock.url + "/__admin/responses", json=body) as response:
+        assert response.status == 400
+        assert (await response.json(content_type=None))["field"] == field
