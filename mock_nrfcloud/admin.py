@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any
 
@@ -21,6 +21,7 @@ from .cors import preflight, with_cors
 from .guard import GUARD_KEY, Guard
 from .journal import ID, Entry, JournalQuery, entry_json
 from .matching import MatcherError
+from .openapi import admin_openapi
 from .problems import ProblemError, invalid, not_found, problem_response, state_failed
 from .rawhttp import RawHttpError, parse_raw_response
 from .responses import QueuedResponse
@@ -41,6 +42,17 @@ _JSON = "application/json"
 _SSE_KEEPALIVE_S = 15.0
 # A live stream whose reader takes longer than this to accept a write is cut off.
 _SSE_WRITE_TIMEOUT_S = 10.0
+
+
+# (method, path) of every admin and bridge route: what openapi.py must describe.
+ADMIN_ROUTES = web.AppKey("mock_nrfcloud.admin_routes", list[tuple[str, str]])
+
+
+def note_route(app: web.Application, path: str, methods: Iterable[str]) -> None:
+    """Record an admin route's methods (tests hold openapi.py to this list)."""
+    if ADMIN_ROUTES not in app:
+        app[ADMIN_ROUTES] = []
+    app[ADMIN_ROUTES].extend((method, path) for method in methods)
 
 
 def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> None:
@@ -87,11 +99,14 @@ def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> None
             return response
 
         app.router.add_route("*", path, dispatch)
+        if "{tail" not in path:
+            note_route(app, path, methods)
 
     h = _Handlers(store, cors, guard)
     route("/__admin", {"GET": h.redirect_to_dashboard})
     route("/__admin/", {"GET": h.dashboard})
     route("/__admin/health", {"GET": h.health})
+    route("/__admin/openapi.json", {"GET": h.openapi})
     route("/__admin/accounts", {"GET": h.accounts})
     route(
         "/__admin/responses",
@@ -199,6 +214,9 @@ class _Handlers:
     async def dashboard(self, request: web.Request) -> web.StreamResponse:
         html = resources.files(__package__).joinpath("dashboard.html").read_bytes()
         return web.Response(body=html, content_type="text/html", charset="utf-8")
+
+    async def openapi(self, request: web.Request) -> web.StreamResponse:
+        return json_response(admin_openapi())
 
     async def health(self, request: web.Request) -> web.StreamResponse:
         return json_response({"status": "ok"})

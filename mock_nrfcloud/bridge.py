@@ -36,7 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .admin import json_response, read_json
+from .admin import json_response, note_route, read_json
 from .cors import preflight, with_cors
 from .guard import GUARD_KEY
 from .problems import ProblemError, invalid, problem_response, state_failed
@@ -271,6 +271,7 @@ def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> Brid
             return response
 
         app.router.add_route("*", path, dispatch)
+        note_route(app, path, [method])
 
     route("/__admin/device-messages", "POST", lambda r: _ingress(bridge, r))
     route("/__bridge/stream", "GET", lambda r: _stream(bridge, r))
