@@ -22,7 +22,7 @@ from .matching import BodyMatcher, LazyJsonBody, QueryMatcher, normalize_path
 from .templates import ResponseTemplate
 
 # A 404 explains itself from at most this many pending responses of the account.
-_NEAR_MISS_SCAN = 1000
+_NEAR_MISS_SCAN = 500
 
 
 @dataclass(slots=True, eq=False)
@@ -260,14 +260,17 @@ class ResponseIndex:
                     reasons.append(f"path: expected {r_path}, got {path}")
                 if r_method != method:
                     reasons.append(f"method: expected {r_method}, got {method}")
-                query_miss = response.query.explain(params) if response.query else None
-                if query_miss:
-                    reasons.append(query_miss)
-                body_miss = (
-                    response.body_matches.explain(document.get()) if response.body_matches else None
-                )
-                if body_miss:
-                    reasons.append(body_miss)
+                if r_path == path:
+                    # Matchers are evaluated for the call's own path only: bounded work
+                    # for a flood of unmatched calls to other paths.
+                    if response.query is not None:
+                        query_miss = response.query.explain(params)
+                        if query_miss:
+                            reasons.append(query_miss)
+                    if response.body_matches is not None:
+                        body_miss = response.body_matches.explain(document.get())
+                        if body_miss:
+                            reasons.append(body_miss)
                 if not reasons:
                     continue
                 prefix = _common_prefix(r_path, path)
