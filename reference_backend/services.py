@@ -11,7 +11,9 @@ from reference_backend.accounts import endpoint_problem, normalize_endpoint
 from reference_backend.config import DEFAULT_API_KEY, BackendConfig
 from reference_backend.devices import DEFAULT_ACCOUNT, UNSUPPORTED
 from reference_backend.fota.jobs import FotaService
+from reference_backend.history.store import ResourceHistory
 from reference_backend.hub import Hub
+from reference_backend.jwt import MapKeys
 from reference_backend.loader import DeviceEntry, LoadError, read_devices
 from reference_backend.nrfcloud import NrfCloud
 from reference_backend.shadow.service import ShadowService
@@ -28,6 +30,8 @@ class Services:
     fota: FotaService
     background: Background
     session: aiohttp.ClientSession
+    history: ResourceHistory
+    map_keys: MapKeys
 
     async def close(self) -> None:
         await self.background.close()  # pollers first, so nothing sends while closing
@@ -55,7 +59,13 @@ async def open_services(config: BackendConfig) -> Services:
     nrfcloud = NrfCloud(session, config.nrfcloud_timeout)
     shadows = ShadowService(store, nrfcloud, hub, background, config.shadow_interval)
     fota = FotaService(store, nrfcloud, hub, shadows, background, config.job_interval)
-    services = Services(store, hub, nrfcloud, shadows, fota, background, session)
+    history = ResourceHistory()
+    shadows.on_reported(history.record)
+    map_keys = MapKeys(session, config.map_api_url)
+    services = Services(
+        store, hub, nrfcloud, shadows, fota, background, session,
+        history=history, map_keys=map_keys,
+    )
     background.spawn(shadows.ticker.run(), "shadow poller")
     background.spawn(fota.ticker.run(), "job poller")
     await asyncio.sleep(0)  # let the pollers start
