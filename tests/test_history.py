@@ -4,7 +4,10 @@ bounds, time spans, bins and aggregates."""
 from __future__ import annotations
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
+from reference_backend.history import routes
 from reference_backend.history.definitions import numeric_resources
 from reference_backend.history.query import (
     TIME_SPANS,
@@ -76,6 +79,8 @@ async def test_record_keeps_every_object_but_geolocation() -> None:
         "14201:1.0": {"0": {"0": 63.4, "1": 10.4, "99": 1_729_999_000}},
         "14240:1.0": {"1": {"0": 255, "99": 1_729_999_001}, "2": {"0": 1}},  # 2: no time
         "not-an-id:1.0": {"0": {"0": 1}},
+        "14205:1.0": "not instances",
+        "14210:1.0": {"0": ["not resources"], "x": {"0": 1, "99": 1_729_999_000}},
     })
     assert [r.values for r in history.rows("d", BATTERY, 0)] == [{"1": 3.4}]
     assert history.rows("d", (14201, "1.0", 0), 0) == []
@@ -180,3 +185,30 @@ def test_hide_data_before_in_ms() -> None:
     assert hide_data_before_ms(device) is None
     device.hide_data_before = "2024-10-27T03:33:20.123Z"  # type: ignore[attr-defined]
     assert hide_data_before_ms(device) == 1_730_000_000_123
+
+
+@pytest.mark.parametrize("theirs_first", [True, False])
+async def test_the_location_and_reboot_routes_win_whatever_the_order(theirs_first: bool) -> None:
+    async def theirs(request: web.Request) -> web.Response:
+        return web.Response()
+
+    app = web.Application()
+
+    def add_theirs() -> None:
+        for base in ("", "/2024-04-17"):
+            app.router.add_get(base + "/device/{id}/history/14201/0", theirs)
+            app.router.add_get(base + "/device/{id}/history/14250/0", theirs)
+
+    if theirs_first:
+        add_theirs()
+    for base in ("", "/2024-04-17"):
+        routes.add_routes(app, base)
+    if not theirs_first:
+        add_theirs()
+    for base in ("", "/2024-04-17"):
+        for path, handler in (("14201/0", theirs), ("14250/0", theirs),
+                              ("14201/1", routes.get_history), ("14202/0", routes.get_history),
+                              ("14250/00", routes.get_history)):
+            request = make_mocked_request("GET", f"{base}/device/oob-1/history/{path}")
+            match = await app.router.resolve(request)
+            assert match.handler is handler, (base, path)

@@ -89,7 +89,11 @@ class ResourceHistory:
     async def record(self, device_id: str, written: ShadowSide) -> None:
         """The shadow's `on_reported` listener: keeps every instance of what was written,
         except Geolocation (14201) and instances the history rejects."""
+        # `reported` may pass nRF Cloud's shadow through as it is: anything not shaped as
+        # the LwM2M shadow form is skipped, never raised into the shadow's write
         for key, instances in written.items():
+            if not isinstance(instances, dict):
+                continue
             object_part, _, version = key.partition(":")
             try:
                 object_id = int(object_part)
@@ -98,6 +102,8 @@ class ResourceHistory:
             if object_id == GEOLOCATION or object_id not in RESOURCE_TYPES:
                 continue
             for instance, resources in instances.items():
+                if not isinstance(resources, dict):
+                    continue
                 try:
                     self.add(device_id, (object_id, version or "1.0", int(instance)), resources)
                 except (Rejected, ValueError) as exc:
