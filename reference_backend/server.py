@@ -49,7 +49,6 @@ async def start_backend(
     state: str | Path | None = None,
     load: str | Path | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-    map_api_url: str | None = None,
 ) -> RunningBackend:
     """Starts a backend listening on host:port (0: a free port). ValueError for a bad
     configuration, OSError when the port cannot be bound."""
@@ -63,7 +62,6 @@ async def start_backend(
         state=state,
         load=load,
         max_body_bytes=max_body_bytes,
-        map_api_url=map_api_url,
     )
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)

@@ -23,7 +23,7 @@ from test_backend_support import (
 
 from reference_backend import keys
 from reference_backend.history.store import ResourceHistory
-from reference_backend.jwt import DEVICE_JWT_CONTEXT
+from reference_backend.jwt import DEVICE_JWT_CONTEXT, MapKeys
 from steps.jwt import random_public_device_id, sign_device_jwt
 
 HISTORY = "https://github.com/hello-nrfcloud/proto/lwm2m/object/history"
@@ -47,7 +47,11 @@ async def stack() -> AsyncIterator[Stack]:
     runner = web.AppRunner(map_app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
-    s = await open_stack(map_api_url=f"http://127.0.0.1:{runner.addresses[0][1]}/map/")
+    s = await open_stack()
+    # the map API this test serves; the target sets BackendConfig.map_api_url instead
+    services = s.backend.app[keys.SERVICES]
+    services.map_keys = MapKeys(services.session,
+                                f"http://127.0.0.1:{runner.addresses[0][1]}/map/")
     try:
         yield s
     finally:
