@@ -25,6 +25,7 @@ class BackendConfig:
     state: str | Path | None = None  # SQLite file; None keeps everything in memory
     load: str | Path | None = None  # a YAML/JSON file with a top-level `devices:` list
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    map_api_url: str | None = None  # the map backend, whose JWKS signs device JWTs
 
     def __post_init__(self) -> None:
         for name in ("shadow_interval", "job_interval", "nrfcloud_timeout"):

@@ -11,10 +11,12 @@ from reference_backend.accounts import endpoint_problem, normalize_endpoint
 from reference_backend.config import DEFAULT_API_KEY, BackendConfig
 from reference_backend.devices import DEFAULT_ACCOUNT, UNSUPPORTED
 from reference_backend.fota.jobs import FotaService
+from reference_backend.history.store import ResourceHistory
 from reference_backend.hub import Hub
 from reference_backend.ingest.bridge import BridgeConsumers
 from reference_backend.ingest.imports import ImportLog
 from reference_backend.ingest.service import IngestService
+from reference_backend.jwt import MapKeys
 from reference_backend.loader import DeviceEntry, LoadError, read_devices
 from reference_backend.nrfcloud import NrfCloud
 from reference_backend.shadow.service import ShadowService
@@ -33,6 +35,8 @@ class Services:
     session: aiohttp.ClientSession
     ingest: IngestService
     bridge: BridgeConsumers
+    history: ResourceHistory
+    map_keys: MapKeys
 
     async def close(self) -> None:
         await self.background.close()  # pollers first, so nothing sends while closing
@@ -63,7 +67,13 @@ async def open_services(config: BackendConfig) -> Services:
     fota = FotaService(store, nrfcloud, hub, shadows, background, config.job_interval)
     ingest = IngestService(store, hub, shadows, ImportLog())
     bridge = BridgeConsumers(store, background, ingest.ingest)
-    services = Services(store, hub, nrfcloud, shadows, fota, background, session, ingest, bridge)
+    history = ResourceHistory()
+    shadows.on_reported(history.record)
+    map_keys = MapKeys(session, config.map_api_url)
+    services = Services(
+        store, hub, nrfcloud, shadows, fota, background, session,
+        ingest=ingest, bridge=bridge, history=history, map_keys=map_keys,
+    )
     background.spawn(shadows.ticker.run(), "shadow poller")
     background.spawn(fota.ticker.run(), "job poller")
     for account in store.accounts():
