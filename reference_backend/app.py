@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reference_backend import admin, api, keys, websocket
+from reference_backend import admin, api, keys, thirdparty, websocket
 from reference_backend.config import BackendConfig
 from reference_backend.problems import Problem, problem_response
 from reference_backend.services import open_services
@@ -35,6 +35,7 @@ def create_app(config: BackendConfig) -> web.Application:
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_websockets)
     api.add_routes(app)
+    thirdparty.add_routes(app)
     app.router.add_get("/ws", websocket.connect)
     if config.admin_token is not None:
         admin.add_routes(app)

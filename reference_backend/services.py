@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from reference_backend import thirdparty
 from reference_backend.accounts import endpoint_problem, normalize_endpoint
 from reference_backend.config import DEFAULT_API_KEY, BackendConfig
 from reference_backend.devices import DEFAULT_ACCOUNT, UNSUPPORTED
 from reference_backend.fota.jobs import FotaService
 from reference_backend.hub import Hub
 from reference_backend.loader import DeviceEntry, LoadError, read_devices
+from reference_backend.location.service import LocationService
+from reference_backend.memfault import RebootService
 from reference_backend.nrfcloud import NrfCloud
 from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Account, Device, FingerprintTaken, Store
@@ -28,6 +31,8 @@ class Services:
     fota: FotaService
     background: Background
     session: aiohttp.ClientSession
+    location: LocationService | None = None  # set by thirdparty.start
+    reboots: RebootService | None = None  # None while Memfault is not configured
 
     async def close(self) -> None:
         await self.background.close()  # pollers first, so nothing sends while closing
@@ -58,6 +63,7 @@ async def open_services(config: BackendConfig) -> Services:
     services = Services(store, hub, nrfcloud, shadows, fota, background, session)
     background.spawn(shadows.ticker.run(), "shadow poller")
     background.spawn(fota.ticker.run(), "job poller")
+    thirdparty.start(services, config)
     await asyncio.sleep(0)  # let the pollers start
     return services
 
