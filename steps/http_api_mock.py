@@ -11,6 +11,7 @@ started (mock_nrfcloud/README.md, "Third-party hosts").
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -89,8 +90,9 @@ async def called_with(ctx: StepContext) -> None:
     account, path = await _account(ctx, path)
     found = await ctx.target.mock.find(account, method=expected.method, path=path,
                                        query=expected.query or None)
-    since = ctx.target.started_at
-    entries = [e for e in found if _epoch(e["time"]) >= since - 0.001]
+    # journal times are whole milliseconds: a call in the run's first millisecond counts
+    since_ms = math.floor(ctx.target.started_at * 1000)
+    entries = [e for e in found if _epoch_ms(e["time"]) >= since_ms]
     misses = [request_difference(expected, e) for e in entries]
     if any(m is None for m in misses):
         return
@@ -132,8 +134,8 @@ def request_difference(expected: RawRequest, entry: dict[str, Any]) -> str | Non
     return None
 
 
-def _epoch(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+def _epoch_ms(iso: str) -> int:
+    return round(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 use_step_matcher("parse")
