@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from reference_backend.accounts import endpoint_problem
+
 DEPLOYMENT_SHADOW_INTERVAL = 5.0
 DEPLOYMENT_JOB_INTERVAL = 60.0
 DEFAULT_NRFCLOUD_TIMEOUT = 10.0
@@ -43,5 +45,9 @@ class BackendConfig:
                      "location_interval", "memfault_interval"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be greater than 0")
+        for name in ("feedback_webhook_url", "memfault_api_url", "map_api_url"):
+            url = getattr(self, name)
+            if url is not None and (problem := endpoint_problem(url)):
+                raise ValueError(f"{name} {url!r} {problem}")
         if self.max_body_bytes < 1:
             raise ValueError("max_body_bytes must be at least 1")
