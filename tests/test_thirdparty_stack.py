@@ -182,8 +182,8 @@ async def test_location_pages_are_followed_sent_kept_and_trailed(stack: Stack) -
                                 "total": 1, "pageNextToken": "t1"})
     await stack.nrf.queue(account, "GET", history,
                           query={"deviceId": device_id, "pageNextToken": "t1"},
-                          body={"items": [fix(device_id, now - 2, "63.4"),
-                                          fix(device_id, now - 3, "63.4001")], "total": 2})
+                          body={"items": [fix(device_id, now - 20, "63.4"),
+                                          fix(device_id, now - 30, "63.4001")], "total": 2})
     ws = await stack.connect(fingerprint)
     seen = []
     for _ in range(3):
@@ -208,7 +208,7 @@ async def test_location_pages_are_followed_sent_kept_and_trailed(stack: Stack) -
     assert [(p["0"], p["6"]) for p in body["partialInstances"]] == [(63.4001, "mixed")]
     # hideDataBefore (stored by the devices helper's route) hides what came before it
     device = stack.backend.app[keys.SERVICES].store.device(device_id)
-    device.hide_data_before = iso(now - 1.5)
+    device.hide_data_before = iso(now - 10)
     status, body = await get("")
     assert [p["0"] for p in body["partialInstances"]] == [63.4002]
 

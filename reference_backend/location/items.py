@@ -8,10 +8,10 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from reference_backend.shadow.lwm2m import LwM2MObject
+from reference_backend.timeline import iso_ms
 
 GEOLOCATION = 14201
 GEOLOCATION_VERSION = "1.0"
@@ -71,20 +71,9 @@ def item_problem(item: Any) -> str | None:
         return "`meta` must be an object"
     if "anchors" in item and not isinstance(item["anchors"], list):
         return "`anchors` must be an array"
-    if inserted_at_ms(item["insertedAt"]) is None:
+    if iso_ms(item["insertedAt"]) is None:
         return f"`insertedAt` is not a date and time, got {item['insertedAt']!r}"
     return None
-
-
-def inserted_at_ms(text: str) -> int | None:
-    """An ISO 8601 date and time in milliseconds since the epoch; None when it is none."""
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return None
-    return math.floor(parsed.timestamp() * 1000 + 0.5)
 
 
 def to_geolocation(item: dict[str, Any]) -> LwM2MObject:
@@ -99,7 +88,7 @@ def to_geolocation(item: dict[str, Any]) -> LwM2MObject:
             "1": float(item["lon"]),
             "3": float(item["uncertainty"]),
             "6": service,
-            "99": inserted_at_ms(item["insertedAt"]) // 1000,  # type: ignore[operator]
+            "99": iso_ms(item["insertedAt"]) // 1000,  # type: ignore[operator]
         },
     }
 

@@ -15,14 +15,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reference_backend.hub import Hub
-from reference_backend.location.items import InvalidPage, parse_page, to_geolocation
+from reference_backend.location.items import (
+    InvalidPage,
+    parse_page,
+    to_geolocation,
+)
 from reference_backend.nrfcloud import NrfCloud, NrfCloudError
 from reference_backend.shadow.lwm2m import LwM2MObject
 from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Store
 from reference_backend.tasks import Background
 from reference_backend.ticker import Ticker
-from reference_backend.timeline import TimedLog
+from reference_backend.timeline import TimedLog, iso_ms
 
 log = logging.getLogger(__name__)
 
@@ -72,15 +76,17 @@ class LocationService:
             latest, objects = await self._fetch(device_id)
             if latest is not None:
                 await self._shadows.write_reported(device_id, [latest])
-            for obj in objects:
-                resources = obj["Resources"]
-                self.history.add(device_id, resources["99"] * 1000, dict(resources))
+            for obj, time_ms in objects:
+                self.history.add(device_id, time_ms, dict(obj["Resources"]))
                 await self._hub.send(device_id, update_message(obj))
         finally:
             self._in_flight.discard(device_id)
 
-    async def _fetch(self, device_id: str) -> tuple[LwM2MObject | None, list[LwM2MObject]]:
-        """(the first fix of the first page, which nRF Cloud lists newest first; all fixes)"""
+    async def _fetch(
+        self, device_id: str
+    ) -> tuple[LwM2MObject | None, list[tuple[LwM2MObject, int]]]:
+        """(the first fix of the first page, which nRF Cloud lists newest first; all fixes
+        with their time in ms)"""
         device = self._store.device(device_id)
         account = self._store.account(device.account) if device is not None else None
         if account is None:
@@ -90,7 +96,7 @@ class LocationService:
         end = iso(now)
         self._last_end[device_id] = end
         latest: LwM2MObject | None = None
-        objects: list[LwM2MObject] = []
+        objects: list[tuple[LwM2MObject, int]] = []
         token: str | None = None
         for n in range(MAX_PAGES):
             try:
@@ -100,9 +106,10 @@ class LocationService:
                 log.debug("location history of %s: %s", device_id, e)
                 break
             # only this device's fixes, whatever else an answer holds
-            fixes = [to_geolocation(i) for i in page.items if i["deviceId"] == device_id]
+            fixes = [(to_geolocation(i), iso_ms(i["insertedAt"]) or 0)
+                     for i in page.items if i["deviceId"] == device_id]
             if n == 0 and fixes:
-                latest = fixes[0]
+                latest = fixes[0][0]
             objects += fixes
             token = page.next_token
             if token is None:
