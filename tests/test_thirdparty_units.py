@@ -4,12 +4,14 @@ location history items, Memfault answers, and mapping URLs to the mock's hosts."
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 
 from mock_nrfcloud.hosts import route
 from reference_backend.feedback import Feedback, message_card, parse_feedback
 from reference_backend.location.items import InvalidPage, item_problem, parse_page, to_geolocation
+from reference_backend.location.service import LocationService
 from reference_backend.location.trail import Point, distance_km, trail
 from reference_backend.memfault import (
     InvalidReboots,
@@ -17,6 +19,7 @@ from reference_backend.memfault import (
     parse_reboots,
     to_reboot,
 )
+from reference_backend.nrfcloud import NrfCloudError
 from reference_backend.timeline import TIME_SPANS, TimedLog, window_start_ms
 from steps.http_api_mock import mock_path
 
@@ -228,3 +231,54 @@ def test_urls_under_the_mock_become_mock_paths() -> None:
     assert mock_path("http://127.0.0.1:80011/x", mock) == "/127.0.0.1:80011/x"
     with pytest.raises(ValueError):
         mock_path("webhook.office.com", mock)
+
+
+# -- the location poller's pages and windows, with a fake nRF Cloud and clock ----------
+
+
+class FakeNrfCloud:
+    def __init__(self, pages):
+        self.pages = pages  # token (None first) -> page body, or an exception to raise
+        self.calls = []
+
+    async def location_history(self, account, device_id, start, end, token):
+        self.calls.append((start, end, token))
+        page = self.pages.get(token)
+        if isinstance(page, Exception):
+            raise page
+        return page
+
+
+def poller(nrfcloud, clock):
+    device = SimpleNamespace(id="oob-1", account="acc")
+    store = SimpleNamespace(device=lambda _: device, account=lambda _: SimpleNamespace())
+    return LocationService(store, nrfcloud, None, None, None, 60, clock=clock)
+
+
+async def test_pages_are_followed_until_the_token_runs_out_or_a_page_fails() -> None:
+    now = [1_700_000_000.0]
+    nrf = FakeNrfCloud({None: {"items": [item(deviceId="oob-1")], "pageNextToken": "a"},
+                        "a": {"items": [item(deviceId="oob-1", serviceType="SCELL"),
+                                        item(deviceId="oob-2")], "pageNextToken": "b"},
+                        "b": NrfCloudError("nRF Cloud answered with status 404.")})
+    service = poller(nrf, lambda: now[0])
+    latest, fixes = await service._fetch("oob-1")
+    assert [t for _, _, t in nrf.calls] == [None, "a", "b"]
+    assert latest["ObjectInstanceID"] == 1  # the first of the first page: WIFI
+    # the other device's fix is left out; the failing page ends the poll with what came
+    assert [(o["ObjectInstanceID"], ms) for o, ms in fixes] == [(1, 1694476801523),
+                                                               (2, 1694476801523)]
+    assert nrf.calls[0][:2] == ("2023-11-13T22:13:20.000Z", "2023-11-14T22:13:20.000Z")
+    now[0] += 60
+    nrf.calls.clear()
+    await service._fetch("oob-1")
+    # the next window starts where the last one ended
+    assert nrf.calls[0][:2] == ("2023-11-14T22:13:20.000Z", "2023-11-14T22:14:20.000Z")
+
+
+async def test_an_invalid_page_ends_the_poll_and_loses_its_items() -> None:
+    nrf = FakeNrfCloud({None: {"items": [item(deviceId="oob-1")], "pageNextToken": "a"},
+                        "a": {"items": [item(deviceId="oob-1", lat="63")],
+                              "pageNextToken": ""}})
+    _, fixes = await poller(nrf, lambda: 1_700_000_000.0)._fetch("oob-1")
+    assert len(fixes) == 1 and len(nrf.calls) == 2
