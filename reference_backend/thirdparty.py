@@ -3,6 +3,8 @@ location API), Memfault reboots and the feedback webhook. Their routes, and thei
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -23,17 +25,20 @@ def add_routes(app: web.Application, base: str = "") -> None:
     memfault.add_routes(app, base)
 
 
-def start(services: Services, config: BackendConfig) -> None:
-    """Create the location and reboot pollers and start them in the background."""
+def start(services: Services, config: BackendConfig,
+          clock: Callable[[], float] = time.time) -> None:
+    """Create the location and reboot pollers and start them in the background; `clock`
+    (seconds) dates their polling windows and history queries."""
     services.location = LocationService(
         services.store, services.nrfcloud, services.hub, services.shadows,
-        services.background, config.location_interval)
+        services.background, config.location_interval, clock)
     services.background.spawn(services.location.ticker.run(), "location poller")
     settings = memfault_settings(config)
     if settings is not None:
         services.reboots = RebootService(
             settings, services.session, config.nrfcloud_timeout, services.store,
-            services.hub, services.shadows, services.background, config.memfault_interval)
+            services.hub, services.shadows, services.background, config.memfault_interval,
+            clock)
         services.background.spawn(services.reboots.ticker.run(), "Memfault poller")
 
 
