@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reference_backend import admin, api, device_api, keys, websocket
+from reference_backend import admin, api, device_api, keys, thirdparty, websocket
 from reference_backend.config import BackendConfig
 from reference_backend.history import routes as history_routes
 from reference_backend.problems import Problem, problem_response
@@ -37,6 +37,7 @@ def create_app(config: BackendConfig) -> web.Application:
     app.on_shutdown.append(_close_websockets)
     api.add_routes(app)
     device_api.add_routes(app)
+    thirdparty.add_routes(app)  # before history's generic route
     history_routes.add_routes(app)
     app.router.add_get("/ws", websocket.connect)
     if config.admin_token is not None:

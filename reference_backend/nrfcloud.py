@@ -51,6 +51,16 @@ class NrfCloud:
             body={"desired": {"lwm2m": lwm2m}}, parse=False,
         )  # fmt: skip
 
+    async def location_history(
+        self, account: Account, device_id: str, start: str, end: str, page_token: str | None
+    ) -> Any:
+        """One page of the device's location history (the JSON as nRF Cloud answers it)."""
+        query = {"pageLimit": "100", "deviceId": device_id, "start": start, "end": end}
+        if page_token is not None:
+            query["pageNextToken"] = page_token
+        _, body = await self._call(account, "GET", "/v1/location/history", query=query)
+        return body
+
     async def create_fota_job(self, account: Account, bundle_id: str, device_id: str) -> str:
         """Creates a FOTA job and returns its jobId."""
         # exactly these keys in this order, as nRF Cloud's documentation and the specs show

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from reference_backend import thirdparty
 from reference_backend.accounts import endpoint_problem, normalize_endpoint
 from reference_backend.config import DEFAULT_API_KEY, BackendConfig
 from reference_backend.devices import DEFAULT_ACCOUNT, UNSUPPORTED
@@ -18,6 +19,8 @@ from reference_backend.ingest.imports import ImportLog
 from reference_backend.ingest.service import IngestService
 from reference_backend.jwt import MapKeys
 from reference_backend.loader import DeviceEntry, LoadError, read_devices
+from reference_backend.location.service import LocationService
+from reference_backend.memfault import RebootService
 from reference_backend.nrfcloud import NrfCloud
 from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Account, Device, FingerprintTaken, Store
@@ -37,6 +40,8 @@ class Services:
     bridge: BridgeConsumers
     history: ResourceHistory
     map_keys: MapKeys
+    location: LocationService | None = None  # set by thirdparty.start
+    reboots: RebootService | None = None  # None while Memfault is not configured
 
     async def close(self) -> None:
         await self.background.close()  # pollers first, so nothing sends while closing
@@ -78,6 +83,7 @@ async def open_services(config: BackendConfig) -> Services:
     background.spawn(fota.ticker.run(), "job poller")
     for account in store.accounts():
         bridge.ensure(account)
+    thirdparty.start(services, config)
     await asyncio.sleep(0)  # let the pollers start
     return services
 

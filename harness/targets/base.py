@@ -9,6 +9,7 @@ the admin API used here, so embedded and remote targets differ only in how they 
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,9 @@ class TargetRun:
         self.mock: MockClient = MockClient(target.mock_url, session=session)
         self._accounts: dict[str, Account] = {}
         self._journal_seen: dict[str, int] = {}  # api key -> last journal id returned
+        # Third-party calls share the mock's host accounts between runs: a run looks only at
+        # the journal entries since it started (the embedded mock shares this clock).
+        self.started_at = time.time()
 
     async def account(self, name: str = "nordic") -> Account:
         """This run's account of that name, registered with the backend on first use."""
@@ -122,7 +126,8 @@ class Target:
     def values(self) -> dict[str, Any]:
         """What every feature run's context starts with."""
         return {"APIURL": self.api_url, "websocketURL": self.ws_url,
-                "nrfCloudMockURL": self.mock_url, **self.variables}
+                "nrfCloudMockURL": self.mock_url, **third_party_urls(self.mock_url),
+                **self.variables}
 
     def open_run(self, run_id: str, session: aiohttp.ClientSession) -> TargetRun:
         return TargetRun(self, secrets.token_hex(5), session)
@@ -142,3 +147,13 @@ class Target:
                 return await resp.json(content_type=None) if text else {}
         except aiohttp.ClientError as exc:
             raise TargetError(f"{method} {url} failed: {exc}") from None
+
+
+def third_party_urls(mock_url: str) -> dict[str, str]:
+    """The third parties' URLs under the mock, as the TypeScript runner names them
+    (REAL-SUITE.md §1.3); none without a mock."""
+    if not mock_url:
+        return {}
+    return {"feedbackWebhookURL": f"{mock_url}/webhook.office.com/",
+            "memfaultApiEndpoint": f"{mock_url}/api.memfault.com",
+            "mapAPIURL": f"{mock_url}/api.nordicsemi.world"}

@@ -11,11 +11,11 @@ from typing import Any
 
 from mock_nrfcloud.server import RunningMock, start_mock
 from reference_backend import __version__ as backend_version
-from reference_backend.server import RunningBackend, start_backend
+from reference_backend.server import RunningBackend, ThirdParties, start_backend
 
 from .base import Target, TargetError
 
-FAST_INTERVAL = 0.1  # seconds: shadow and job polling
+FAST_INTERVAL = 0.1  # seconds: shadow, job, location and Memfault polling
 
 
 class EmbeddedTarget(Target):
@@ -41,7 +41,8 @@ class EmbeddedTarget(Target):
             self._mock = await start_mock("127.0.0.1", 0)
             self._backend = await start_backend(
                 "127.0.0.1", 0, admin_token=self.admin_token, shadow_interval=self.interval,
-                job_interval=self.interval, nrfcloud_timeout=2.0)
+                job_interval=self.interval, nrfcloud_timeout=2.0,
+                third_parties=ThirdParties.on_mock(self._mock.url, self.interval))
         except OSError as exc:
             await self.stop()
             raise TargetError(f"cannot start the embedded servers: {exc}") from None
