@@ -10,6 +10,7 @@ import aiohttp
 from reference_backend.accounts import endpoint_problem, normalize_endpoint
 from reference_backend.config import DEFAULT_API_KEY, BackendConfig
 from reference_backend.devices import DEFAULT_ACCOUNT, UNSUPPORTED
+from reference_backend.fota.flow_service import FlowService
 from reference_backend.fota.jobs import FotaService
 from reference_backend.hub import Hub
 from reference_backend.loader import DeviceEntry, LoadError, read_devices
@@ -25,13 +26,15 @@ class Services:
     hub: Hub
     nrfcloud: NrfCloud
     shadows: ShadowService
-    fota: FotaService
+    fota: FotaService  # the seed's, at the root
+    fota_flow: FlowService  # the 2024-04-17 API's
     background: Background
     session: aiohttp.ClientSession
 
     async def close(self) -> None:
         await self.background.close()  # pollers first, so nothing sends while closing
         await self.hub.close_all()
+        await self.nrfcloud.close()
         await self.session.close()
         self.store.close()
 
@@ -55,9 +58,11 @@ async def open_services(config: BackendConfig) -> Services:
     nrfcloud = NrfCloud(session, config.nrfcloud_timeout)
     shadows = ShadowService(store, nrfcloud, hub, background, config.shadow_interval)
     fota = FotaService(store, nrfcloud, hub, shadows, background, config.job_interval)
-    services = Services(store, hub, nrfcloud, shadows, fota, background, session)
+    fota_flow = FlowService(store, nrfcloud, hub, shadows, background, config.job_interval)
+    services = Services(store, hub, nrfcloud, shadows, fota, fota_flow, background, session)
     background.spawn(shadows.ticker.run(), "shadow poller")
     background.spawn(fota.ticker.run(), "job poller")
+    background.spawn(fota_flow.ticker.run(), "2024-04-17 job poller")
     await asyncio.sleep(0)  # let the pollers start
     return services
 

@@ -82,18 +82,27 @@ class Target:
     name = "remote"
 
     def __init__(self, api_url: str = "", mock_url: str = "", admin_token: str = "",
-                 ws_url: str | None = None, variables: dict[str, Any] | None = None):
+                 ws_url: str | None = None, variables: dict[str, Any] | None = None,
+                 api_version: str = ""):
         self.variables = dict(variables or {})  # `--var NAME=VALUE`: more context values
-        self.api_url = api_url.rstrip("/")
+        self.api_url = api_url.rstrip("/")  # the backend's root: /health, /__admin
+        # `--api-version`: the API generation the specs talk to, under /<api_version>
+        self.api_version = api_version.strip("/")
         self.mock_url = mock_url.rstrip("/")
         self.admin_token = admin_token
         self._ws_url = ws_url
 
     @property
+    def api_base(self) -> str:
+        """`APIURL`: the backend's URL, under `/<api_version>` when one was chosen."""
+        return self.api_url + (f"/{self.api_version}" if self.api_version else "")
+
+    @property
     def ws_url(self) -> str:
+        """`websocketURL`: as given (remote `--ws-url`), else `/ws` under the API base."""
         if self._ws_url:
             return self._ws_url
-        return self.api_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/ws"
+        return self.api_base.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/ws"
 
     async def start(self) -> None:
         """Make the target ready; raise TargetError when it cannot be."""
@@ -103,7 +112,7 @@ class Target:
 
     def values(self) -> dict[str, Any]:
         """What every feature run's context starts with."""
-        return {"APIURL": self.api_url, "websocketURL": self.ws_url,
+        return {"APIURL": self.api_base, "websocketURL": self.ws_url,
                 "nrfCloudMockURL": self.mock_url, **self.variables}
 
     def open_run(self, run_id: str, session: aiohttp.ClientSession) -> TargetRun:
