@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .api_version import parse_api_version, skip_other_api_versions
+from .api_version import parse_api_version
 from .events import EventBus
 from .loader import check_examples, check_steps, discover, parse_all
 from .plan import Plan, Selection, make_plan
@@ -57,8 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--admin-token", default="", help="remote: the backend's admin token")
     run.add_argument("--api-version", default="", metavar="DATE", type=_api_version,
                      help="the API generation to test, e.g. 2024-04-17: APIURL and the "
-                     "websocket URL get /DATE; specs with another `apiVersion` are skipped "
-                     "(default: the root API)")
+                     "websocket URL get /DATE (default: the root API; a spec's front matter "
+                     "`apiVersion` overrides it)")
     run.add_argument("--target-config", metavar="FILE",
                      help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url")
     run.add_argument("--var", dest="variables", action="append", default=[],
@@ -213,7 +213,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     plan, files = _plan(args)
-    skip_other_api_versions(plan, args.api_version)
     registry = _registry(args)
     _check_steps(plan, registry)
     settings = RunSettings(

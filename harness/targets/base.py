@@ -92,17 +92,23 @@ class Target:
         self.admin_token = admin_token
         self._ws_url = ws_url
 
-    @property
-    def api_base(self) -> str:
-        """`APIURL`: the backend's URL, under `/<api_version>` when one was chosen."""
-        return self.api_url + (f"/{self.api_version}" if self.api_version else "")
+    def api_base(self, api_version: str | None = None) -> str:
+        """`APIURL`: the backend's URL, under `/<api_version>` (default: the target's
+        `--api-version`; "" for the root)."""
+        version = self.api_version if api_version is None else api_version
+        return self.api_url + (f"/{version}" if version else "")
+
+    def websocket_url(self, api_version: str | None = None) -> str:
+        """`websocketURL`: as given (remote `--ws-url`, for the target's own API version),
+        else `/ws` under the API base."""
+        if self._ws_url and (api_version is None or api_version == self.api_version):
+            return self._ws_url
+        base = self.api_base(api_version)
+        return base.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/ws"
 
     @property
     def ws_url(self) -> str:
-        """`websocketURL`: as given (remote `--ws-url`), else `/ws` under the API base."""
-        if self._ws_url:
-            return self._ws_url
-        return self.api_base.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/ws"
+        return self.websocket_url()
 
     async def start(self) -> None:
         """Make the target ready; raise TargetError when it cannot be."""
@@ -110,9 +116,11 @@ class Target:
     async def stop(self) -> None:
         pass
 
-    def values(self) -> dict[str, Any]:
-        """What every feature run's context starts with."""
-        return {"APIURL": self.api_base, "websocketURL": self.ws_url,
+    def values(self, api_version: str | None = None) -> dict[str, Any]:
+        """What every feature run's context starts with; `api_version` for a spec written
+        for one API generation (front matter `apiVersion`)."""
+        return {"APIURL": self.api_base(api_version),
+                "websocketURL": self.websocket_url(api_version),
                 "nrfCloudMockURL": self.mock_url, **self.variables}
 
     def open_run(self, run_id: str, session: aiohttp.ClientSession) -> TargetRun:
