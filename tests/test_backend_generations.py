@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 from test_backend_support import (
+    ADMIN_TOKEN,
     Stack,
     assert_problem,
     close_stack,
@@ -25,6 +26,7 @@ from test_backend_support import (
 )
 
 from reference_backend.fota.ulid import is_ulid
+from reference_backend.server import start_backend
 
 DATED = "/2024-04-17"
 PROTO = "https://github.com/hello-nrfcloud/proto/"
@@ -292,3 +294,35 @@ async def test_a_job_created_after_our_timeout_is_cancelled(stack: Stack) -> Non
     r = await stack.http.get(url(stack, "", device_id, fingerprint, "fota/jobs"))
     assert [j["id"] for j in (await r.json())["jobs"]] == [again]
     await asyncio.sleep(0)
+
+
+async def test_jobs_survive_a_restart_with_state(tmp_path: Any) -> None:
+    state = tmp_path / "state.sqlite"
+    stack = await open_stack(nrfcloud_timeout=0.5, state=state)
+    try:
+        account, device_id, fingerprint = await device(stack)
+        cloud = str(uuid.uuid4())
+        await stack.nrf.queue(account, "POST", "/v1/fota-jobs", body={"jobId": cloud})
+        body = {"upgradePath": {"2.0.0": APP_1}}
+        r = await stack.http.post(url(stack, DATED, device_id, fingerprint, "fota/app"), json=body)
+        job_id = (await r.json())["id"]
+        await job_becomes(stack, device_id, fingerprint, id=job_id, status="IN_PROGRESS")
+        await stack.backend.stop()
+        stack.backend = await start_backend(
+            admin_token=ADMIN_TOKEN, shadow_interval=0.05, job_interval=0.05,
+            nrfcloud_timeout=0.5, state=state,
+        )  # fmt: skip
+        listed = await jobs(stack, device_id, fingerprint)
+        assert [(j["id"], j["status"]) for j in listed] == [(job_id, "IN_PROGRESS")]
+        # the flow goes on where it was
+        await stack.nrf.queue(
+            account, "GET", f"/v1/fota-jobs/{cloud}", body=job_details(cloud, "COMPLETED")
+        )
+        await stack.shadow(account, shadow_item(device_id, 2, app="2.0.1", ts=1716801999))
+        # no websocket: a device with a running job is polled all the same
+        await job_becomes(
+            stack, device_id, fingerprint, id=job_id, status="SUCCEEDED",
+            statusDetail="No more bundles to apply for 2.0.1. Job completed.",
+        )  # fmt: skip
+    finally:
+        await close_stack(stack)

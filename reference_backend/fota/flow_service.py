@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,6 +81,21 @@ class FlowService:
         # a device whose job waits for its new version is polled even without a connection
         shadows.watch(lambda: {j.device_id for j in self._jobs.values() if j.running})
         shadows.on_reported(self._reported)
+        self._resume()
+
+    def _resume(self) -> None:
+        """Picks up the jobs a `--state` file holds: a running job goes on where it was."""
+        for data in self._store.flow_jobs():
+            job = FlowJob(**data)
+            self._jobs[job.id] = job
+            self._seq = max(self._seq, job.seq)
+            if job.status == NEW:
+                self._background.spawn(self._advance(job.id), f"FOTA job {job.id}")
+            elif job.status == IN_PROGRESS and job.current is None:
+                # stopped between two steps: that step's version is to be looked at again
+                if job.used_versions and job.used_versions[-1] == job.reported_version:
+                    job.used_versions.pop()
+                self._background.spawn(self._advance(job.id), f"FOTA job {job.id}")
 
     # requests
 
@@ -126,11 +142,15 @@ class FlowService:
             seq=self._seq,
         )
         self._jobs[job.id] = job
+        self._save(job)
         self._background.spawn(self._advance(job.id), f"FOTA job {job.id}")
         return job
 
     def jobs(self, device: Device) -> dict[str, Any]:
-        jobs = sorted(self._of(device.id), key=lambda j: (j.timestamp, j.seq), reverse=True)
+        """Newest first, at most MAX_LISTED, none before the device's hideDataBefore."""
+        hide_before = getattr(device, "hide_data_before", None)
+        jobs = [j for j in self._of(device.id) if not hide_before or j.timestamp >= hide_before]
+        jobs.sort(key=lambda j: (j.timestamp, j.seq), reverse=True)
         return {
             "@context": FOTA_JOBS,
             "deviceId": device.id,
@@ -171,10 +191,12 @@ class FlowService:
                 )
                 return
             job.used_versions.append(version)
+            self._save(job)
         cloud_id = await self._create_cloud_job(job, bundle)
         async with self._lock(job.id):
             if cloud_id is not None:
                 job.cloud_jobs[cloud_id] = "QUEUED"
+                self._save(job)
             if not job.running:  # aborted meanwhile: its nRF Cloud job is taken back
                 if cloud_id is not None:
                     self._background.spawn(self._cancel_cloud_jobs(job), f"cancel {job.id}")
@@ -246,6 +268,7 @@ class FlowService:
                     return
                 if status in CLOUD_SUCCEEDED:
                     job.cloud_done = True
+                self._save(job)
             await self._step_done(job)
         finally:
             self._in_flight.discard(job.id)
@@ -258,6 +281,7 @@ class FlowService:
             if version is None or version == job.reported_version:
                 continue
             job.new_version = version
+            self._save(job)
             await self._step_done(job)
 
     async def _step_done(self, job: FlowJob) -> None:
@@ -267,6 +291,7 @@ class FlowService:
                 return
             job.reported_version = job.new_version
             job.current, job.cloud_done, job.new_version = None, False, None
+            self._save(job)
         await self._advance(job.id)
 
     async def _finish(self, job: FlowJob, status: str, detail: str) -> None:
@@ -274,6 +299,8 @@ class FlowService:
         await self._notify(job)
 
     async def _notify(self, job: FlowJob) -> None:
+        """Saves the job, then tells the device's 2024-04-17 connections."""
+        self._save(job)
         await self._hub.send(job.device_id, fota_job(job), generation=GENERATION)
 
     async def _cancel_cloud_jobs(self, job: FlowJob) -> None:
@@ -286,10 +313,16 @@ class FlowService:
             try:
                 await self._nrfcloud.cancel_fota_job(account, cloud_id)
                 job.cloud_jobs[cloud_id] = "CANCELLED"
+                self._save(job)
             except NrfCloudError as e:
                 log.warning("cancelling nRF Cloud job %s of %s failed: %s", cloud_id, job.id, e)
 
     # helpers
+
+    def _save(self, job: FlowJob) -> None:
+        data = asdict(job)
+        data["first_missing"] = None  # a monotonic time means nothing after a restart
+        self._store.save_flow_job(job.id, data)
 
     def _of(self, device_id: str) -> list[FlowJob]:
         return [j for j in self._jobs.values() if j.device_id == device_id]
