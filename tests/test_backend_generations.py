@@ -163,7 +163,11 @@ async def test_the_multi_bundle_flow_needs_completion_and_a_new_version(stack: S
     assert started["statusDetail"] == f"Started job for version 2.0.0 with bundle {APP_1}."
     # the device reports 2.0.1 before nRF Cloud completes: not enough on its own
     await stack.shadow(account, shadow_item(device_id, 2, app="2.0.1", ts=1716801999))
-    await receive_until(ws, lambda m: m["@context"] == PROTO + "shadow")
+    await receive_until(
+        ws,
+        lambda m: m["@context"] == PROTO + "shadow"
+        and any(o["Resources"].get("3") == "2.0.1" for o in m["reported"]),
+    )
     assert (await jobs(stack, device_id, fingerprint))[0]["reportedVersion"] == "2.0.0"
     await stack.nrf.queue(account, "POST", "/v1/fota-jobs", body={"jobId": cloud_2})
     await stack.nrf.queue(

@@ -128,8 +128,12 @@ async def three_updates_root(url: str, http: aiohttp.ClientSession) -> None:
                 job = await r.json()
                 assert r.status == 201, job
             job_ids.append(job["id"])
-            await next_message(ws, job_is(job["id"], "COMPLETED"))
-            await next_message(ws, reports_app(new))
+            # nRF Cloud completing the job and the device reporting the new version come
+            # in either order
+            waiting = [job_is(job["id"], "COMPLETED"), reports_app(new)]
+            while waiting:
+                seen = await next_message(ws, lambda m, ws_=waiting: any(w(m) for w in ws_))
+                waiting = [w for w in waiting if not w(seen)]
         assert len(set(job_ids)) == 3  # each update its own nRF Cloud job
         async with http.get(f"{url}/device/{device}/fota/jobs?fingerprint={fingerprint}") as r:
             listed = (await r.json())["jobs"]

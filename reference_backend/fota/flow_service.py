@@ -282,7 +282,8 @@ class FlowService:
                 continue
             job.new_version = version
             self._save(job)
-            await self._step_done(job)
+            # not awaited here: the next step's nRF Cloud call must not hold up the poller
+            self._background.spawn(self._step_done(job), f"FOTA job {job.id}")
 
     async def _step_done(self, job: FlowJob) -> None:
         """Steps 4 and 5: both nRF Cloud's completion and the new version are in."""
