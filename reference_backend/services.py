@@ -11,6 +11,7 @@ from reference_backend import thirdparty
 from reference_backend.accounts import endpoint_problem, normalize_endpoint
 from reference_backend.config import DEFAULT_API_KEY, BackendConfig
 from reference_backend.devices import DEFAULT_ACCOUNT, UNSUPPORTED
+from reference_backend.fota.flow_service import FlowService
 from reference_backend.fota.jobs import FotaService
 from reference_backend.history.store import ResourceHistory
 from reference_backend.hub import Hub
@@ -33,7 +34,8 @@ class Services:
     hub: Hub
     nrfcloud: NrfCloud
     shadows: ShadowService
-    fota: FotaService
+    fota: FotaService  # the seed's, at the root
+    fota_flow: FlowService  # the 2024-04-17 API's
     background: Background
     session: aiohttp.ClientSession
     ingest: IngestService
@@ -47,6 +49,7 @@ class Services:
         await self.background.close()  # pollers first, so nothing sends while closing
         await self.bridge.close()
         await self.hub.close_all()
+        await self.nrfcloud.close()
         await self.session.close()
         self.store.close()
 
@@ -75,12 +78,14 @@ async def open_services(config: BackendConfig) -> Services:
     history = ResourceHistory()
     shadows.on_reported(history.record)
     map_keys = MapKeys(session, config.map_api_url)
+    fota_flow = FlowService(store, nrfcloud, hub, shadows, background, config.job_interval)
     services = Services(
-        store, hub, nrfcloud, shadows, fota, background, session,
+        store, hub, nrfcloud, shadows, fota, fota_flow, background, session,
         ingest=ingest, bridge=bridge, history=history, map_keys=map_keys,
     )
     background.spawn(shadows.ticker.run(), "shadow poller")
     background.spawn(fota.ticker.run(), "job poller")
+    background.spawn(fota_flow.ticker.run(), "2024-04-17 job poller")
     for account in store.accounts():
         bridge.ensure(account)
     thirdparty.start(services, config)

@@ -22,10 +22,11 @@ class EmbeddedTarget(Target):
     name = "embedded"
 
     def __init__(self, interval: float = FAST_INTERVAL,
-                 variables: dict[str, Any] | None = None):
+                 variables: dict[str, Any] | None = None, api_version: str = ""):
         # VERSION is what the backend's health check reports, as a deployment's would.
         super().__init__(admin_token=secrets.token_urlsafe(16),
-                         variables={"VERSION": backend_version, **(variables or {})})
+                         variables={"VERSION": backend_version, **(variables or {})},
+                         api_version=api_version)
         self.interval = interval
         self._mock: RunningMock | None = None
         self._backend: RunningBackend | None = None
@@ -47,8 +48,7 @@ class EmbeddedTarget(Target):
             await self.stop()
             raise TargetError(f"cannot start the embedded servers: {exc}") from None
         self.mock_url = self._mock.url
-        self.api_url = self._backend.url
-        self._ws_url = self._backend.ws_url
+        self.api_url = self._backend.url  # the websocket URL follows it (and the API version)
 
     async def stop(self) -> None:
         if self._backend is not None:
