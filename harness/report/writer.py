@@ -46,14 +46,19 @@ class FileReporter:
     """Appends each event to events.ndjson and writes the other reports on RunFinished,
     or at close() when it never came.
 
-    The reports are built from the events.ndjson just written, exactly as `rebuild`
-    does, so a rebuild gives the same bytes. The file is flushed at the end of every
-    feature run and at most FLUSH_EVERY seconds after any event (on the runner's loop),
-    so a killed or hung run leaves what happened on disk without a write per event.
+    The reports are rendered from the run's read model (`model`, fed by the bus ahead
+    of this reporter; without one it keeps its own), which holds what the saved events
+    rebuild to, so `rebuild` gives the same bytes. The file is flushed at the end of
+    every feature run and at most FLUSH_EVERY seconds after any event (on the runner's
+    loop), so a killed or hung run leaves what happened on disk without a write per
+    event.
     """
 
-    def __init__(self, reports_dir: Path, *, errors: TextIO | None = None) -> None:
+    def __init__(self, reports_dir: Path, *, errors: TextIO | None = None,
+                 model: ResultBuilder | None = None) -> None:
         self.reports_dir = Path(reports_dir)
+        self._own_model = model is None
+        self.model = ResultBuilder() if model is None else model
         self.written: list[Path] = []
         self.result: RunResult | None = None
         self._events: TextIO | None = None
@@ -73,6 +78,8 @@ class FileReporter:
     def _handle(self, event: Event) -> None:
         if self._done:
             return
+        if self._own_model:
+            self.model(event)
         out = self._open()
         try:
             out.write(jsonout.event_line(event) + "\n")
@@ -126,7 +133,7 @@ class FileReporter:
         self._done = True
         try:
             self._flush()
-            self.result = build(self.reports_dir / EVENTS)
+            self.result = self.model.result()
             self.written = write_reports(self.result, self.reports_dir)
         except Exception as exc:
             self._warn(f"could not write the reports in {self.reports_dir}: {exc!r}")
