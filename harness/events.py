@@ -3,6 +3,11 @@
 Every event is a plain dataclass written as one JSON line (`to_dict`), so a saved
 `events.ndjson` rebuilds every report. `RunStarted` carries the plan; every later event
 refers to its feature runs, executions and steps by id (as cucumber's messages do).
+
+There is no StepStarted: steps run in plan order within a scenario, so the step
+running is the first of a started scenario without a StepFinished, and a step that
+passes at once costs two events fewer than a started/finished pair per step
+would (a third of a trivial run's events; see benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -72,13 +77,6 @@ class ScenarioFinished(Event):
 
 
 @dataclass
-class StepStarted(Event):
-    type: ClassVar[str] = "step_started"
-    run_id: str
-    step_id: str
-
-
-@dataclass
 class StepAttempt(Event):
     type: ClassVar[str] = "step_attempt"
     run_id: str
@@ -136,7 +134,7 @@ class RunFinished(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls for cls in (RunStarted, FeatureRunStarted, FeatureRunFinished,
-                              ScenarioStarted, ScenarioFinished, StepStarted, StepAttempt,
+                              ScenarioStarted, ScenarioFinished, StepAttempt,
                               StepFinished, Log, Attachment, RunFinished)
 }
 

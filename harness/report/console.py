@@ -33,7 +33,6 @@ from harness.events import (
     ScenarioStarted,
     StepAttempt,
     StepFinished,
-    StepStarted,
 )
 
 from .results import ResultBuilder, RunResult, StepResult, outcome
@@ -123,7 +122,7 @@ class ConsoleReporter:
         self._handlers: dict[str, Callable[[Any], None]] = {
             RunStarted.type: self._on_run_started, FeatureRunStarted.type: self._on_feature_started,
             ScenarioStarted.type: self._on_scenario_started,
-            StepStarted.type: self._on_step_started, StepAttempt.type: self._on_attempt,
+            StepAttempt.type: self._on_attempt,
             StepFinished.type: self._on_step, Log.type: self._on_log,
             Attachment.type: self._on_attachment, ScenarioFinished.type: self._on_scenario,
             FeatureRunFinished.type: self._on_feature, RunFinished.type: self._on_run_finished,
@@ -173,9 +172,6 @@ class ConsoleReporter:
         scenario = self.builder.find_scenario(event.scenario_id)
         if running and scenario:
             running.scenario = scenario.name
-        self._redraw()
-
-    def _on_step_started(self, event: StepStarted) -> None:
         self._redraw()
 
     def _on_attachment(self, event: Attachment) -> None:

@@ -26,6 +26,8 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 _MD = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+# markupsafe's escaping, as a table: no Markup object per value on the fast path.
+_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
 _ICON = {"passed": "✓", "failed": "✗", "skipped": "–", "undefined": "?", "pending": "…",
          "running": "…"}
 
@@ -39,6 +41,7 @@ def markdown(text: str | None) -> Markup:
     return Markup(_MD.render(text))  # markdown-it escapes (html option off)
 
 
+@lru_cache(maxsize=4096)
 def step_text(text: str | None) -> Markup:
     """Step text with its `code spans` shown as code; nothing else is interpreted, since a
     resolved value may hold `*` or `_` that Markdown would turn into emphasis."""
@@ -118,10 +121,43 @@ def journal_summary(entry: Any) -> str:
     return compact(entry, 100)
 
 
+def plain_step(feature: FeatureResult, scenario: ScenarioResult, step: StepResult,
+               anchor: Any) -> Markup | None:
+    """The `step_block` macro's markup for a plain step (no code, table, comment, error,
+    attempt, attachment or log: most steps of a passing run), or None for any other.
+
+    A fast path: the macro costs ~100 µs a step, which made the report most of the cost
+    of a large run. tests/test_report_html.py holds it to the macro, byte for byte."""
+    if (step.comments or step.description or step.code is not None or step.table
+            or step.error or step.attempts or step.attempt_count > 1 or step.attachments
+            or step.logs or step.interrupted or step.status in ("undefined", "pending")
+            or (step.resolved is not None and step.resolved != step.text)):
+        return None
+    result = outcome(step.status)
+    if step.reason and result == "skipped" and step.ran and step.reason != scenario.reason:
+        return None
+    where = anchor(step)
+    took = f'<span class="dur">{duration(step.duration)}</span>' \
+        if step.duration or (step.ran and result != "skipped") else ""
+    status = step.status.translate(_ESCAPE)
+    return Markup(
+        f'<li class="step st-{result}{"" if step.ran else " unrun"}" id="{where}">\n'
+        f'<div class="step-line">\n<span class="icon st-{result}" title="{status}">'
+        f'{_ICON.get(step.status, "•")}</span>\n<span class="text"><span class="kw">'
+        f'{step.keyword.translate(_ESCAPE)}</span> {step_text(step.shown_text)}</span>\n'
+        f'<span class="step-meta">\n{took}<a class="line" href="#{where}" '
+        f'title="{feature.path.translate(_ESCAPE)}:{step.line}">:{step.line}</a>\n</span>\n'
+        "</div>\n\n</li>")
+
+
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             # Compiling the template costs more than a whole FOTA run's
+                             # report: kept compiled in the user's temp folder, keyed by
+                             # the template's checksum (jinja2 checks it).
+                             bytecode_cache=jinja2.FileSystemBytecodeCache(),
                              # Attachments are whatever steps attached: a missing key
                              # must render as nothing, never fail the whole report.
                              undefined=jinja2.ChainableUndefined)
@@ -129,7 +165,7 @@ def _environment() -> jinja2.Environment:
                        compact=compact, short_url=short_url, duration=duration, clock=clock,
                        stamp=stamp, first_line=first_line, outcome=outcome,
                        diff_lines=diff_lines, journal_summary=journal_summary)
-    env.globals.update(icon=_ICON)
+    env.globals.update(icon=_ICON, plain_step=plain_step)
     return env
 
 

@@ -249,7 +249,7 @@ class ResultBuilder:
             "feature_finished": self._on_feature_finished,
             "scenario_started": self._on_scenario_started,
             "scenario_finished": self._on_scenario_finished,
-            "step_started": self._on_step_started, "step_attempt": self._on_step_attempt,
+            "step_attempt": self._on_step_attempt,
             "step_finished": self._on_step_finished, "log": self._on_log,
             "attachment": self._on_attachment, "run_finished": self._on_run_finished,
         }
@@ -333,14 +333,20 @@ class ResultBuilder:
         scenario.reason = e.get("reason")
         self._finished_scenarios.add(scenario.id)
 
-    def _on_step_started(self, e: dict[str, Any]) -> None:
+    def _step(self, e: dict[str, Any], duration: float) -> StepResult:
+        """The step an event is about, marked running at its first event (there is no
+        StepStarted: see harness/events.py), started `duration` before it."""
         step = self._steps[e["step_id"]]
-        step.started = e.get("time")
-        step.status = "running"
-        step.ran = True
+        if not step.ran:
+            step.ran = True
+            step.status = "running"
+            when = e.get("time")
+            if isinstance(when, int | float) and isinstance(duration, int | float):
+                step.started = when - duration
+        return step
 
     def _on_step_attempt(self, e: dict[str, Any]) -> None:
-        step = self._steps[e["step_id"]]
+        step = self._step(e, e.get("duration") or 0.0)
         step.attempts.append(Attempt(attempt=e.get("attempt", len(step.attempts) + 1),
                                      time=e.get("time", 0.0), duration=e.get("duration", 0.0),
                                      error=e.get("error"), next_delay=e.get("next_delay"),
@@ -348,7 +354,7 @@ class ResultBuilder:
         step.attempt_count = max(step.attempt_count, step.attempts[-1].attempt)
 
     def _on_step_finished(self, e: dict[str, Any]) -> None:
-        step = self._steps[e["step_id"]]
+        step = self._step(e, e.get("duration") or 0.0)
         step.status = e.get("status") or "failed"
         step.duration = e.get("duration") or 0.0
         step.resolved = e.get("text")
@@ -363,7 +369,7 @@ class ResultBuilder:
                          message=str(e.get("message", "")))
         step = self._steps.get(e.get("step_id") or "")
         if step is not None:
-            step.logs.append(entry)
+            self._step(e, 0.0).logs.append(entry)
         else:
             self._features[e["run_id"]].logs.append(entry)
 
@@ -373,7 +379,7 @@ class ResultBuilder:
         entry = AttachmentEntry(time=e.get("time", 0.0), kind=kind, data=data)
         step = self._steps.get(e.get("step_id") or "")
         if step is not None:
-            step.attachments.append(entry)
+            self._step(e, 0.0).attachments.append(entry)
             return
         if kind == "journal":
             scenario = self._scenarios.get(str(data.get("scenario_id")))
@@ -455,6 +461,17 @@ class ResultBuilder:
             return
         finished = scenario.id in self._finished_scenarios
         later = scenario.reason if finished and scenario.reason else INTERRUPTED
+        if not finished:
+            # Cut short: the step running then is the first not finished (steps run in
+            # plan order), whether or not it had sent an event yet.
+            running = next((st for st in scenario.steps if st.status in (PLANNED, "running")),
+                           None)
+            if running is not None and not running.ran:
+                done = [st for st in scenario.steps if st.ran]
+                running.ran = True
+                running.status = "running"
+                running.started = (done[-1].started or 0.0) + done[-1].duration if done \
+                    else scenario.started
         for step in scenario.steps:
             if step.status == "running":
                 step.status = "skipped"

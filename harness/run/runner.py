@@ -24,7 +24,6 @@ from ..events import (
     ScenarioStarted,
     StepAttempt,
     StepFinished,
-    StepStarted,
     worst,
 )
 from ..hooks import HOOKS, Hooks
@@ -285,7 +284,6 @@ class Runner:
                     planned: PlannedStep) -> str:
         bus = self.bus
         step, step_id = planned.step, planned.id
-        bus.emit(StepStarted(run_id=run.run_id, step_id=step_id))
         policy = self.settings.retry.merged(planned.retry)  # the one merge, CLI under spec
         retrying = planned.retrying
         started = time.monotonic()
