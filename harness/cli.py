@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .events import EventBus
+from .hooks import HOOKS
 from .loader import check_examples, check_steps, discover, parse_all
 from .plan import Plan, Selection, make_plan
 from .run.registry import DEFAULT_STEP_MODULES, StepLoadError, StepRegistry
@@ -223,7 +224,7 @@ async def _run(plan: Plan, registry: StepRegistry, target: Target, bus: EventBus
                settings: RunSettings, files: list[str]) -> int:
     await target.start()
     try:
-        runner = Runner(plan, registry, target, bus, settings, paths=files)
+        runner = Runner(plan, registry, target, bus, settings, hooks=HOOKS, paths=files)
         loop = asyncio.get_running_loop()
         # Not possible outside the main thread or on Windows: Ctrl-C then stops at once.
         with contextlib.suppress(NotImplementedError, RuntimeError):

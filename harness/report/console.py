@@ -9,7 +9,6 @@ would be noise in a log file. The last line is always exactly
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import contextlib
 import json
@@ -35,8 +34,9 @@ from harness.events import (
     StepFinished,
 )
 
+from .later import Later
 from .results import ResultBuilder, RunResult, StepResult, outcome
-from .text import duration
+from .text import diff_kind, duration
 
 _CODES = {"passed": "32", "failed": "31", "undefined": "35", "skipped": "33", "pending": "33",
           "bold": "1", "dim": "2", "cyan": "36", "red": "31", "green": "32", "yellow": "33",
@@ -45,6 +45,7 @@ _UNICODE = {"passed": "✓", "failed": "✗", "skipped": "–", "undefined": "?"
             "running": "⟳", "wait": "⏳", "sep": "›"}
 _ASCII = {"passed": "ok", "failed": "FAIL", "skipped": "skip", "undefined": "??",
           "pending": "..", "running": "*", "wait": "~", "sep": ">"}
+_DIFF_STYLES = {"file": "bold", "hunk": "cyan", "add": "green", "del": "red"}
 REDRAW_EVERY = 0.1  # seconds between redraws of the status area for mere progress
 
 
@@ -113,7 +114,7 @@ class ConsoleReporter:
         self._running: dict[str, _Running] = {}
         self._area = 0  # lines of the status area now on screen
         self._last_draw = 0.0
-        self._pending = False  # a trailing redraw is scheduled
+        self._later = Later(REDRAW_EVERY, self._draw_late)
         self._done = False
         self._broken = False
         self._started = 0  # feature runs started
@@ -325,15 +326,8 @@ class ConsoleReporter:
         return self._paint(self.symbols.get(status, status), status if status in _CODES else "dim")
 
     def _diff(self, line: str) -> str:
-        if line.startswith(("+++", "---")):
-            return self._paint(line, "bold")
-        if line.startswith("@@"):
-            return self._paint(line, "cyan")
-        if line.startswith("+"):
-            return self._paint(line, "green")
-        if line.startswith("-"):
-            return self._paint(line, "red")
-        return line
+        style = _DIFF_STYLES.get(diff_kind(line))
+        return self._paint(line, style) if style else line
 
     @staticmethod
     def _indent(level: int, text: str) -> str:
@@ -356,7 +350,7 @@ class ConsoleReporter:
             return
         now = time.monotonic()
         if not force and now - self._last_draw < REDRAW_EVERY:
-            self._redraw_later()
+            self._later.request()
             return
         self._last_draw = now
         width, height = self._size()
@@ -367,23 +361,10 @@ class ConsoleReporter:
         self._write(text)
         self._area = len(lines)
 
-    def _redraw_later(self) -> None:
-        """Draw the skipped update once things calm down, so the screen never stays behind
-        while the run waits (on the runner's loop: same thread, no locking needed)."""
-        if self._pending:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # called outside a loop: the next event redraws
-        self._pending = True
-
-        def draw() -> None:
-            self._pending = False
-            with contextlib.suppress(Exception):
-                self._redraw(force=True)
-
-        loop.call_later(REDRAW_EVERY, draw)
+    def _draw_late(self) -> None:
+        """The update skipped as too soon, drawn once things calm down."""
+        with contextlib.suppress(Exception):
+            self._redraw(force=True)
 
     def _area_lines(self) -> list[tuple[str, str]]:
         counts = self._scenario_counts

@@ -20,7 +20,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from .results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
-from .text import clock, duration, first_line, stamp
+from .text import clock, diff_kind, duration, first_line, stamp
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -92,20 +92,7 @@ def short_url(url: Any) -> str:
 
 def diff_lines(detail: str | None) -> list[tuple[str, str]]:
     """Lines of a failure detail with a class each, so a unified diff reads as one."""
-    lines = []
-    for line in (detail or "").split("\n"):
-        if line.startswith(("+++", "---")):
-            kind = "d-file"
-        elif line.startswith("@@"):
-            kind = "d-hunk"
-        elif line.startswith("+"):
-            kind = "d-add"
-        elif line.startswith("-"):
-            kind = "d-del"
-        else:
-            kind = "d-ctx"
-        lines.append((kind, line))
-    return lines
+    return [(f"d-{diff_kind(line)}", line) for line in (detail or "").split("\n")]
 
 
 def journal_summary(entry: Any) -> str:

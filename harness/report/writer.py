@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -14,6 +13,7 @@ from typing import Any, TextIO
 from harness.events import Event, FeatureRunFinished, RunFinished
 
 from . import html, jsonout, junit, markdown
+from .later import Later
 from .results import ResultBuilder, RunResult
 
 EVENTS = "events.ndjson"
@@ -65,7 +65,7 @@ class FileReporter:
         self._done = False
         self._failed = False
         self._dirty = False
-        self._flush_pending = False
+        self._later = Later(FLUSH_EVERY, self._flush_late)
         self._last_flush = 0.0
         self._errors = errors
 
@@ -93,7 +93,7 @@ class FileReporter:
                 time.monotonic() - self._last_flush >= FLUSH_EVERY:
             self._flush()
         else:
-            self._flush_later()
+            self._later.request()
 
     def _open(self) -> TextIO:
         if self._events is None:
@@ -109,23 +109,11 @@ class FileReporter:
             self._dirty = False
             self._events.flush()
 
-    def _flush_later(self) -> None:
-        if self._flush_pending:
-            return
+    def _flush_late(self) -> None:
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop (a synchronous caller): the next event or close() flushes
-        self._flush_pending = True
-
-        def flush() -> None:
-            self._flush_pending = False
-            try:
-                self._flush()
-            except Exception as exc:
-                self._warn(f"could not write {EVENTS}: {exc!r}")
-
-        loop.call_later(FLUSH_EVERY, flush)
+            self._flush()
+        except Exception as exc:
+            self._warn(f"could not write {EVENTS}: {exc!r}")
 
     def _write(self) -> None:
         if self._done:

@@ -40,10 +40,6 @@ class StepMatch:
     matcher: Matcher
 
     @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.func)
-
-    @property
     def location(self) -> str:
         return str(self.matcher.location)
 

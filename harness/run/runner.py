@@ -26,7 +26,7 @@ from ..events import (
     StepFinished,
     worst,
 )
-from ..hooks import HOOKS, Hooks
+from ..hooks import Hooks
 from ..plan import Execution, FeatureRun, Plan, PlannedStep
 from ..spec.model import Step, Table
 from ..targets.base import Target
@@ -72,14 +72,16 @@ RECORD_EVERY = 1.0
 
 class Runner:
     def __init__(self, plan: Plan, registry: StepRegistry, target: Target | None, bus: EventBus,
-                 settings: RunSettings | None = None, hooks: Hooks = HOOKS,
+                 settings: RunSettings | None = None, hooks: Hooks | None = None,
                  paths: list[str] | None = None):
         self.plan = plan
         self.registry = registry
         self.target = target
         self.bus = bus
         self.settings = settings or RunSettings()
-        self.hooks = hooks
+        # None: no hooks. The CLI passes harness.hooks.HOOKS, where the step modules'
+        # decorators register; tests pass their own.
+        self.hooks = hooks if hooks is not None else Hooks()
         self.paths = paths or []
         self._done: dict[str, asyncio.Event] = {r.run_id: asyncio.Event() for r in plan.runs}
         self._names = {r.run_id: r.name for r in plan.runs}
