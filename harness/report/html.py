@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+import orjson
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
@@ -24,6 +25,7 @@ from .text import clock, diff_kind, duration, first_line, stamp
 
 TEMPLATES = Path(__file__).with_name("templates")
 
+_PRETTY = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 _MD = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
 # markupsafe's escaping, as a table: no Markup object per value on the fast path.
@@ -64,11 +66,20 @@ def pretty(value: Any) -> str:
         stripped = value.strip()
         if stripped[:1] in ("{", "["):
             try:
-                return json.dumps(json.loads(stripped), indent=2, ensure_ascii=False)
-            except ValueError:
+                return _indented(orjson.loads(stripped))
+            except ValueError:  # orjson.JSONDecodeError: not JSON after all
                 return value
         return value
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return _indented(value)
+
+
+def _indented(value: Any) -> str:
+    # orjson: the stdlib's indenting encoder is pure Python, and every HTTP body and
+    # websocket message of a run goes through here.
+    try:
+        return orjson.dumps(value, default=str, option=_PRETTY).decode()
+    except TypeError:  # what orjson refuses (an integer beyond 64 bits, a lone surrogate)
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 def compact(value: Any, limit: int = 120) -> str:
