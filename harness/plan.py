@@ -31,6 +31,13 @@ class Selection:
     tags: Predicate | None = None
 
 
+def counts_as_scenario(kind: str, failed: bool) -> bool:
+    """Whether an execution counts in `N passed, N failed, N skipped`: the Background is
+    no scenario, unless it failed (then that failure must show in every count, or a run
+    could fail with 0 failed). The runner and the reports both count with this."""
+    return kind != "background" or failed
+
+
 @dataclass
 class PlannedStep:
     id: str
@@ -62,11 +69,6 @@ class Execution:
     @property
     def kind(self) -> str:
         return self.scenario.kind
-
-    @property
-    def counted(self) -> bool:
-        """A Background is no scenario in the counts (unless it fails: see the reports)."""
-        return self.scenario.kind != "background"
 
     def to_dict(self) -> dict[str, Any]:
         s = self.scenario

@@ -205,3 +205,32 @@ def test_events_after_run_finished_do_not_change_the_tree(played):
     before = build(played.events).to_dict()
     after = build([*played.events, *played.events[1:5]]).to_dict()
     assert before == after
+
+
+def test_killed_before_the_running_step_sent_anything_that_step_is_the_one_cut(played):
+    # There is no StepStarted: the first unfinished step of a started scenario ran.
+    events = until(played.events, lambda e: e.type == "scenario_started"
+                   and e.run_id.endswith(FOTA + "#1") and e.scenario_id.endswith("/2"))
+    run = build(events)
+    schedule = feature(run, "Device FOTA [nw=ltem]").scenarios[1]
+    first, second = schedule.steps
+    assert first.ran and first.interrupted and first.reason == "interrupted"
+    assert not second.ran and second.interrupted and second.status == "skipped"
+
+
+def test_a_run_cut_by_its_timeout_says_timed_out(played, tmp_path):
+    from support.reports import FAST
+
+    from harness.run.runner import RunSettings
+
+    spec = tmp_path / "Hang.feature.md"
+    spec.write_text("# Hang\n\n## S\n\nGiven it waits forever\n\n## T\n\nGiven it crashes\n",
+                    encoding="utf-8")
+    timed = play(spec, tmp_path / "r", settings=RunSettings(retry=FAST, run_timeout=0.2))
+    run = timed.result
+    assert run.status == "timed out" and run.stopped_by == "timed out" and run.interrupted
+    hang, later = run.feature_runs[0].scenarios
+    assert hang.steps[0].reason == "timed out" and later.reason == "timed out"
+    assert "Timed out: the summary and reports cover what ran." in timed.output
+    summary = (tmp_path / "r" / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("## ⚠️ Spec run timed out\n") and "interrupted" not in summary

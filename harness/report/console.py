@@ -273,8 +273,8 @@ class ConsoleReporter:
         run = self.builder.result()
         lines = self._failure_lines(run)
         if run.interrupted:
-            lines += ["", self._paint("Interrupted: the summary and reports cover what ran.",
-                                      "yellow")]
+            lines += ["", self._paint(f"{run.stopped_by.capitalize()}: the summary and reports "
+                                      "cover what ran.", "yellow")]
         if not self.quiet:
             detail = [_plural(len(run.feature_runs), "feature run"),
                       _plural(sum(run.step_counts.values()), "step"), duration(run.duration)]

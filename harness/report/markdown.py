@@ -52,14 +52,15 @@ def _fence(text: str) -> str:
 def render(run: RunResult, *, max_failures: int = 20) -> str:
     counts = run.counts
     if run.interrupted:
-        head = "⚠️ Spec run interrupted"
+        head = f"⚠️ Spec run {run.stopped_by}"
     elif counts.get("failed"):
         head = "❌ Spec run failed"
     else:
         head = "✅ Spec run passed"
     lines = [f"## {head}", ""]
     if run.interrupted:
-        lines += ["The run was interrupted: this summary covers what ran.", ""]
+        lines += [f"The run {'was ' if run.stopped_by == 'interrupted' else ''}"
+                  f"{run.stopped_by}: this summary covers what ran.", ""]
     lines += [
         "| passed | failed | skipped | steps passed after retries | duration |",
         "|---:|---:|---:|---:|---:|",

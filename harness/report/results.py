@@ -22,6 +22,7 @@ from typing import Any
 
 from harness.events import STATUSES, Event, worst
 from harness.naming import fill
+from harness.plan import counts_as_scenario
 
 # The three outcomes every summary counts (CI reads "N passed, N failed, N skipped").
 # Undefined steps fail; pending ones did not run, so they count as skipped.
@@ -30,6 +31,7 @@ _OUTCOME = {"passed": "passed", "failed": "failed", "undefined": "failed",
             "skipped": "skipped", "pending": "skipped"}
 
 INTERRUPTED = "interrupted"
+TIMED_OUT = "timed out"  # RunFinished's status when --timeout cut the run
 PLANNED = "planned"  # in the plan, no event yet
 
 
@@ -152,9 +154,8 @@ class ScenarioResult:
 
     @property
     def counted(self) -> bool:
-        """Whether it counts as a scenario: the Background is not one, unless it failed
-        (then that failure must show in every count, or a run could fail with 0 failed)."""
-        return self.kind != "background" or self.outcome == "failed"
+        """Whether it counts as a scenario (harness.plan.counts_as_scenario)."""
+        return counts_as_scenario(self.kind, self.outcome == "failed")
 
 
 @dataclass
@@ -212,6 +213,12 @@ class RunResult:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @property
+    def stopped_by(self) -> str:
+        """Why a cut-short run stopped, in the words the reports use: `--timeout`
+        shows as "timed out", Ctrl-C, SIGTERM or a kill as "interrupted"."""
+        return TIMED_OUT if self.status == TIMED_OUT else INTERRUPTED
+
     def failures(self) -> list[tuple[FeatureResult, ScenarioResult | None, StepResult | None]]:
         """Every failure in report order: (feature, scenario, failed step or None)."""
         found: list[tuple[FeatureResult, ScenarioResult | None, StepResult | None]] = []
@@ -243,6 +250,7 @@ class ResultBuilder:
         self._finished_scenarios: set[str] = set()
         self._last_time: float | None = None
         self._result: RunResult | None = None
+        self._cut = INTERRUPTED  # the reason given to what the run's end cut short
         self.events = 0
         self._handlers = {
             "run_started": self._on_run_started, "feature_started": self._on_feature_started,
@@ -414,6 +422,7 @@ class ResultBuilder:
             run.status = INTERRUPTED
             if run.started is not None and self._last_time is not None:
                 run.duration = max(0.0, self._last_time - run.started)
+        self._cut = run.stopped_by
         for feature in run.feature_runs:
             self._finish_feature(feature)
         run.counts = _tally(s.outcome for f in run.feature_runs for s in f.scenarios
@@ -428,20 +437,21 @@ class ResultBuilder:
         started = feature.status != PLANNED or finished
         if not started:
             feature.status = "skipped"
-            feature.reason = INTERRUPTED if self.run.interrupted else "not run"
+            feature.reason = self._cut if self.run.interrupted else "not run"
             feature.interrupted = self.run.interrupted
         # Cut short: never finished, or finished while a scenario was still open (a
         # cancelled run may close the feature run without closing its scenario).
         cut_short = started and (not finished or any(
             s.ran and s.id not in self._finished_scenarios for s in feature.scenarios))
-        why = INTERRUPTED if cut_short or feature.interrupted else (feature.reason or "skipped")
+        cut = cut_short or feature.interrupted
+        why = self._cut if cut else (feature.reason or "skipped")
         for scenario in feature.scenarios:
-            self._finish_scenario(scenario, why)
+            self._finish_scenario(scenario, why, cut)
         if cut_short:
             feature.interrupted = True
             failed = any(s.outcome == "failed" for s in feature.scenarios)
             feature.status = "failed" if failed else "skipped"
-            feature.reason = feature.reason or INTERRUPTED
+            feature.reason = feature.reason or self._cut
             if not finished:
                 feature.duration = _elapsed(feature.started, self._last_time)
         counted = [s for s in feature.scenarios if s.counted]
@@ -451,16 +461,17 @@ class ResultBuilder:
         feature.passed_after_retries = sum(1 for s in feature.scenarios for st in s.steps
                                            if st.passed_after_retries)
 
-    def _finish_scenario(self, scenario: ScenarioResult, why: str) -> None:
+    def _finish_scenario(self, scenario: ScenarioResult, why: str, cut: bool) -> None:
+        """`why` the rest did not run; `cut`: because the run's end cut it short."""
         if not scenario.ran:  # never started: skipped, for the feature run's reason
             scenario.status = "skipped"
             scenario.reason = why
-            scenario.interrupted = why == INTERRUPTED
+            scenario.interrupted = cut
             for step in scenario.steps:
-                _not_run(step, why)
+                _not_run(step, why, cut)
             return
         finished = scenario.id in self._finished_scenarios
-        later = scenario.reason if finished and scenario.reason else INTERRUPTED
+        later = scenario.reason if finished and scenario.reason else self._cut
         if not finished:
             # Cut short: the step running then is the first not finished (steps run in
             # plan order), whether or not it had sent an event yet.
@@ -475,23 +486,23 @@ class ResultBuilder:
         for step in scenario.steps:
             if step.status == "running":
                 step.status = "skipped"
-                step.reason = INTERRUPTED
+                step.reason = self._cut
                 step.interrupted = True
                 step.duration = _elapsed(step.started, self._last_time)
             elif not step.ran:
-                _not_run(step, later if finished else INTERRUPTED)
+                _not_run(step, later if finished else self._cut, not finished)
         if not finished:
             scenario.interrupted = True
             failed = any(outcome(st.status) == "failed" for st in scenario.steps)
             scenario.status = "failed" if failed else "skipped"
-            scenario.reason = INTERRUPTED
+            scenario.reason = self._cut
             scenario.duration = _elapsed(scenario.started, self._last_time)
 
 
-def _not_run(step: StepResult, why: str) -> None:
+def _not_run(step: StepResult, why: str, cut: bool) -> None:
     step.status = "skipped"
     step.reason = why
-    step.interrupted = why == INTERRUPTED
+    step.interrupted = cut
 
 
 # -- the skeleton, from the plan RunStarted carries ------------------------------------

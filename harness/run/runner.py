@@ -27,7 +27,7 @@ from ..events import (
     worst,
 )
 from ..hooks import Hooks
-from ..plan import Execution, FeatureRun, Plan, PlannedStep
+from ..plan import Execution, FeatureRun, Plan, PlannedStep, counts_as_scenario
 from ..spec.model import Step, Table
 from ..targets.base import Target
 from .context import FeatureRunState, ResolvedStep, StepContext
@@ -175,7 +175,8 @@ class Runner:
         """Skipped before it started: one event; the reports list its scenarios from the
         plan, with the reason."""
         self._status[run.run_id] = "failed" if failed else "skipped"
-        self._counts["skipped"] += sum(1 for e in run.executions if e.counted)
+        self._counts["skipped"] += sum(1 for e in run.executions
+                                       if counts_as_scenario(e.kind, False))
         self.bus.emit(FeatureRunFinished(run_id=run.run_id, status="skipped", duration=0.0,
                                          reason=reason))
 
@@ -204,7 +205,8 @@ class Runner:
         except Exception as exc:  # a hook or the target broke: the run fails, others go on
             status, reason = "failed", f"{type(exc).__name__}: {exc}"
         except asyncio.CancelledError:
-            status, reason, cancelled = "skipped", "interrupted", True
+            status, cancelled = "skipped", True
+            reason = "timed out" if self._timed_out else "interrupted"
             raise
         finally:
             # after_feature runs whatever happened, with the final status (as in behave).
@@ -230,7 +232,8 @@ class Runner:
             if status == "failed":
                 # The rest is not run: the reports list it from the plan, with this reason.
                 rest = run.executions[n + 1:]
-                self._counts["skipped"] += sum(1 for e in rest if e.counted)
+                self._counts["skipped"] += sum(1 for e in rest
+                                               if counts_as_scenario(e.kind, False))
                 return "failed", (f"an earlier scenario failed: {execution.name!r}"
                                   if rest else None)
         return "passed", None
@@ -262,7 +265,7 @@ class Runner:
         except Exception as exc:
             status, reason = "failed", reason or \
                 f"after_scenario hook failed: {type(exc).__name__}: {exc}"
-        if execution.counted or status == "failed":
+        if counts_as_scenario(execution.kind, status == "failed"):
             self._counts["failed" if status in ("failed", "undefined") else
                          "passed" if status == "passed" else "skipped"] += 1
         bus.emit(ScenarioFinished(run_id=run.run_id, scenario_id=execution.id, status=status,
