@@ -124,3 +124,25 @@ def test_after_feature_runs_when_before_feature_fails():
     hooks.add("before_feature", broken)
     outcome, _ = run(hooks, "# A\n\n## S\n\nGiven I store `1` into `x`\n")
     assert outcome.exit_code == 1 and calls == [("after_feature", "failed")]
+
+
+def test_interrupting_during_before_run_stops_it_and_runs_nothing():
+    hooks = Hooks()
+    started: list[str] = []
+
+    async def forever(plan):
+        await asyncio.sleep(3600)
+
+    hooks.add("before_run", forever)
+    hooks.add("before_feature", lambda run, fr: started.append(fr.feature.title))
+    features = [parse_text("# A\n\n## S\n\nGiven I store `1` into `x`\n", "a.feature.md")]
+    runner = Runner(make_plan(features), scripted_registry(), None, EventBus(), hooks=hooks)
+
+    async def main():
+        task = asyncio.create_task(runner.run())
+        await asyncio.sleep(0.05)
+        runner.interrupt()
+        return await task
+
+    outcome = asyncio.run(main())
+    assert outcome.interrupted and outcome.exit_code == 130 and started == []

@@ -100,10 +100,12 @@ class Runner:
                                  jobs=self.settings.jobs, plan=self.plan.to_dict()))
         deadline = None if self.settings.run_timeout is None else \
             self._started + self.settings.run_timeout
+        # before_run finishes before any feature run starts (set-up they may rely on); a
+        # task of its own, so that Ctrl-C (interrupt) stops it too.
+        set_up = asyncio.ensure_future(self.hooks.call("before_run", self.plan))
+        self._tasks = [set_up]
         try:
-            # before_run finishes before any feature run starts (set-up they may rely on).
-            await asyncio.wait_for(self.hooks.call("before_run", self.plan),
-                                   self.settings.run_timeout)
+            await asyncio.wait_for(set_up, self.settings.run_timeout)
         except TimeoutError:
             self._timed_out = self._interrupted = True
         except asyncio.CancelledError:
@@ -113,6 +115,7 @@ class Runner:
             for run in self.plan.runs:
                 self._skip_feature_run(run, reason, failed=True)
             return self._finish(False)
+        self._tasks = []
         if not self._interrupted:
             slots = asyncio.Semaphore(max(1, self.settings.jobs))
             self._tasks = [asyncio.create_task(self._feature_run(r, slots))
