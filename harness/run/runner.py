@@ -322,7 +322,7 @@ class Runner:
                 delay = self._next_delay(policy, retrying, ctx, attempt, started, delays)
             if error is not None or attempt > 1:
                 # A step that passes at once has one attempt: its StepFinished says it all,
-                # and a third event per step would be a third of the reporters' work.
+                # and a second event per step would double the reporters' work.
                 now = time.monotonic()
                 message = error.message if error else None
                 if (attempt <= RECORD_ALL or delay is None or message != recorded_error
