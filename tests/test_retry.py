@@ -84,15 +84,14 @@ def test_one_merge_command_line_then_front_matter_feature_rule_scenario_step_suf
 
 def test_a_zero_delay_soon_step_records_a_bounded_number_of_attempts(tmp_path):
     spec = tmp_path / "Spin.feature.md"
-    spec.write_text("# Spin\n\n## S\n\n<!-- @retry:initialDelay=0,maxDelay=0,timeout=300 -->\n\n"
+    spec.write_text("# Spin\n\n## S\n\n<!-- @retry:initialDelay=0,maxDelay=0,timeout=1000 -->\n\n"
                     "Soon the job status in `nbiot` should be\n", encoding="utf-8")
     played = play(spec, settings=RunSettings(retry=RetryPolicy()))
     attempts = [e for e in played.events if e.type == "step_attempt"]
     (finished,) = [e for e in played.events if e.type == "step_finished"]
-    # Hundreds of attempts in 300 ms (a floor of 1 ms between them), a handful recorded:
-    # the first ones, each new error, one a second, and the last with what it folds.
-    assert finished.attempts > 3 * RECORD_ALL
-    assert len(attempts) <= RECORD_ALL + 2
+    # Hundreds of attempts in a second (1 ms apart at least), a handful recorded: the
+    # first ones, each new error, one a second, and the last with what it folds.
+    assert len(attempts) <= RECORD_ALL + 3 < finished.attempts
     assert attempts[-1].attempt == finished.attempts and attempts[-1].repeated > 0
     step = played.result.feature_runs[0].scenarios[0].steps[0]
     assert sum(f.count for f in step.distinct_failures()) == finished.attempts
