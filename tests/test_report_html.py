@@ -1,4 +1,5 @@
-"""index.html's fast path for plain steps, held to the template macro it stands for."""
+"""index.html's fast paths for plain steps and scenarios, held to the template macros
+they stand for, byte for byte."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from harness.report import html
 from harness.report.results import FeatureResult, ScenarioResult, StepResult
 
 
+def module(anchor, is_open=True):
+    return html._environment().get_template("report.html.j2").make_module(vars={
+        "anchor": anchor, "icon": html._ICON, "scenario_open": lambda f, s: is_open})
+
+
 def macro(feature, scenario, step, anchor) -> str:
-    module = html._environment().get_template("report.html.j2").make_module(
-        vars={"anchor": anchor, "icon": html._ICON})
-    return str(module.step_block(feature, scenario, step))
+    return str(module(anchor).step_block(feature, scenario, step))
 
 
 def anchor(_item) -> str:
@@ -50,3 +54,37 @@ def test_odd_plain_steps_render_as_the_macro_does(step):
                               reason="same as the scenario's")
     fast = html.plain_step(feature, scenario, step, anchor)
     assert fast is not None and str(fast) == macro(feature, scenario, step, anchor)
+
+
+def plain(line: int) -> StepResult:
+    return StepResult(id=f"s{line}", keyword="Given", kind="given", text=f"a `{line}` & <b>",
+                      line=line, status="passed", ran=True, duration=0.001)
+
+
+@pytest.mark.parametrize("is_open", [True, False])
+@pytest.mark.parametrize("scenario", [
+    ScenarioResult(id="f/1", title="A <title> & \"more\"", name="n", line=3, kind="scenario",
+                   keyword="Scenario", status="passed", ran=True, duration=0.01,
+                   steps=[plain(5), plain(7)]),
+    ScenarioResult(id="f/1", title="Background", name="Background", line=3, kind="background",
+                   status="passed", ran=True, duration=0.0, steps=[plain(5)]),
+    ScenarioResult(id="f/1", title="No keyword", name="n", line=3, kind="scenario",
+                   status="passed", ran=True, steps=[]),
+])
+def test_plain_scenarios_render_as_the_macro_does(scenario, is_open):
+    feature = FeatureResult(id="f", path="p.feature.md", title="T", name="T", tags=["a", "<b>"])
+    fast = html.plain_scenario(feature, scenario, anchor, is_open)
+    assert fast is not None
+    assert str(fast) == str(module(anchor, is_open).scenario_block(feature, scenario))
+
+
+def test_every_plain_scenario_of_a_run_renders_as_the_macro_does():
+    run = play(SPECS / "reports").result
+    plain_count = 0
+    for feature in run.feature_runs:
+        for scenario in feature.scenarios:
+            fast = html.plain_scenario(feature, scenario, anchor, True)
+            if fast is not None:
+                plain_count += 1
+                assert str(fast) == str(module(anchor).scenario_block(feature, scenario))
+    assert plain_count >= 2  # the Backgrounds of the passing runs
