@@ -313,3 +313,19 @@ def test_odd_event_data_never_costs_the_reports(played, tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "<script>alert" not in page
+
+
+def test_a_variant_is_named_the_same_in_every_report(tmp_path):
+    spec = tmp_path / "Fast.feature.md"
+    spec.write_text("---\nvariants:\n  - fast: true\n    n: 2\n---\n# Speed\n\n## S\n\n"
+                    "Then `${variant.fast}` equals `false`\n", encoding="utf-8")
+    played = play(spec, tmp_path / "r")
+    name = "Speed [fast=true, n=2]"
+    assert f"✗ {name}  failed" in played.output and f"1) {name} › S" in played.output
+    for report in ("junit.xml", "summary.md", "index.html", "results.json"):
+        text = (tmp_path / "r" / report).read_text(encoding="utf-8")
+        assert "fast=True" not in text, report
+    assert f'<testsuite name="{name}"' in (tmp_path / "r" / "junit.xml").read_text()
+    assert "Speed \\[fast=true, n=2\\]" in (tmp_path / "r" / "summary.md").read_text()
+    assert json.loads((tmp_path / "r" / "results.json").read_text())[
+        "feature_runs"][0]["name"] == name
