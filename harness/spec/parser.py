@@ -134,7 +134,6 @@ class _Parser:
         if not self.comments:
             return [], []
         taken, self.comments = self.comments, []
-        self.retry = {}
         comments = [c for c, _ in taken]
         tags = []
         for comment, line in taken:
@@ -153,7 +152,7 @@ class _Parser:
             # The comment may span lines: point at the line holding the tag.
             at = next((n for n in range(line, len(self.lines) + 1)
                        if "@" + tag in self.lines[n - 1]), line)
-            self._error(at, self.lines[at - 1].find("@" + tag) + 1, problem)
+            self._error(at, max(1, self.lines[at - 1].find("@" + tag) + 1), problem)
         self.retry.update(settings)
 
     # -- headings ----------------------------------------------------------------------
