@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .api_version import parse_api_version
 from .events import EventBus
+from .hooks import HOOKS
 from .loader import check_examples, check_steps, discover, parse_all
 from .plan import Plan, Selection, make_plan
 from .run.registry import DEFAULT_STEP_MODULES, StepLoadError, StepRegistry
@@ -236,7 +237,7 @@ async def _run(plan: Plan, registry: StepRegistry, target: Target, bus: EventBus
                settings: RunSettings, files: list[str]) -> int:
     await target.start()
     try:
-        runner = Runner(plan, registry, target, bus, settings, paths=files)
+        runner = Runner(plan, registry, target, bus, settings, hooks=HOOKS, paths=files)
         loop = asyncio.get_running_loop()
         # Not possible outside the main thread or on Windows: Ctrl-C then stops at once.
         with contextlib.suppress(NotImplementedError, RuntimeError):
