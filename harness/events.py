@@ -1,7 +1,13 @@
 """The event stream: the runner emits these; reporters only listen.
 
-Every event is a plain dataclass that round-trips through JSON (`to_dict`/`from_dict`),
-so a saved `events.ndjson` rebuilds every report.
+Every event is a plain dataclass written as one JSON line (`to_dict`), so a saved
+`events.ndjson` rebuilds every report. `RunStarted` carries the plan; every later event
+refers to its feature runs, executions and steps by id (as cucumber's messages do).
+
+There is no StepStarted: steps run in plan order within a scenario, so the step
+running is the first of a started scenario without a StepFinished, and a step that
+passes at once costs two events fewer than a started/finished pair per step
+would (a third of a trivial run's events; see benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ STATUSES = ("passed", "skipped", "pending", "undefined", "failed")
 @dataclass
 class Event:
     type: ClassVar[str] = "event"
-    time: float = field(default_factory=time.time, kw_only=True)
+    # Stamped by the EventBus from its clock when emitted (None until then), so tests and
+    # previews run on a fake clock; an event built with a time keeps it.
+    time: float | None = field(default=None, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, **dataclasses.asdict(self)}
@@ -31,17 +39,15 @@ class RunStarted(Event):
     paths: list[str]
     target: str
     jobs: int
-    planned: list[dict[str, Any]]  # [{run_id, path, title, variant, needs}]
+    # The plan (harness.plan.Plan.to_dict): feature runs, their executions and steps,
+    # with the ids every later event refers to and the names every report shows.
+    plan: list[dict[str, Any]]
 
 
 @dataclass
 class FeatureRunStarted(Event):
     type: ClassVar[str] = "feature_started"
     run_id: str
-    path: str
-    title: str
-    variant: dict[str, Any] | None
-    feature: dict[str, Any]  # the parsed Feature as a dict, for living-document reports
 
 
 @dataclass
@@ -50,7 +56,7 @@ class FeatureRunFinished(Event):
     run_id: str
     status: str
     duration: float
-    reason: str | None = None
+    reason: str | None = None  # why skipped or failed; also why the rest did not run
 
 
 @dataclass
@@ -58,11 +64,6 @@ class ScenarioStarted(Event):
     type: ClassVar[str] = "scenario_started"
     run_id: str
     scenario_id: str
-    title: str
-    line: int
-    kind: str  # scenario | background | outline
-    example: dict[str, str] | None = None  # the Examples row of an outline run
-    rule: str | None = None
 
 
 @dataclass
@@ -72,19 +73,7 @@ class ScenarioFinished(Event):
     scenario_id: str
     status: str
     duration: float
-    reason: str | None = None
-
-
-@dataclass
-class StepStarted(Event):
-    type: ClassVar[str] = "step_started"
-    run_id: str
-    scenario_id: str
-    step_id: str
-    keyword: str
-    kind: str
-    text: str  # as written
-    line: int
+    reason: str | None = None  # why skipped or failed; also why later steps did not run
 
 
 @dataclass
@@ -96,13 +85,15 @@ class StepAttempt(Event):
     duration: float
     error: str | None  # None: this attempt passed
     next_delay: float | None = None  # seconds until the next attempt, when retrying
+    # Attempts folded into this one since the last recorded (same error, fast retries):
+    # a zero-delay Soon step must not write an event per spin.
+    repeated: int = 0
 
 
 @dataclass
 class StepFinished(Event):
     type: ClassVar[str] = "step_finished"
     run_id: str
-    scenario_id: str
     step_id: str
     status: str
     duration: float
@@ -143,31 +134,29 @@ class RunFinished(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls for cls in (RunStarted, FeatureRunStarted, FeatureRunFinished,
-                              ScenarioStarted, ScenarioFinished, StepStarted, StepAttempt,
+                              ScenarioStarted, ScenarioFinished, StepAttempt,
                               StepFinished, Log, Attachment, RunFinished)
 }
-
-
-def from_dict(data: dict[str, Any]) -> Event:
-    """Rebuild an event from `to_dict` output."""
-    cls = EVENT_TYPES[data["type"]]
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
 
 
 Listener = Callable[[Event], None]
 
 
 class EventBus:
-    """Fan-out of events to listeners, in subscription order; listeners must not block."""
+    """Fan-out of events to listeners, in subscription order; listeners must not block.
 
-    def __init__(self) -> None:
+    `clock` stamps each event's `time` (seconds since the epoch; injectable for tests)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._listeners: list[Listener] = []
+        self.clock = clock
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
     def emit(self, event: Event) -> None:
+        if event.time is None:
+            event.time = self.clock()
         for listener in self._listeners:
             listener(event)
 

@@ -11,6 +11,12 @@ Signatures: before_run(plan) / after_run(plan); before_feature(run, feature_run)
 after_feature(run, feature_run, status); before_scenario(run, scenario) /
 after_scenario(run, scenario, status); before_step(ctx) / after_step(ctx, status),
 where `run` is the feature run's state (its `vars`, `state`, `target`).
+
+As in behave: `before_run` finishes before any feature run starts (a failure there
+skips them all and fails the run); `before_step` and `after_step` run once per step,
+not per `Soon` attempt; `after_step`, `after_scenario` and `after_feature` always run,
+with the final status (`passed`, `failed`, `undefined`, `skipped`), failures included.
+An exception in an `after_*` hook fails what it was called for.
 """
 
 from __future__ import annotations

@@ -2,6 +2,12 @@
 
 A feature run is one feature with one variant. `deps` are the runs whose failure skips
 this one (from `needs`); `after` are runs it merely waits for (from `order`).
+
+Each feature run lists its executions, as cucumber compiles pickles before a run: the
+Background first, then each selected scenario, an outline once per Examples row, each
+with its steps, its stable id (`<run_id>/<n>`, `<run_id>/<n>/<i>`), its name (from
+harness/naming.py) and its merged retry settings. The runner plays this tree, the
+events refer to it by id (`RunStarted` carries it), and the reports fill it by id.
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
+from .naming import fill, named
 from .spec.errors import SpecError, SpecErrors
-from .spec.model import Feature, Scenario
+from .spec.model import Feature, Rule, Scenario, Step, to_dict
+from .spec.retry import split_after_retries
 from .tags import Predicate
 
 
@@ -23,6 +31,53 @@ class Selection:
     tags: Predicate | None = None
 
 
+def counts_as_scenario(kind: str, failed: bool) -> bool:
+    """Whether an execution counts in `N passed, N failed, N skipped`: the Background is
+    no scenario, unless it failed (then that failure must show in every count, or a run
+    could fail with 0 failed). The runner and the reports both count with this."""
+    return kind != "background" or failed
+
+
+@dataclass
+class PlannedStep:
+    id: str
+    step: Step
+    sentence: str  # the text matched against step definitions (no `after N retries`)
+    retry: dict[str, Any]  # the spec's settings, merged (harness.run.retry.spec_retry)
+    retrying: bool  # a Soon step, or one ending in `after N retries`
+
+    def to_dict(self) -> dict[str, Any]:
+        step = self.step
+        code = step.code
+        return {"id": self.id, "keyword": step.keyword, "kind": step.kind, "text": step.text,
+                "line": step.line, "retrying": self.retrying,
+                "code": {"text": code.text, "language": code.language} if code else None,
+                "table": to_dict(step.table), "description": step.description,
+                "comments": step.comments, "tags": step.tags}
+
+
+@dataclass
+class Execution:
+    """One scenario execution: the Background, a scenario, or one row of an outline."""
+    id: str
+    scenario: Scenario
+    row: dict[str, str] | None
+    title: str  # the scenario's title, `<name>` filled from the row
+    name: str  # the title with the row: `Add 1 and 2 [a=1, b=2]`
+    steps: list[PlannedStep]
+
+    @property
+    def kind(self) -> str:
+        return self.scenario.kind
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.scenario
+        return {"id": self.id, "title": self.title, "name": self.name, "line": s.line,
+                "kind": s.kind, "example": self.row, "rule": s.rule, "keyword": s.keyword,
+                "description": s.description, "tags": s.tags, "comments": s.comments,
+                "steps": [p.to_dict() for p in self.steps]}
+
+
 @dataclass
 class FeatureRun:
     run_id: str
@@ -32,18 +87,66 @@ class FeatureRun:
     deps: list[str] = field(default_factory=list)  # run_ids, in `needs` order
     after: list[str] = field(default_factory=list)
     skip_reason: str | None = None  # decided at plan time (run: never)
+    executions: list[Execution] = field(default_factory=list)
 
     @property
     def name(self) -> str:
-        if not self.variant:
-            return self.feature.title
-        values = ", ".join(f"{k}={v}" for k, v in self.variant.items())
-        return f"{self.feature.title} [{values}]"
+        return named(self.feature.title, self.variant)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What `RunStarted` carries of this run: ids, names, and what the reports show
+        of the spec (descriptions, tags, code blocks, tables), so no report reads the
+        spec again or joins anything by line."""
+        f = self.feature
+        return {"run_id": self.run_id, "path": f.path, "title": f.title, "name": self.name,
+                "variant": self.variant, "needs": f.needs, "deps": self.deps,
+                "skip_reason": self.skip_reason, "description": f.description,
+                "tags": f.all_tags,
+                "rules": [{"title": r.title, "line": r.line, "description": r.description,
+                           "tags": r.tags} for r in f.children if isinstance(r, Rule)],
+                "executions": [e.to_dict() for e in self.executions]}
 
 
 @dataclass
 class Plan:
     runs: list[FeatureRun]  # dependencies before dependents
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        """The plan as `RunStarted` carries it."""
+        return [r.to_dict() for r in self.runs]
+
+
+def executions(run: FeatureRun) -> list[Execution]:
+    """The executions of a feature run, in the order they run (see the module docstring)."""
+    feature = run.feature
+    scenarios: list[tuple[Scenario, dict[str, str] | None]] = [
+        (s, row) for s in run.scenarios for row in _rows(s)]
+    if feature.background is not None and (scenarios or not any(feature.scenarios())):
+        # Also a feature that is only a Background: it runs alone.
+        scenarios.insert(0, (feature.background, None))
+    out = []
+    for n, (scenario, row) in enumerate(scenarios, start=1):
+        scenario_id = f"{run.run_id}/{n}"
+        title = fill(scenario.title, row)
+        steps = [_planned_step(f"{scenario_id}/{i}", feature, scenario, step)
+                 for i, step in enumerate(scenario.steps, start=1)]
+        out.append(Execution(id=scenario_id, scenario=scenario, row=row, title=title,
+                             name=named(title, row), steps=steps))
+    return out
+
+
+def _rows(scenario: Scenario) -> list[dict[str, str] | None]:
+    if scenario.kind != "outline":
+        return [None]
+    return [row for ex in scenario.examples if ex.table for row in ex.table.as_dicts()]
+
+
+def _planned_step(step_id: str, feature: Feature, scenario: Scenario, step: Step
+                  ) -> PlannedStep:
+    sentence, after = split_after_retries(step.text)
+    return PlannedStep(id=step_id, step=step, sentence=sentence,
+                       retry={**feature.retry, **scenario.retry, **step.retry},
+                       retrying=step.kind == "soon" or after is not None)
 
 
 def make_plan(features: list[Feature], selection: Selection | None = None) -> Plan:
@@ -67,6 +170,8 @@ def make_plan(features: list[Feature], selection: Selection | None = None) -> Pl
             for i, v in enumerate(variants)]
     flat = [r for p in (f.path for f in order) for r in runs.get(p, [])]
     _order_edges(flat, graph)
+    for run in flat:
+        run.executions = executions(run)
     return Plan(runs=flat)
 
 

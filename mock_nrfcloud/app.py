@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from . import admin, bridge
+from . import admin, bridge, hosts
 from .cors import preflight, with_cors
 from .guard import GUARD_KEY, Guard, foreign_host
 from .journal import RESPONSE_BODY, RESPONSE_HEADERS
@@ -155,13 +155,17 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard)
             and "Access-Control-Request-Method" in request_headers
         ):
             return preflight(request, origin)
-        path = request.path
+        # `/<host>/...`: a third party's call, in the account named after the host.
+        host, path = hosts.route(request.path)
         # Pairs, not dicts: the journal keeps them (see journal.py on why tuples).
         query = tuple(request.query.items()) if request.query_string else ()
         # The parser's own pairs: the journal keeps them as they are (see journal.py).
         headers = request.raw_headers
         authorization = request_headers.get("Authorization")
-        account = None if authorization is None else account_of(authorization)
+        if host is not None:
+            account: str | None = host
+        else:
+            account = None if authorization is None else account_of(authorization)
         if request.body_exists:
             try:
                 body = await request.read()

@@ -34,6 +34,7 @@ from .loader import load_responses
 from .matching import normalize_path
 from .persistence import SqliteState
 from .responses import QueuedResponse, ResponseIndex, compile_response
+from .simulation import FotaJobs, load_simulation
 from .validation import DEFAULT_ACCOUNT
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ class Store:
         self.baseline = list(baseline)  # what --load loaded; `reset` returns to it
         # Accounts the load file fills are never evicted (a restart would bring them back).
         self._kept_accounts = {DEFAULT_ACCOUNT, *(spec["account"] for spec in self.baseline)}
+        self.simulation: FotaJobs | None = None  # `simulate:` in the --load file
         self._state = state
         self._by_id: dict[str, QueuedResponse] = {}
         self._next_entry_id = 1
@@ -159,17 +161,19 @@ class Store:
         baseline = load_responses(load) if load is not None else []
         sqlite = SqliteState(state) if state is not None else None
         try:
-            return cls(
+            store = cls(
                 journal_limit=journal_limit,
                 state=sqlite,
                 baseline=baseline,
                 journal_max_bytes=journal_max_bytes,
                 idle_account_s=idle_account_s,
             )
+            store.simulation = load_simulation(load) if load is not None else None
         except BaseException:
             if sqlite is not None:
                 sqlite.close()  # and let go of the lock
             raise
+        return store
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -320,6 +324,8 @@ class Store:
         expired: list[QueuedResponse] = []
         path_key = normalize_path(path) if path[-1:] == "/" else path
         response = account.responses.choose(method, path_key, query, body, now, expired)
+        if self.simulation is not None:
+            response = self.simulation.answer(account_name, method, path_key, body, response, now)
         shared = self._shared
         if len(shared) >= _SHARED_MAX:
             shared.clear()
@@ -554,6 +560,8 @@ class Store:
         self._by_id = {}
         self._pending = []
         self._trimmed = set()
+        if self.simulation is not None:
+            self.simulation.reset()
         for name, subs in subscribers.items():
             self.account(name).subscribers = subs  # live streams keep following
         if self._state is not None:

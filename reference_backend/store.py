@@ -85,6 +85,7 @@ class Store:
         self._jobs: dict[str, dict[str, Job]] = {}
         self._unfinished: dict[tuple[str, str], Job] = {}
         self._awaiting: dict[tuple[str, str], Job] = {}
+        self._flow_jobs: dict[str, dict[str, Any]] = {}  # 2024-04-17 jobs, by ULID
         self._seq = 0
         self._db: sqlite3.Connection | None = None
         if path is not None:
@@ -167,6 +168,14 @@ class Store:
         """The device's jobs, newest first."""
         return sorted(self._jobs.get(device_id, {}).values(), key=lambda j: j.seq, reverse=True)
 
+    # 2024-04-17 FOTA jobs (fota/flow_service.py owns their shape)
+    def save_flow_job(self, job_id: str, data: dict[str, Any]) -> None:
+        self._write([("flow_jobs", job_id, data)])
+        self._flow_jobs[job_id] = data
+
+    def flow_jobs(self) -> list[dict[str, Any]]:
+        return list(self._flow_jobs.values())
+
     def unfinished_jobs(self) -> list[Job]:
         return list(self._unfinished.values())
 
@@ -198,7 +207,7 @@ class Store:
         db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk before we answer the client that it happened
         db.execute("PRAGMA synchronous=FULL")
-        for table in ("accounts", "devices", "shadows", "jobs", "last_seen", "bridge"):
+        for table in ("accounts", "devices", "shadows", "jobs", "flow_jobs", "last_seen", "bridge"):
             db.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, data TEXT NOT NULL)"
             )
@@ -221,6 +230,8 @@ class Store:
             self._bridge_seqs[key] = json.loads(data)["seq"]
         for (data,) in db.execute("SELECT data FROM jobs"):
             self._index(Job(**json.loads(data)))
+        for key, data in db.execute("SELECT key, data FROM flow_jobs"):
+            self._flow_jobs[key] = json.loads(data)
 
     def _write(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
         if self._db is None:

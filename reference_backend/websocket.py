@@ -1,4 +1,4 @@
-"""`GET /ws?fingerprint=<fp>`: a device's live connection."""
+"""`GET /ws?fingerprint=<fp>` (and `/2024-04-17/ws`): a device's live connection."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ HEARTBEAT_S = 30.0
 MAX_MESSAGE_BYTES = 64 * 1024
 
 
-async def connect(request: web.Request) -> web.WebSocketResponse:
+async def connect(request: web.Request, base: str = "") -> web.WebSocketResponse:
+    """`base`: the API generation the socket was opened under (see hub.py)."""
     services = request.app[keys.SERVICES]
     # refused before the upgrade: a client never gets a socket for a device it can't name
     device = device_for_fingerprint(
@@ -33,7 +34,7 @@ async def connect(request: web.Request) -> web.WebSocketResponse:
         return ws  # gone before the first message
     # registered after the identity went out, so it is always the first message; the
     # shadow is read after registering, so no change can fall between the two
-    services.hub.add(device.id, ws)
+    services.hub.add(device.id, ws, base)
     try:
         if device.account is not None:
             services.shadows.ticker.kick()  # fetch a first shadow now, not an interval later

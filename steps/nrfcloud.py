@@ -151,7 +151,7 @@ def _request_difference(expected: RawRequest, entry: dict[str, Any]) -> str | No
             actual = f"{scheme} {entry.get('account')}" if scheme.lower() == "bearer" else actual
             if actual.endswith(REDACTED) and value.split(" ")[0] == scheme:
                 continue
-        if not _same_header(name, value, actual):
+        if not same_header(name, value, actual):
             return f"header {name}: expected {value!r}, got {actual!r}"
     body = entry.get("body") or ""
     if expected.is_json() or _looks_json(expected.body):
@@ -169,7 +169,7 @@ def _request_difference(expected: RawRequest, entry: dict[str, Any]) -> str | No
     return None
 
 
-def _same_header(name: str, expected: str, actual: str) -> bool:
+def same_header(name: str, expected: str, actual: str) -> bool:
     if name.lower() == "content-type":  # compare media types; parameters may differ
         return expected.split(";")[0].strip().lower() == actual.split(";")[0].strip().lower()
     return expected == actual

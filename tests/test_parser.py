@@ -99,7 +99,9 @@ def test_full_structure():
     assert steps[0].description == "step description"
     assert steps[0].code.language == "json" and steps[0].code.info == "json title=x"
     assert steps[0].code.text == '{"a": 1}'
-    assert steps[0].tags == ["retry:tries=5,initialDelay=100"]
+    # A comment between the heading and the first step belongs to the scenario.
+    assert f.children[0].tags == ["retry:tries=5,initialDelay=100"] and steps[0].tags == []
+    assert f.children[0].retry == {"tries": 5, "initialDelay": 100.0} and steps[0].retry == {}
     assert [s.kind for s in steps] == ["given", "when", "when", "soon", "soon"]
     assert steps[4].table.header == ["a", "b"] and steps[4].table.rows == [["1", "2"]]
     outline = f.children[1]

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import io
 import json
 import re
@@ -12,11 +11,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from support.reports import SPECS, play
 
-from harness.events import from_dict
 from harness.report import make_reporters, rebuild
 from harness.report.console import ConsoleReporter
-from harness.report.demo import Script, demo_events, demo_script, fota_feature
+from harness.report.results import ResultBuilder
 from harness.report.writer import FLUSH_EVERY, FileReporter
 
 REPORTS = ("index.html", "junit.xml", "results.json", "summary.md")
@@ -35,34 +34,47 @@ def run_reporters(events, reports: Path, *, close: bool = True) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_reports(tmp_path_factory) -> Path:
-    reports = tmp_path_factory.mktemp("reports")
-    run_reporters(demo_events(), reports)
-    return reports
+def played(tmp_path_factory):
+    return play(SPECS / "reports", tmp_path_factory.mktemp("reports"))
+
+
+@pytest.fixture(scope="module")
+def played_reports(played) -> Path:
+    return played.reporters[-1].reports_dir
+
+
+def cut_after_first_feature_run(events):
+    return events[:next(i for i, e in enumerate(events) if e.type == "feature_finished") + 1]
 
 
 def test_make_reporters_gives_console_then_files(tmp_path):
     reporters = make_reporters(tmp_path, stream=io.StringIO())
-    assert [type(r) for r in reporters] == [ConsoleReporter, FileReporter]
-    assert [type(r) for r in make_reporters(None, stream=io.StringIO())] == [ConsoleReporter]
+    # The read model first: it folds each event once, before the reporters read it.
+    assert [type(r) for r in reporters] == [ResultBuilder, ConsoleReporter, FileReporter]
+    assert reporters[1].builder is reporters[0] and reporters[2].model is reporters[0]
+    assert [type(r) for r in make_reporters(None, stream=io.StringIO())] == [ResultBuilder,
+                                                                           ConsoleReporter]
 
 
-def test_all_files_are_written(demo_reports):
+def test_all_files_are_written(played_reports):
     for name in (*REPORTS, "events.ndjson"):
-        assert (demo_reports / name).stat().st_size > 0
-    assert not list(demo_reports.glob(".*.tmp"))
+        assert (played_reports / name).stat().st_size > 0
+    assert not list(played_reports.glob(".*.tmp"))
 
 
-def test_events_ndjson_holds_every_event_in_order(demo_reports):
-    events = demo_events()
-    lines = (demo_reports / "events.ndjson").read_text(encoding="utf-8").splitlines()
+def test_events_ndjson_holds_every_event_in_order(played, played_reports):
+    events = played.events
+    lines = (played_reports / "events.ndjson").read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(events)
     assert [json.loads(line)["type"] for line in lines] == [e.type for e in events]
-    assert from_dict(json.loads(lines[0])).to_dict() == events[0].to_dict()
+    assert json.loads(lines[-1]) == events[-1].to_dict()
+    plan = json.loads(lines[0])["plan"]
+    assert [r["name"] for r in plan][1] == "Device FOTA [nw=ltem]"
+    assert plan[1]["executions"][1]["steps"][0]["id"] == plan[1]["run_id"] + "/2/1"
 
 
-def test_events_are_on_disk_after_each_feature_run(tmp_path):
-    events = demo_events()
+def test_events_are_on_disk_after_each_feature_run(played, tmp_path):
+    events = played.events
     writer = FileReporter(tmp_path)
     end = next(i for i, e in enumerate(events) if e.type == "feature_finished") + 1
     for event in events[:end]:
@@ -73,24 +85,25 @@ def test_events_are_on_disk_after_each_feature_run(tmp_path):
     writer.close()
 
 
-async def test_events_reach_the_disk_soon_on_the_runners_loop(tmp_path):
+async def test_events_reach_the_disk_soon_on_the_runners_loop(played, tmp_path):
     writer = FileReporter(tmp_path)
-    for event in demo_events()[:10]:  # a hung step after these: no more events come
+    for event in played.events[:10]:  # a hung step after these: no more events come
         writer(event)
     await asyncio.sleep(FLUSH_EVERY * 3)
     assert len((tmp_path / "events.ndjson").read_text().splitlines()) == 10
     writer.close()
 
 
-def test_rebuild_gives_identical_files(demo_reports, tmp_path):
-    rebuild(demo_reports / "events.ndjson", tmp_path)
+def test_rebuild_gives_identical_files(played_reports, tmp_path):
+    rebuild(played_reports / "events.ndjson", tmp_path)
     for name in REPORTS:
-        assert (tmp_path / name).read_bytes() == (demo_reports / name).read_bytes(), name
+        assert (tmp_path / name).read_bytes() == (played_reports / name).read_bytes(), name
 
 
-def test_rebuild_of_a_cut_stream_marks_what_was_interrupted(tmp_path):
+def test_rebuild_of_a_cut_stream_marks_what_was_interrupted(played, tmp_path):
     live = tmp_path / "live"
-    run_reporters(demo_events(interrupt_after=6), live)  # no RunFinished: written at close
+    # No RunFinished: the reports are written at close.
+    run_reporters(cut_after_first_feature_run(played.events), live)
     ndjson = (live / "events.ndjson").read_text(encoding="utf-8")
     # A kill can also tear the last line in half.
     (tmp_path / "torn.ndjson").write_text(ndjson + '{"type": "step_att', encoding="utf-8")
@@ -105,17 +118,16 @@ def test_rebuild_of_a_cut_stream_marks_what_was_interrupted(tmp_path):
 
 
 def test_front_matter_datetime_does_not_break_the_stream(tmp_path):
-    fota = fota_feature()
-    fota.front_matter["exampleContext"] = {"tsISO": dt.datetime(2023, 9, 12, tzinfo=dt.UTC)}
-    script = Script()
-    script.run_started([])
-    script.play(fota, "specs/FOTA.feature.md")
-    script.run_finished()
-    run_reporters(script.events, tmp_path / "a")
+    spec = tmp_path / "Dated.feature.md"
+    # A YAML timestamp in a variant stays a datetime in the model (front matter keeps
+    # timestamps as text only in exampleContext).
+    spec.write_text("---\nvariants:\n  - day: 2023-09-12 00:00:00+00:00\n---\n# Dated\n\n"
+                    "## S\n\nGiven I store `1` into `x`\n", encoding="utf-8")
+    play(spec, tmp_path / "a")
     rebuild(tmp_path / "a" / "events.ndjson", tmp_path / "b")
     for name in REPORTS:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    assert "2023-09-12 00:00:00+00:00" in (tmp_path / "a" / "results.json").read_text()
+    assert "2023-09-12" in (tmp_path / "a" / "results.json").read_text()
 
 
 def test_no_events_writes_nothing(tmp_path):
@@ -124,46 +136,47 @@ def test_no_events_writes_nothing(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_an_unwritable_folder_never_raises(tmp_path):
+def test_an_unwritable_folder_never_raises(played, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     errors = io.StringIO()
     writer = FileReporter(blocker / "reports", errors=errors)
-    for event in demo_events()[:5]:
+    for event in played.events[:5]:
         writer(event)
     writer.close()
     assert errors.getvalue().count("spec-harness: reports:") == 1
 
 
-def test_results_json_is_the_whole_tree(demo_reports):
-    data = json.loads((demo_reports / "results.json").read_text(encoding="utf-8"))
+def test_results_json_is_the_whole_tree(played_reports):
+    data = json.loads((played_reports / "results.json").read_text(encoding="utf-8"))
     assert data["format"] == "spec-harness/results/1"
     assert data["counts"] == {"passed": 6, "failed": 2, "skipped": 2}
-    assert data["runner_counts"] == data["counts"]
-    assert data["status"] == "failed" and data["exit_code"] == 1 and data["flaky"] == 3
+    assert data["status"] == "failed" and data["exit_code"] == 1
+    assert data["passed_after_retries"] == 3 and "flaky" not in json.dumps(data)
     runs = data["feature_runs"]
-    assert [r["id"] for r in runs] == ["specs/FOTA.feature.md", "specs/FOTA.feature.md#2",
-                                       "specs/Arithmetic.feature.md", "specs/Map.feature.md"]
-    nbiot = runs[1]
-    assert nbiot["variant"] == {"nw": "nbiot"} and nbiot["spec"]["title"] == "Device FOTA"
-    step = nbiot["scenarios"][2]["steps"][1]
+    assert [r["id"].rsplit("/", 1)[1] for r in runs] == [
+        "Arithmetic.feature.md", "FOTA.feature.md#1", "FOTA.feature.md#2", "Map.feature.md"]
+    nbiot = runs[2]
+    assert nbiot["variant"] == {"nw": "nbiot"} and nbiot["title"] == "Device FOTA"
+    step = nbiot["scenarios"][2]["steps"][0]
     assert step["status"] == "failed" and len(step["attempts"]) == 4
-    assert set(step["attempts"][0]) == {"attempt", "time", "duration", "error", "next_delay"}
+    assert set(step["attempts"][0]) == {"attempt", "time", "duration", "error", "next_delay",
+                                        "repeated"}
     assert step["error"]["kind"] == "assertion"
-    soon = runs[0]["scenarios"][1]["steps"][2]
-    assert [log["level"] for log in soon["logs"]] == ["progress", "debug"]
-    assert runs[0]["scenarios"][1]["steps"][0]["attachments"][0]["kind"] == "http"
-    assert runs[0]["scenarios"][1]["journal"][0]["method"] == "POST"
+    soon = runs[1]["scenarios"][1]["steps"][1]
+    assert [log["level"] for log in soon["logs"]][:2] == ["progress", "debug"]
+    assert runs[1]["scenarios"][1]["steps"][0]["attachments"][0]["kind"] == "http"
 
 
-def test_summary_md(demo_reports):
-    text = (demo_reports / "summary.md").read_text(encoding="utf-8")
+def test_summary_md(played_reports):
+    text = (played_reports / "summary.md").read_text(encoding="utf-8")
     assert text.startswith("## ❌ Spec run failed\n")
     assert "| 6 | 2 | 2 | 3 |" in text
     assert "**Device FOTA \\[nw=nbiot\\] › Check the status**" in text
-    assert "Soon `$.jobs[0]` of the last response should match" in text
-    assert "at `specs/FOTA.feature.md:62` after 4 attempts" in text
-    assert 'at $.jobs[0].status: expected "COMPLETED", got "IN_PROGRESS"' in text
+    assert "Soon the job status in `nbiot` should be" in text
+    assert "/reports/FOTA.feature.md:37`, failed after 4 attempts" in text
+    assert 'at $.status: expected "COMPLETED", got "IN_PROGRESS"' in text
+    assert "    1x no job yet\n    3x at $.status" in text  # distinct failures, counted
     # A title with HTML stays text in a GitHub job summary.
     assert "Arithmetic \\<html\\> &amp; \"quotes\"" in text
     assert "<html>" not in text
@@ -171,9 +184,22 @@ def test_summary_md(demo_reports):
 
 
 def test_summary_md_of_a_passing_run(tmp_path):
-    run_reporters(demo_events(fail=False), tmp_path)
+    spec = tmp_path / "snake_case_name.feature.md"
+    spec.write_text("# Pass\n\n## S\n\nGiven I store `1` into `x`\n", encoding="utf-8")
+    play(spec, tmp_path)
     text = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert text.startswith("## ✅ Spec run passed\n") and "### Failures" not in text
+
+
+def test_summary_md_code_spans_are_not_escaped(tmp_path):
+    """GitHub shows a backslash inside a code span as it is: `snake\\_case` would read
+    wrong, so paths in code spans are written raw."""
+    spec = tmp_path / "snake_case_name.feature.md"
+    spec.write_text("# Fail\n\n## S\n\nThen `a_b` equals `c_d`\n", encoding="utf-8")
+    play(spec, tmp_path)
+    text = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "snake_case_name.feature.md:5`" in text and "snake\\_case" not in text
+    assert "Then `a_b` equals `c_d`" in text
 
 
 class _Assets(HTMLParser):
@@ -197,8 +223,8 @@ class _Assets(HTMLParser):
             self.fetched.append(source or "?")
 
 
-def test_html_is_self_contained(demo_reports):
-    page = (demo_reports / "index.html").read_text(encoding="utf-8")
+def test_html_is_self_contained(played_reports):
+    page = (played_reports / "index.html").read_text(encoding="utf-8")
     parser = _Assets()
     parser.feed(page)
     assert parser.fetched == [""]  # the one inline script, nothing to fetch
@@ -209,18 +235,20 @@ def test_html_is_self_contained(demo_reports):
            "FOTAOverview.html" in parser.links
 
 
-def test_html_escapes_spec_text(demo_reports):
-    page = (demo_reports / "index.html").read_text(encoding="utf-8")
+def test_html_escapes_spec_text(played_reports):
+    page = (played_reports / "index.html").read_text(encoding="utf-8")
     assert "<html>" not in page.split("<head>", 1)[1]
     assert "Arithmetic &lt;html&gt; &amp; &#34;quotes&#34;" in page
     assert "<code>&lt;b&gt;</code>" in page  # a description's code span
     assert "<strong>Markdown</strong>" in page
 
 
-def test_html_shows_the_run(demo_reports):
-    page = (demo_reports / "index.html").read_text(encoding="utf-8")
-    assert re.search(r'<b>6</b> passed.*<b>2</b> failed.*<b>2</b> skipped.*<b>3</b> flaky', page,
-                     re.S)
+def test_html_shows_the_run(played_reports):
+    page = (played_reports / "index.html").read_text(encoding="utf-8")
+    assert re.search(r'<b>6</b> passed.*<b>2</b> failed.*<b>2</b> skipped.*<b>3</b> steps passed '
+                     r'after retries', page, re.S)
+    assert "flaky" not in page.split("<style>")[0] + page.split("</style>")[1]
+    assert "passed after 3 attempts" in page
     assert "Jump to first failure" in page
     # Failed feature runs come first and open; passed ones are folded.
     features = re.findall(r'<details class="feature st-(\w+)"[^>]*?( open)?>', page)
@@ -230,32 +258,27 @@ def test_html_shows_the_run(demo_reports):
     assert f'<li class="step st-failed" id="{first}">' in page
     assert '<span class="d-add">+  &#34;status&#34;: &#34;IN_PROGRESS&#34;' in page
     # Placeholders show resolved, with the written form beside them.
-    assert "http://127.0.0.1:8000/device/oob-352656108602296/fota/jobs" in page
-    assert "${APIURL}/device/${fingerprint_deviceId}" in page
-    # Every attempt of the failed Soon step, and the folded exchanges and journal.
-    assert page.count("at $.jobs[0].status: expected &#34;COMPLETED&#34;") >= 5
+    assert "http://127.0.0.1:8000/device/92b.y7i24q/fota/app" in page
+    assert "${APIURL}/device/${fingerprint}" in page
+    # The distinct failures of the failed Soon step, then every attempt folded away.
+    assert "attempts 2–4 (3×)" in page
     assert '<details class="att http">' in page and '<details class="att ws">' in page
-    assert "nRF Cloud mock journal" in page
     assert "Not run: needs &#39;Device FOTA [nw=nbiot]&#39;, which failed" in page
     assert 'id="failed-only"' in page and 'id="tag-filter"' in page and 'id="text-filter"' in page
     assert '<option value="fota">@fota</option>' in page
 
 
 def test_html_of_a_single_feature_run_is_open(tmp_path):
-    script = Script()
-    script.run_started([])
-    script.play(fota_feature(), "specs/FOTA.feature.md")
-    script.run_finished()
-    run_reporters(script.events, tmp_path)
+    play(SPECS / "reports" / "Arithmetic.feature.md", tmp_path)
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
-    opening = '<details class="feature st-passed" id="f1" data-status="passed" data-tags="fota"'
-    assert opening + " open>" in page
+    opening = '<details class="feature st-failed" id="f1" data-status="failed" data-tags="math'
+    assert opening in page and re.search(re.escape(opening) + '[^>]*" open>', page)
 
 
-def test_reports_written_on_run_finished_before_close(tmp_path):
+def test_reports_written_on_run_finished_before_close(played, tmp_path):
     out = io.StringIO()
     reporters = make_reporters(tmp_path, stream=out, color=False)
-    for event in demo_script().events:
+    for event in played.events:
         for reporter in reporters:
             reporter(event)
     assert (tmp_path / "index.html").exists()
@@ -263,13 +286,13 @@ def test_reports_written_on_run_finished_before_close(tmp_path):
         reporter.close()
 
 
-def test_odd_event_data_never_costs_the_reports(tmp_path):
+def test_odd_event_data_never_costs_the_reports(played, tmp_path):
     """Attachments and errors are whatever steps produced: every report still renders."""
     from harness.events import Attachment, Log, StepFinished
 
-    script = demo_script()
-    events = script.events[:-1]
+    events = played.events[:-1]
     step = next(e for e in events if e.type == "step_finished")
+    scenario_id = step.step_id.rsplit("/", 1)[0]
     odd = [
         Attachment(run_id=step.run_id, step_id=step.step_id, kind="http", data={}),
         Attachment(run_id=step.run_id, step_id=step.step_id, kind="http",
@@ -278,15 +301,31 @@ def test_odd_event_data_never_costs_the_reports(tmp_path):
         Attachment(run_id=step.run_id, step_id=step.step_id, kind="ws-in", data={"message": None}),
         Attachment(run_id=step.run_id, step_id=step.step_id, kind="text", data={"text": 42}),
         Attachment(run_id=step.run_id, step_id=None, kind="journal",
-                   data={"scenario_id": step.scenario_id, "entries": "not a list"}),
+                   data={"scenario_id": scenario_id, "entries": "not a list"}),
         Attachment(run_id=step.run_id, step_id=step.step_id, kind="mystery", data=None),
         Log(run_id=step.run_id, step_id=step.step_id, level="weird", message=None),
-        StepFinished(run_id=step.run_id, scenario_id=step.scenario_id, step_id="x/y/z",
+        StepFinished(run_id=step.run_id, step_id=step.step_id,
                      status="failed", duration=float("nan"), text="<script>alert(1)</script>",
                      error={"message": None}),
     ]
-    run_reporters([*events, *odd, script.events[-1]], tmp_path)
+    run_reporters([*events, *odd, played.events[-1]], tmp_path)
     for name in REPORTS:
         assert (tmp_path / name).stat().st_size > 0
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert "<script>alert" not in page
+
+
+def test_a_variant_is_named_the_same_in_every_report(tmp_path):
+    spec = tmp_path / "Fast.feature.md"
+    spec.write_text("---\nvariants:\n  - fast: true\n    n: 2\n---\n# Speed\n\n## S\n\n"
+                    "Then `${variant.fast}` equals `false`\n", encoding="utf-8")
+    played = play(spec, tmp_path / "r")
+    name = "Speed [fast=true, n=2]"
+    assert f"✗ {name}  failed" in played.output and f"1) {name} › S" in played.output
+    for report in ("junit.xml", "summary.md", "index.html", "results.json"):
+        text = (tmp_path / "r" / report).read_text(encoding="utf-8")
+        assert "fast=True" not in text, report
+    assert f'<testsuite name="{name}"' in (tmp_path / "r" / "junit.xml").read_text()
+    assert "Speed \\[fast=true, n=2\\]" in (tmp_path / "r" / "summary.md").read_text()
+    assert json.loads((tmp_path / "r" / "results.json").read_text())[
+        "feature_runs"][0]["name"] == name

@@ -7,10 +7,11 @@
     for reporter in reporters:
         reporter.close()
 
-The console reporter shows progress and the final summary; the file reporter writes
+The read model (`results.ResultBuilder`) folds each event once; the console reporter
+shows progress and the final summary from it; the file reporter writes
 `events.ndjson` as events arrive and, on RunFinished (or at close when it never came),
-`index.html`, `junit.xml`, `results.json` and `summary.md`, all from one result tree
-(`results.py`). `rebuild` makes the same files again from a saved `events.ndjson`.
+`index.html`, `junit.xml`, `results.json` and `summary.md`, all from that one tree.
+`rebuild` makes the same files again from a saved `events.ndjson`.
 """
 
 from __future__ import annotations
@@ -38,17 +39,22 @@ class Reporter(Protocol):
 def make_reporters(reports_dir: Path | None, *, stream: TextIO | None = None,
                    verbose: bool = False, quiet: bool = False,
                    color: bool | None = None) -> list[Reporter]:
-    """The console reporter, then (with `reports_dir`) the file writer.
+    """The read model, the console reporter, then (with `reports_dir`) the file writer;
+    subscribe them to the bus in this order.
 
     `stream` None is sys.stdout as it is at the call (not at import: test runners and
     the CLI may replace it). `color` None means auto: colours on a terminal, never when
     NO_COLOR is set.
     """
     stream = sys.stdout if stream is None else stream
-    reporters: list[Reporter] = [ConsoleReporter(stream, verbose=verbose, quiet=quiet,
-                                                 color=color, reports_dir=reports_dir)]
+    # One read model, subscribed first: each event is folded once, then the reporters
+    # read the tree (the console its names and counts, the writer the whole of it).
+    model = ResultBuilder()
+    reporters: list[Reporter] = [model, ConsoleReporter(
+        stream, verbose=verbose, quiet=quiet, color=color, reports_dir=reports_dir,
+        model=model)]
     if reports_dir is not None:
-        reporters.append(FileReporter(Path(reports_dir)))
+        reporters.append(FileReporter(Path(reports_dir), model=model))
     return reporters
 
 

@@ -9,7 +9,6 @@ would be noise in a log file. The last line is always exactly
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import contextlib
 import json
@@ -33,11 +32,11 @@ from harness.events import (
     ScenarioStarted,
     StepAttempt,
     StepFinished,
-    StepStarted,
 )
 
-from .results import ResultBuilder, RunResult, named, outcome, row_title, run_name
-from .text import duration
+from .later import Later
+from .results import ResultBuilder, RunResult, StepResult, outcome
+from .text import diff_kind, duration
 
 _CODES = {"passed": "32", "failed": "31", "undefined": "35", "skipped": "33", "pending": "33",
           "bold": "1", "dim": "2", "cyan": "36", "red": "31", "green": "32", "yellow": "33",
@@ -46,6 +45,7 @@ _UNICODE = {"passed": "✓", "failed": "✗", "skipped": "–", "undefined": "?"
             "running": "⟳", "wait": "⏳", "sep": "›"}
 _ASCII = {"passed": "ok", "failed": "FAIL", "skipped": "skip", "undefined": "??",
           "pending": "..", "running": "*", "wait": "~", "sep": ">"}
+_DIFF_STYLES = {"file": "bold", "hunk": "cyan", "add": "green", "del": "red"}
 REDRAW_EVERY = 0.1  # seconds between redraws of the status area for mere progress
 
 
@@ -97,7 +97,7 @@ class ConsoleReporter:
 
     def __init__(self, stream: TextIO, *, verbose: bool = False, quiet: bool = False,
                  color: bool | None = None, live: bool | None = None,
-                 reports_dir: Path | None = None) -> None:
+                 reports_dir: Path | None = None, model: ResultBuilder | None = None) -> None:
         self.stream = stream
         self.verbose = verbose and not quiet
         self.quiet = quiet
@@ -106,13 +106,15 @@ class ConsoleReporter:
             live = _isatty(stream) and os.environ.get("TERM") != "dumb"
         self.live = live and not quiet
         self.reports_dir = reports_dir
-        self.builder = ResultBuilder()
+        # The run's read model: shared with the other reporters and fed by the bus ahead
+        # of them (see make_reporters); a console on its own keeps and feeds its own.
+        self._own_model = model is None
+        self.builder = ResultBuilder() if model is None else model
         self.symbols = _UNICODE if _unicode_ok(stream) else _ASCII
         self._running: dict[str, _Running] = {}
-        self._steps: dict[str, tuple[str, str]] = {}  # step_id -> (run_id, "Keyword text")
         self._area = 0  # lines of the status area now on screen
         self._last_draw = 0.0
-        self._pending = False  # a trailing redraw is scheduled
+        self._later = Later(REDRAW_EVERY, self._draw_late)
         self._done = False
         self._broken = False
         self._started = 0  # feature runs started
@@ -121,7 +123,7 @@ class ConsoleReporter:
         self._handlers: dict[str, Callable[[Any], None]] = {
             RunStarted.type: self._on_run_started, FeatureRunStarted.type: self._on_feature_started,
             ScenarioStarted.type: self._on_scenario_started,
-            StepStarted.type: self._on_step_started, StepAttempt.type: self._on_attempt,
+            StepAttempt.type: self._on_attempt,
             StepFinished.type: self._on_step, Log.type: self._on_log,
             Attachment.type: self._on_attachment, ScenarioFinished.type: self._on_scenario,
             FeatureRunFinished.type: self._on_feature, RunFinished.type: self._on_run_finished,
@@ -133,8 +135,8 @@ class ConsoleReporter:
         if self._done:
             return
         try:
-            # A shallow dict is enough for the builder and avoids deep-copying every event.
-            self.builder.add({"type": event.type, **vars(event)})
+            if self._own_model:
+                self.builder(event)
             self._handle(event)
         except Exception:
             pass  # progress output is best effort; the run and the files matter more
@@ -151,7 +153,7 @@ class ConsoleReporter:
             handler(event)
 
     def _on_run_started(self, event: RunStarted) -> None:
-        self._planned = len(event.planned)
+        self._planned = len(event.plan)
         if not self.quiet:
             self._print([self._paint(
                 f"spec-harness: {_plural(self._planned, 'feature run')} on target "
@@ -160,18 +162,17 @@ class ConsoleReporter:
 
     def _on_feature_started(self, event: FeatureRunStarted) -> None:
         self._started += 1
-        self._running[event.run_id] = _Running(run_name(event.title, event.variant),
-                                               _count_steps(event.feature))
+        feature = self.builder.find_feature(event.run_id)
+        if feature is not None:
+            total = sum(len(s.steps) for s in feature.scenarios)
+            self._running[event.run_id] = _Running(feature.name, total)
         self._redraw(force=True)
 
     def _on_scenario_started(self, event: ScenarioStarted) -> None:
         running = self._running.get(event.run_id)
-        if running:
-            running.scenario = named(row_title(event.title, event.example), event.example)
-        self._redraw()
-
-    def _on_step_started(self, event: StepStarted) -> None:
-        self._steps[event.step_id] = (event.run_id, f"{event.keyword} {event.text}")
+        scenario = self.builder.find_scenario(event.scenario_id)
+        if running and scenario:
+            running.scenario = scenario.name
         self._redraw()
 
     def _on_attachment(self, event: Attachment) -> None:
@@ -184,7 +185,8 @@ class ConsoleReporter:
     def _on_attempt(self, event: StepAttempt) -> None:
         running = self._running.get(event.run_id)
         if event.error is not None and event.next_delay is not None:
-            text = self._steps.get(event.step_id, ("", ""))[1]
+            step = self.builder.find_step(event.step_id)
+            text = f"{step.keyword} {step.text}" if step else ""
             if running:
                 running.waiting[event.step_id] = (text, event.attempt)
             if self.verbose:
@@ -205,11 +207,10 @@ class ConsoleReporter:
                 running.passed_steps += 1
             elif outcome(event.status) == "failed":
                 running.failed_steps += 1
-        self._steps.pop(event.step_id, None)
         if self.verbose:
             step = self.builder.find_step(event.step_id)
             keyword = step.keyword if step is not None else ""
-            extra = f" ({event.attempts} attempts)" if event.attempts > 1 else ""
+            extra = f" ({_after(event.status, event.attempts)})" if event.attempts > 1 else ""
             reason = f" ({event.reason})" if event.reason and event.status != "passed" else ""
             # Parallel runs interleave their steps: name the run when others are running.
             where = ""
@@ -272,13 +273,13 @@ class ConsoleReporter:
         run = self.builder.result()
         lines = self._failure_lines(run)
         if run.interrupted:
-            lines += ["", self._paint("Interrupted: the summary and reports cover what ran.",
-                                      "yellow")]
+            lines += ["", self._paint(f"{run.stopped_by.capitalize()}: the summary and reports "
+                                      "cover what ran.", "yellow")]
         if not self.quiet:
             detail = [_plural(len(run.feature_runs), "feature run"),
                       _plural(sum(run.step_counts.values()), "step"), duration(run.duration)]
-            if run.flaky:
-                detail.append(f"{run.flaky} flaky (passed after retries)")
+            if run.passed_after_retries:
+                detail.append(f"{_plural(run.passed_after_retries, 'step')} passed after retries")
             if self.reports_dir is not None:
                 detail.append(f"report: {self.reports_dir / 'index.html'}")
             lines += ["", self._paint(" · ".join(detail), "dim")]
@@ -300,7 +301,8 @@ class ConsoleReporter:
                 reason = (scenario.reason if scenario else feature.reason) or "failed"
                 lines.append(f"   {feature.path}:{line}: {self._paint(reason, 'red')}")
                 continue
-            attempts = f" ({step.attempt_count} attempts)" if step.attempt_count > 1 else ""
+            attempts = f" ({_after(step.status, step.attempt_count)})" \
+                if step.attempt_count > 1 else ""
             lines.append(f"   {self._mark(step.status)} {step.keyword} {step.shown_text}"
                          f"{self._paint(attempts, 'dim')}")
             lines.append("     " + self._paint(f"{feature.path}:{step.line}", "dim"))
@@ -310,10 +312,7 @@ class ConsoleReporter:
             if error.get("detail"):
                 lines.append("")
                 lines += ["     " + self._diff(d) for d in str(error["detail"]).split("\n")]
-            if self.verbose and step.attempts:
-                for attempt in step.attempts:
-                    result = "passed" if attempt.error is None else _one_line(attempt.error)
-                    lines.append(self._paint(f"     attempt {attempt.attempt}: {result}", "dim"))
+            lines += [self._paint(line, "dim") for line in _distinct_lines(step)]
         return lines
 
     # -- drawing ---------------------------------------------------------------------
@@ -327,15 +326,8 @@ class ConsoleReporter:
         return self._paint(self.symbols.get(status, status), status if status in _CODES else "dim")
 
     def _diff(self, line: str) -> str:
-        if line.startswith(("+++", "---")):
-            return self._paint(line, "bold")
-        if line.startswith("@@"):
-            return self._paint(line, "cyan")
-        if line.startswith("+"):
-            return self._paint(line, "green")
-        if line.startswith("-"):
-            return self._paint(line, "red")
-        return line
+        style = _DIFF_STYLES.get(diff_kind(line))
+        return self._paint(line, style) if style else line
 
     @staticmethod
     def _indent(level: int, text: str) -> str:
@@ -358,7 +350,7 @@ class ConsoleReporter:
             return
         now = time.monotonic()
         if not force and now - self._last_draw < REDRAW_EVERY:
-            self._redraw_later()
+            self._later.request()
             return
         self._last_draw = now
         width, height = self._size()
@@ -369,23 +361,10 @@ class ConsoleReporter:
         self._write(text)
         self._area = len(lines)
 
-    def _redraw_later(self) -> None:
-        """Draw the skipped update once things calm down, so the screen never stays behind
-        while the run waits (on the runner's loop: same thread, no locking needed)."""
-        if self._pending:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # called outside a loop: the next event redraws
-        self._pending = True
-
-        def draw() -> None:
-            self._pending = False
-            with contextlib.suppress(Exception):
-                self._redraw(force=True)
-
-        loop.call_later(REDRAW_EVERY, draw)
+    def _draw_late(self) -> None:
+        """The update skipped as too soon, drawn once things calm down."""
+        with contextlib.suppress(Exception):
+            self._redraw(force=True)
 
     def _area_lines(self) -> list[tuple[str, str]]:
         counts = self._scenario_counts
@@ -434,18 +413,23 @@ class ConsoleReporter:
             self.stream.write(text.encode("ascii", "replace").decode("ascii"))
 
 
-def _count_steps(feature: dict[str, Any] | None) -> int:
-    """Steps a feature run will play: the background once, an outline once per row."""
-    if not isinstance(feature, dict):
-        return 0
-    total = len((feature.get("background") or {}).get("steps") or [])
-    for child in feature.get("children") or []:
-        scenarios = child.get("scenarios") if "steps" not in child else [child]
-        for scenario in scenarios or []:
-            rows = sum(len((e.get("table") or {}).get("rows") or [])
-                       for e in scenario.get("examples") or [])
-            total += len(scenario.get("steps") or []) * max(1, rows)
-    return total
+def _after(status: str, attempts: int) -> str:
+    """`passed after 3 attempts`, `failed after 34 attempts`."""
+    return f"{status} after {attempts} attempts"
+
+
+def _distinct_lines(step: StepResult) -> list[str]:
+    """A retried step's different failures, each once with how often, oldest first
+    (the final one is the message above): not one line per attempt."""
+    distinct = step.distinct_failures()
+    if len(distinct) < 2 and not (distinct and step.status == "passed"):
+        return []
+    lines = ["     earlier attempts:"]
+    for failure in distinct:
+        when = (f"attempt {failure.first}" if failure.count == 1 else
+                f"attempts {failure.first}-{failure.last} ({failure.count}x)")
+        lines.append(f"       {when}: {_one_line(failure.error)[:200]}")
+    return lines
 
 
 def _plural(count: int, noun: str) -> str:

@@ -16,16 +16,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+import orjson
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from .results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
-from .text import clock, duration, first_line, stamp
+from .text import clock, diff_kind, duration, first_line, stamp
 
 TEMPLATES = Path(__file__).with_name("templates")
 
+_PRETTY = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 _MD = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+# markupsafe's escaping, as a table: no Markup object per value on the fast path.
+_ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
 _ICON = {"passed": "✓", "failed": "✗", "skipped": "–", "undefined": "?", "pending": "…",
          "running": "…"}
 
@@ -39,6 +43,7 @@ def markdown(text: str | None) -> Markup:
     return Markup(_MD.render(text))  # markdown-it escapes (html option off)
 
 
+@lru_cache(maxsize=4096)
 def step_text(text: str | None) -> Markup:
     """Step text with its `code spans` shown as code; nothing else is interpreted, since a
     resolved value may hold `*` or `_` that Markdown would turn into emphasis."""
@@ -61,11 +66,20 @@ def pretty(value: Any) -> str:
         stripped = value.strip()
         if stripped[:1] in ("{", "["):
             try:
-                return json.dumps(json.loads(stripped), indent=2, ensure_ascii=False)
-            except ValueError:
+                return _indented(orjson.loads(stripped))
+            except ValueError:  # orjson.JSONDecodeError: not JSON after all
                 return value
         return value
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return _indented(value)
+
+
+def _indented(value: Any) -> str:
+    # orjson: the stdlib's indenting encoder is pure Python, and every HTTP body and
+    # websocket message of a run goes through here.
+    try:
+        return orjson.dumps(value, default=str, option=_PRETTY).decode()
+    except TypeError:  # what orjson refuses (an integer beyond 64 bits, a lone surrogate)
+        return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 def compact(value: Any, limit: int = 120) -> str:
@@ -89,20 +103,7 @@ def short_url(url: Any) -> str:
 
 def diff_lines(detail: str | None) -> list[tuple[str, str]]:
     """Lines of a failure detail with a class each, so a unified diff reads as one."""
-    lines = []
-    for line in (detail or "").split("\n"):
-        if line.startswith(("+++", "---")):
-            kind = "d-file"
-        elif line.startswith("@@"):
-            kind = "d-hunk"
-        elif line.startswith("+"):
-            kind = "d-add"
-        elif line.startswith("-"):
-            kind = "d-del"
-        else:
-            kind = "d-ctx"
-        lines.append((kind, line))
-    return lines
+    return [(f"d-{diff_kind(line)}", line) for line in (detail or "").split("\n")]
 
 
 def journal_summary(entry: Any) -> str:
@@ -118,10 +119,74 @@ def journal_summary(entry: Any) -> str:
     return compact(entry, 100)
 
 
+def plain_step(feature: FeatureResult, scenario: ScenarioResult, step: StepResult,
+               anchor: Any) -> Markup | None:
+    """The `step_block` macro's markup for a plain step (no code, table, comment, error,
+    attempt, attachment or log: most steps of a passing run), or None for any other.
+
+    A fast path: the macro costs ~100 µs a step, which made the report most of the cost
+    of a large run. tests/test_report_html.py holds it to the macro, byte for byte."""
+    if (step.comments or step.description or step.code is not None or step.table
+            or step.error or step.attempts or step.attempt_count > 1 or step.attachments
+            or step.logs or step.interrupted or step.status in ("undefined", "pending")
+            or (step.resolved is not None and step.resolved != step.text)):
+        return None
+    result = outcome(step.status)
+    if step.reason and result == "skipped" and step.ran and step.reason != scenario.reason:
+        return None
+    where = anchor(step)
+    took = f'<span class="dur">{duration(step.duration)}</span>' \
+        if step.duration or (step.ran and result != "skipped") else ""
+    status = step.status.translate(_ESCAPE)
+    return Markup(
+        f'<li class="step st-{result}{"" if step.ran else " unrun"}" id="{where}">\n'
+        f'<div class="step-line">\n<span class="icon st-{result}" title="{status}">'
+        f'{_ICON.get(step.status, "•")}</span>\n<span class="text"><span class="kw">'
+        f'{step.keyword.translate(_ESCAPE)}</span> {step_text(step.shown_text)}</span>\n'
+        f'<span class="step-meta">\n{took}<a class="line" href="#{where}" '
+        f'title="{feature.path.translate(_ESCAPE)}:{step.line}">:{step.line}</a>\n</span>\n'
+        "</div>\n\n</li>")
+
+
+def plain_scenario(feature: FeatureResult, scenario: ScenarioResult, anchor: Any,
+                   is_open: bool) -> Markup | None:
+    """The `scenario_block` macro's markup for a passed scenario of plain steps (no
+    example row, tag, description, reason or journal), or None for any other: the
+    same fast path as `plain_step`, one level up, held to the macro the same way."""
+    if (scenario.status != "passed" or scenario.interrupted or scenario.example
+            or scenario.tags or scenario.description or scenario.journal or scenario.reason):
+        return None
+    steps = []
+    for step in scenario.steps:
+        fast = plain_step(feature, scenario, step, anchor)
+        if fast is None:
+            return None
+        steps.append(fast)
+    if scenario.kind == "background":
+        head = '<span class="kw">Background</span>'
+    else:
+        keyword = f'<span class="kw">{scenario.keyword.translate(_ESCAPE)}:</span> ' \
+            if scenario.keyword else ""
+        head = keyword + scenario.title.translate(_ESCAPE)
+    took = f'<span class="dur">{duration(scenario.duration)}</span>' \
+        if scenario.duration or scenario.ran else ""
+    tags = " ".join(feature.tags).translate(_ESCAPE)
+    return Markup(
+        f'<details class="scenario st-passed" id="{anchor(scenario)}" data-status="passed"\n'
+        f' data-tags="{tags}"{" open" if is_open else ""}>\n<summary>\n<h3><span class="icon '
+        f'st-passed">{_ICON["passed"]}</span>\n{head}</h3>\n<span class="sc-meta">\n{took}'
+        f'</span>\n</summary>\n<div class="sc-body">\n<ol class="steps">\n{"".join(steps)}'
+        "</ol>\n</div>\n</details>")
+
+
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             # Compiling the template costs more than a whole FOTA run's
+                             # report: kept compiled in the user's temp folder, keyed by
+                             # the template's checksum (jinja2 checks it).
+                             bytecode_cache=jinja2.FileSystemBytecodeCache(),
                              # Attachments are whatever steps attached: a missing key
                              # must render as nothing, never fail the whole report.
                              undefined=jinja2.ChainableUndefined)
@@ -129,7 +194,7 @@ def _environment() -> jinja2.Environment:
                        compact=compact, short_url=short_url, duration=duration, clock=clock,
                        stamp=stamp, first_line=first_line, outcome=outcome,
                        diff_lines=diff_lines, journal_summary=journal_summary)
-    env.globals.update(icon=_ICON)
+    env.globals.update(icon=_ICON, plain_step=plain_step, plain_scenario=plain_scenario)
     return env
 
 

@@ -5,9 +5,10 @@ Only elements and attributes that both the Jenkins/Ant junit-4 schema and the
 xunit-plugin junit-10 schema allow are written, in the order junit-4 requires
 (testsuites: name tests failures errors time; testsuite: properties, testcases,
 system-out; testcase: skipped | failure, system-out; <skipped> carries its reason as
-text, since junit-4 allows it no attributes). Every failed scenario is a
-<failure> (with the error kind as its type) and `errors` stays 0, so `failures` equals
-the failed count of the console summary line.
+text, since junit-4 allows it no attributes). A failed scenario is a <failure> when an
+assertion failed (the system under test misbehaved) and an <error> when the test
+itself could not run as written (a crash in a step, a timeout, an undefined step, a
+hook); `failures` + `errors` equals the failed count of the console summary line.
 """
 
 from __future__ import annotations
@@ -32,13 +33,26 @@ def _seconds(value: float) -> str:
     return f"{max(0.0, value):.3f}"
 
 
+def _errored(scenario: ScenarioResult) -> bool:
+    """Failed other than by an assertion: a crash, a timeout, an undefined step, a hook."""
+    if scenario.outcome != "failed":
+        return False
+    step = next((s for s in scenario.steps if outcome(s.status) == "failed"), None)
+    return step is None or (step.error or {}).get("kind") != "assertion"
+
+
+def _errors(feature: FeatureResult) -> int:
+    return sum(1 for s in feature.scenarios if s.counted and _errored(s))
+
+
 def render(run: RunResult) -> str:
     """The JUnit XML document for a finished result tree."""
+    errors = sum(_errors(f) for f in run.feature_runs)
     root = ET.Element("testsuites", {
         "name": "spec-harness",
         "tests": str(sum(sum(f.counts.values()) for f in run.feature_runs)),
-        "failures": str(run.counts.get("failed", 0)),
-        "errors": "0",
+        "failures": str(run.counts.get("failed", 0) - errors),
+        "errors": str(errors),
         "time": _seconds(run.duration),
     })
     for index, feature in enumerate(run.feature_runs):
@@ -52,8 +66,8 @@ def _suite(feature: FeatureResult, index: int) -> ET.Element:
     attrs = {
         "name": _clean(feature.name),
         "tests": str(sum(feature.counts.values())),
-        "failures": str(feature.counts.get("failed", 0)),
-        "errors": "0",
+        "failures": str(feature.counts.get("failed", 0) - _errors(feature)),
+        "errors": str(_errors(feature)),
         "skipped": str(feature.counts.get("skipped", 0)),
         "time": _seconds(feature.duration),
         "id": str(index),
@@ -96,7 +110,8 @@ def _case(feature: FeatureResult, scenario: ScenarioResult, name: str) -> ET.Ele
         error = (step.error if step else None) or {}
         message = first_line(error.get("message")) or scenario.reason or f"{scenario.status}"
         kind = str(error.get("kind") or scenario.status)
-        failure = ET.SubElement(case, "failure", {"message": _clean(message), "type": kind})
+        element = "error" if _errored(scenario) else "failure"
+        failure = ET.SubElement(case, element, {"message": _clean(message), "type": kind})
         failure.text = _clean(_failure_text(feature, scenario, step))
     if scenario.steps:
         ET.SubElement(case, "system-out").text = _clean(_transcript(scenario))
@@ -109,8 +124,11 @@ def _failure_text(feature: FeatureResult, scenario: ScenarioResult, step: StepRe
     error = step.error or {}
     parts = [f"{step.keyword} {step.shown_text}", f"  at {feature.path}:{step.line}"]
     if step.attempt_count > 1:
-        parts.append(f"  after {step.attempt_count} attempts")
+        parts.append(f"  failed after {step.attempt_count} attempts")
     parts += ["", error.get("message") or step.reason or step.status]
+    distinct = step.distinct_failures()
+    if len(distinct) > 1:
+        parts += ["", "earlier attempts:"] + [f"  {f.count}x {f.error}" for f in distinct]
     if error.get("detail"):
         parts += ["", error["detail"]]
     return "\n".join(parts)
@@ -120,6 +138,7 @@ def _transcript(scenario: ScenarioResult) -> str:
     lines = []
     for step in scenario.steps:
         mark = _SYMBOL[outcome(step.status)]
-        extra = f" ({step.attempt_count} attempts)" if step.attempt_count > 1 else ""
+        extra = f" ({step.status} after {step.attempt_count} attempts)" \
+            if step.attempt_count > 1 else ""
         lines.append(f"{mark} {step.keyword} {step.shown_text}{extra}")
     return "\n".join(lines)

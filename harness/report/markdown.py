@@ -33,6 +33,16 @@ def md_step(text: str) -> str:
     return "".join(out)
 
 
+def code(text: str) -> str:
+    """Text as an inline code span: nothing inside is escaped (GitHub would show the
+    backslashes), the fence is longer than any backtick run in it."""
+    text = str(text).replace("\n", " ")
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
 def _fence(text: str) -> str:
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
@@ -42,22 +52,23 @@ def _fence(text: str) -> str:
 def render(run: RunResult, *, max_failures: int = 20) -> str:
     counts = run.counts
     if run.interrupted:
-        head = "⚠️ Spec run interrupted"
+        head = f"⚠️ Spec run {run.stopped_by}"
     elif counts.get("failed"):
         head = "❌ Spec run failed"
     else:
         head = "✅ Spec run passed"
     lines = [f"## {head}", ""]
     if run.interrupted:
-        lines += ["The run was interrupted: this summary covers what ran.", ""]
+        lines += [f"The run {'was ' if run.stopped_by == 'interrupted' else ''}"
+                  f"{run.stopped_by}: this summary covers what ran.", ""]
     lines += [
-        "| passed | failed | skipped | flaky (passed after retries) | duration |",
+        "| passed | failed | skipped | steps passed after retries | duration |",
         "|---:|---:|---:|---:|---:|",
         f"| {counts.get('passed', 0)} | {counts.get('failed', 0)} | {counts.get('skipped', 0)} "
-        f"| {run.flaky} | {duration(run.duration)} |",
+        f"| {run.passed_after_retries} | {duration(run.duration)} |",
         "",
         f"Scenarios of {len(run.feature_runs)} feature runs"
-        + (f", target `{escape(run.target)}`" if run.target else "")
+        + (f", target {code(run.target)}" if run.target else "")
         + (f", started {stamp(run.started)}" if run.started else "") + ".",
         "",
     ]
@@ -68,16 +79,22 @@ def render(run: RunResult, *, max_failures: int = 20) -> str:
             where = escape(feature.name) + (f" › {escape(scenario.name)}" if scenario else "")
             if step is not None:
                 error = step.error or {}
-                attempts = f" after {step.attempt_count} attempts" if step.attempt_count > 1 else ""
+                attempts = f", failed after {step.attempt_count} attempts" \
+                    if step.attempt_count > 1 else ""
                 lines += [f"- **{where}**  ",
                           f"  {escape(step.keyword)} {md_step(step.shown_text)}  ",
-                          f"  at `{escape(feature.path)}:{step.line}`{attempts}", ""]
+                          f"  at {code(f'{feature.path}:{step.line}')}{attempts}", ""]
                 message = error.get("message") or step.reason or step.status
+                distinct = step.distinct_failures()
+                if len(distinct) > 1:
+                    message += "\n\nearlier attempts:\n" + "\n".join(
+                        f"  {f.count}x {' '.join(f.error.split())[:200]}" for f in distinct)
                 lines += ["  " + line for line in _fence(message).split("\n")] + [""]
             else:
                 line = scenario.line if scenario else 0
                 reason = (scenario.reason if scenario else feature.reason) or "failed"
-                lines += [f"- **{where}** at `{escape(feature.path)}:{line}`: {escape(reason)}", ""]
+                lines += [f"- **{where}** at {code(f'{feature.path}:{line}')}: {escape(reason)}",
+                          ""]
         if len(failures) > max_failures:
             lines += [f"…and {len(failures) - max_failures} more failures (see the HTML report).",
                       ""]

@@ -1,4 +1,5 @@
-"""Small formatting helpers shared by the report formats (one way to print a time).
+"""Small formatting helpers shared by the report formats (one way to print a time, one
+way to read a diff line).
 
 They take whatever an event carried and never raise: a missing or absurd value prints
 as nothing rather than costing the report.
@@ -52,6 +53,20 @@ def clock(timestamp: object) -> str:
     """`07:46:40.123` (UTC), for attempts and messages within a run."""
     text = _utc(timestamp, "%H:%M:%S.%f")
     return text[:-3] if text else ""
+
+
+def diff_kind(line: str) -> str:
+    """What a line of a unified diff is: file, hunk, add, del or ctx (the console
+    colours it, the HTML gives it a class)."""
+    if line.startswith(("+++", "---")):
+        return "file"
+    if line.startswith("@@"):
+        return "hunk"
+    if line.startswith("+"):
+        return "add"
+    if line.startswith("-"):
+        return "del"
+    return "ctx"
 
 
 def first_line(text: object) -> str:

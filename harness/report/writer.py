@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -14,6 +13,7 @@ from typing import Any, TextIO
 from harness.events import Event, FeatureRunFinished, RunFinished
 
 from . import html, jsonout, junit, markdown
+from .later import Later
 from .results import ResultBuilder, RunResult
 
 EVENTS = "events.ndjson"
@@ -46,21 +46,26 @@ class FileReporter:
     """Appends each event to events.ndjson and writes the other reports on RunFinished,
     or at close() when it never came.
 
-    The reports are built from the events.ndjson just written, exactly as `rebuild`
-    does, so a rebuild gives the same bytes. The file is flushed at the end of every
-    feature run and at most FLUSH_EVERY seconds after any event (on the runner's loop),
-    so a killed or hung run leaves what happened on disk without a write per event.
+    The reports are rendered from the run's read model (`model`, fed by the bus ahead
+    of this reporter; without one it keeps its own), which holds what the saved events
+    rebuild to, so `rebuild` gives the same bytes. The file is flushed at the end of
+    every feature run and at most FLUSH_EVERY seconds after any event (on the runner's
+    loop), so a killed or hung run leaves what happened on disk without a write per
+    event.
     """
 
-    def __init__(self, reports_dir: Path, *, errors: TextIO | None = None) -> None:
+    def __init__(self, reports_dir: Path, *, errors: TextIO | None = None,
+                 model: ResultBuilder | None = None) -> None:
         self.reports_dir = Path(reports_dir)
+        self._own_model = model is None
+        self.model = ResultBuilder() if model is None else model
         self.written: list[Path] = []
         self.result: RunResult | None = None
         self._events: TextIO | None = None
         self._done = False
         self._failed = False
         self._dirty = False
-        self._flush_pending = False
+        self._later = Later(FLUSH_EVERY, self._flush_late)
         self._last_flush = 0.0
         self._errors = errors
 
@@ -73,6 +78,8 @@ class FileReporter:
     def _handle(self, event: Event) -> None:
         if self._done:
             return
+        if self._own_model:
+            self.model(event)
         out = self._open()
         try:
             out.write(jsonout.event_line(event) + "\n")
@@ -86,7 +93,7 @@ class FileReporter:
                 time.monotonic() - self._last_flush >= FLUSH_EVERY:
             self._flush()
         else:
-            self._flush_later()
+            self._later.request()
 
     def _open(self) -> TextIO:
         if self._events is None:
@@ -102,23 +109,11 @@ class FileReporter:
             self._dirty = False
             self._events.flush()
 
-    def _flush_later(self) -> None:
-        if self._flush_pending:
-            return
+    def _flush_late(self) -> None:
         try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop (a synchronous caller): the next event or close() flushes
-        self._flush_pending = True
-
-        def flush() -> None:
-            self._flush_pending = False
-            try:
-                self._flush()
-            except Exception as exc:
-                self._warn(f"could not write {EVENTS}: {exc!r}")
-
-        loop.call_later(FLUSH_EVERY, flush)
+            self._flush()
+        except Exception as exc:
+            self._warn(f"could not write {EVENTS}: {exc!r}")
 
     def _write(self) -> None:
         if self._done:
@@ -126,7 +121,7 @@ class FileReporter:
         self._done = True
         try:
             self._flush()
-            self.result = build(self.reports_dir / EVENTS)
+            self.result = self.model.result()
             self.written = write_reports(self.result, self.reports_dir)
         except Exception as exc:
             self._warn(f"could not write the reports in {self.reports_dir}: {exc!r}")

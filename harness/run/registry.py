@@ -40,10 +40,6 @@ class StepMatch:
     matcher: Matcher
 
     @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.func)
-
-    @property
     def location(self) -> str:
         return str(self.matcher.location)
 
@@ -59,13 +55,20 @@ class Ambiguous(Exception):
         super().__init__(f"ambiguous step: matched by {where}")
 
 
+MATCH_CACHE = 10_000  # sentences whose match is kept (see StepRegistry.match)
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
 class StepRegistry:
     def __init__(self, registry: step_registry.StepRegistry | None = None):
         self.behave = registry or step_registry.registry
         self._defined: dict[tuple[str, str], list[Matcher]] = {}
+        self._matches: dict[tuple[str, str], StepMatch] = {}
 
     def load(self, modules: list[str] | tuple[str, ...] = DEFAULT_STEP_MODULES) -> None:
         """Import step modules by dotted name, or every `*.py` of a folder path."""
+        self._defined.clear()  # new definitions: what matched before may not now
+        self._matches.clear()
         for name in modules:
             try:
                 if Path(name).is_dir():
@@ -103,7 +106,24 @@ class StepRegistry:
         return found
 
     def match(self, kind: str, text: str) -> StepMatch:
-        """The one definition matching `text`; Undefined or Ambiguous otherwise."""
+        """The one definition matching `text`; Undefined or Ambiguous otherwise.
+
+        Suites repeat sentences (every "the status code ... should be `200`", every
+        iteration of a Soon step), and matching with behave's `parse` matchers costs
+        more than a trivial step itself: a match whose arguments are plain immutable
+        values is kept (bounded) and reused; one a type converter made into an object
+        is matched again each time, so no step ever shares a mutable argument."""
+        key = (kind, text)
+        known = self._matches.get(key)
+        if known is not None:
+            return known
+        match = self._match(kind, text)
+        if len(self._matches) < MATCH_CACHE and all(
+                type(v) in _IMMUTABLE for v in (*match.args, *match.kwargs.values())):
+            self._matches[key] = match
+        return match
+
+    def _match(self, kind: str, text: str) -> StepMatch:
         found = self._found(kind, text)
         if not found:
             raise Undefined(text)

@@ -1,15 +1,25 @@
 """Retry policy for `Soon` steps: exponential back-off within a time budget.
 
 All durations are milliseconds, in front matter, tags and on the command line alike.
+The spec's settings are parsed and checked by the parser (harness/spec/retry.py); this
+is where they meet the command line: the planner merges the spec's (front matter, a
+`@retry:` on the feature, its rule and scenario, on the step, and the step's `after N
+retries`, later winning; `PlannedStep.retry`) and the runner applies that once over
+the command line's policy (`RetryPolicy.merged`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-_AFTER_RETRIES = re.compile(r"\s+after (\d+) retries$")
+from ..spec.retry import split_after_retries
+
+__all__ = ["MIN_DELAY", "RetryPolicy", "split_after_retries"]
+
+# Seconds: the least wait between attempts, whatever the settings say. A zero delay
+# would spin the loop, starve every other feature run, and record attempts unbounded.
+MIN_DELAY = 0.001
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,9 @@ class RetryPolicy:
     timeout: float = 30_000
 
     def merged(self, settings: dict[str, Any]) -> RetryPolicy:
+        """This policy with checked settings (as the parser leaves them) applied."""
+        if not settings:
+            return self
         known = {k: v for k, v in settings.items() if k in self.__dataclass_fields__}
         if "tries" in known:
             known["tries"] = int(known["tries"])
@@ -30,27 +43,5 @@ class RetryPolicy:
         """Seconds to wait before each further attempt (unbounded; the caller stops)."""
         delay = self.initialDelay
         while True:
-            yield min(delay, self.maxDelay) / 1000
-            delay *= self.factor
-
-
-def parse_retry_tag(tag: str) -> dict[str, Any] | None:
-    """`retry:tries=5,initialDelay=100` -> {"tries": 5, "initialDelay": 100.0}."""
-    if not tag.startswith("retry:"):
-        return None
-    settings: dict[str, Any] = {}
-    for part in filter(None, tag[len("retry:"):].split(",")):
-        key, _, value = part.partition("=")
-        try:
-            settings[key.strip()] = float(value)
-        except ValueError:
-            settings[key.strip()] = value
-    return settings
-
-
-def split_after_retries(text: str) -> tuple[str, int | None]:
-    """`... after 20 retries` -> (`...`, 20)."""
-    m = _AFTER_RETRIES.search(text)
-    if not m:
-        return text, None
-    return text[:m.start()], int(m.group(1))
+            yield max(MIN_DELAY, min(delay, self.maxDelay) / 1000)
+            delay *= max(1.0, self.factor)

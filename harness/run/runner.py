@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import expressions
+from ..api_version import feature_api_version
 from ..events import (
     Attachment,
     EventBus,
@@ -24,16 +25,15 @@ from ..events import (
     ScenarioStarted,
     StepAttempt,
     StepFinished,
-    StepStarted,
     worst,
 )
-from ..hooks import HOOKS, Hooks
-from ..plan import FeatureRun, Plan
-from ..spec.model import Scenario, Step, Table, to_dict
+from ..hooks import Hooks
+from ..plan import Execution, FeatureRun, Plan, PlannedStep, counts_as_scenario
+from ..spec.model import Step, Table
 from ..targets.base import Target
 from .context import FeatureRunState, ResolvedStep, StepContext
 from .registry import Ambiguous, StepRegistry, Undefined
-from .retry import RetryPolicy, parse_retry_tag, split_after_retries
+from .retry import RetryPolicy
 
 
 @dataclass
@@ -55,60 +55,75 @@ class StepError:
 
 
 @dataclass
-class RunResult:
+class RunOutcome:
+    """What `Runner.run()` returns: the exit code and the scenario counts (the reports
+    build their own tree from the events)."""
     counts: dict[str, int]
     exit_code: int
     interrupted: bool = False
-    contexts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-@dataclass
-class _Execution:
-    """One scenario execution: a scenario, or one Examples row of an outline."""
-    scenario: Scenario
-    row: dict[str, str] | None = None
-
-    @property
-    def title(self) -> str:
-        if self.row is None:
-            return self.scenario.title
-        return f"{self.scenario.title} ({', '.join(f'{k}={v}' for k, v in self.row.items())})"
+# After this many attempts of one step, an attempt is recorded only when its error
+# differs from the last recorded one or RECORD_EVERY seconds have passed since: a
+# fast-spinning Soon step must not write an event per attempt. The final attempt is
+# always recorded, with the count of those folded into it.
+RECORD_ALL = 10
+RECORD_EVERY = 1.0
 
 
 class Runner:
     def __init__(self, plan: Plan, registry: StepRegistry, target: Target | None, bus: EventBus,
-                 settings: RunSettings | None = None, hooks: Hooks = HOOKS,
+                 settings: RunSettings | None = None, hooks: Hooks | None = None,
                  paths: list[str] | None = None):
         self.plan = plan
         self.registry = registry
         self.target = target
         self.bus = bus
         self.settings = settings or RunSettings()
-        self.hooks = hooks
+        # None: no hooks. The CLI passes harness.hooks.HOOKS, where the step modules'
+        # decorators register; tests pass their own.
+        self.hooks = hooks if hooks is not None else Hooks()
         self.paths = paths or []
         self._done: dict[str, asyncio.Event] = {r.run_id: asyncio.Event() for r in plan.runs}
+        self._names = {r.run_id: r.name for r in plan.runs}
         self._status: dict[str, str] = {}
         self._contexts: dict[str, dict[str, Any]] = {}
-        self._scenario_counts: dict[str, int] = {}
+        self._counts = {"passed": 0, "failed": 0, "skipped": 0}
         self._started = 0.0
         self._tasks: list[asyncio.Task] = []
         self._interrupted = False
         self._timed_out = False  # the run timeout, not Ctrl-C, cut the run short
 
     # -- the run ------------------------------------------------------------------------
-    async def run(self) -> RunResult:
+    async def run(self) -> RunOutcome:
         self._started = time.monotonic()
         self.bus.emit(RunStarted(paths=self.paths, target=getattr(self.target, "name", "none"),
-                                 jobs=self.settings.jobs, planned=[
-                                     {"run_id": r.run_id, "path": r.feature.path,
-                                      "title": r.name, "variant": r.variant, "needs": r.deps,
-                                      "scenarios": [s.line for s in r.scenarios]}
-                                     for r in self.plan.runs]))
-        slots = asyncio.Semaphore(max(1, self.settings.jobs))
-        self._tasks = [asyncio.create_task(self._feature_run(r, slots)) for r in self.plan.runs]
-        await self.hooks.call("before_run", self.plan)
+                                 jobs=self.settings.jobs, plan=self.plan.to_dict()))
+        deadline = None if self.settings.run_timeout is None else \
+            self._started + self.settings.run_timeout
+        # before_run finishes before any feature run starts (set-up they may rely on); a
+        # task of its own, so that Ctrl-C (interrupt) stops it too.
+        set_up = asyncio.ensure_future(self.hooks.call("before_run", self.plan))
+        self._tasks = [set_up]
+        try:
+            await asyncio.wait_for(set_up, self.settings.run_timeout)
+        except TimeoutError:
+            self._timed_out = self._interrupted = True
+        except asyncio.CancelledError:
+            self._interrupted = True
+        except Exception as exc:  # the run cannot start: every feature run is skipped
+            reason = f"before_run hook failed: {type(exc).__name__}: {exc}"
+            for run in self.plan.runs:
+                self._skip_feature_run(run, reason, failed=True)
+            return self._finish(False)
+        self._tasks = []
+        if not self._interrupted:
+            slots = asyncio.Semaphore(max(1, self.settings.jobs))
+            self._tasks = [asyncio.create_task(self._feature_run(r, slots))
+                           for r in self.plan.runs]
         if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=self.settings.run_timeout)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            _, pending = await asyncio.wait(self._tasks, timeout=left)
             if pending:  # the run's time is up: stop what runs, report what ran
                 self._timed_out = True
                 self.interrupt()
@@ -123,10 +138,8 @@ class Runner:
         for task in self._tasks:
             task.cancel()
 
-    def _finish(self, interrupted: bool) -> RunResult:
-        counts = {"passed": 0, "failed": 0, "skipped": 0}
-        for status, n in self._scenario_counts.items():
-            counts[status] = counts.get(status, 0) + n
+    def _finish(self, interrupted: bool) -> RunOutcome:
+        counts = dict(self._counts)
         failed = counts["failed"] > 0 or any(s == "failed" for s in self._status.values())
         if self._timed_out:
             exit_code, status = 1, "timed out"
@@ -136,8 +149,7 @@ class Runner:
             exit_code, status = (1, "failed") if failed else (0, "passed")
         self.bus.emit(RunFinished(status=status, duration=time.monotonic() - self._started,
                                   counts=counts, exit_code=exit_code, interrupted=interrupted))
-        return RunResult(counts=counts, exit_code=exit_code, interrupted=interrupted,
-                         contexts=self._contexts)
+        return RunOutcome(counts=counts, exit_code=exit_code, interrupted=interrupted)
 
     # -- feature runs --------------------------------------------------------------------
     async def _feature_run(self, run: FeatureRun, slots: asyncio.Semaphore) -> None:
@@ -145,9 +157,6 @@ class Runner:
             for dep in run.deps + run.after:
                 await self._done[dep].wait()
             reason = run.skip_reason or self._failed_dependency(run)
-            self.bus.emit(FeatureRunStarted(run_id=run.run_id, path=run.feature.path,
-                                            title=run.name, variant=run.variant,
-                                            feature=to_dict(run.feature)))
             if reason:
                 self._skip_feature_run(run, reason)
                 return
@@ -163,23 +172,27 @@ class Runner:
     def _failed_dependency(self, run: FeatureRun) -> str | None:
         for dep in run.deps:
             if self._status.get(dep) != "passed":
-                title = next(r.name for r in self.plan.runs if r.run_id == dep)
-                return f"needs {title!r}, which {self._status.get(dep, 'did not run')}"
+                return f"needs {self._names[dep]!r}, which {self._status.get(dep, 'did not run')}"
         return None
 
-    def _skip_feature_run(self, run: FeatureRun, reason: str) -> None:
-        self._status[run.run_id] = "skipped"
-        n = sum(len(_executions(s)) for s in run.scenarios)
-        self._scenario_counts["skipped"] = self._scenario_counts.get("skipped", 0) + n
+    def _skip_feature_run(self, run: FeatureRun, reason: str, failed: bool = False) -> None:
+        """Skipped before it started: one event; the reports list its scenarios from the
+        plan, with the reason."""
+        self._status[run.run_id] = "failed" if failed else "skipped"
+        self._counts["skipped"] += sum(1 for e in run.executions
+                                       if counts_as_scenario(e.kind, False))
         self.bus.emit(FeatureRunFinished(run_id=run.run_id, status="skipped", duration=0.0,
                                          reason=reason))
 
     async def _execute(self, run: FeatureRun) -> str:
         started = time.monotonic()
+        self.bus.emit(FeatureRunStarted(run_id=run.run_id))
         values: dict[str, Any] = {}
         for dep in run.deps:
             values.update(self._contexts.get(dep, {}))
-        values.update(self.target.values() if self.target else {})
+        # a spec written for one API generation talks to it, whatever the target's default
+        values.update(self.target.values(feature_api_version(run.feature))
+                      if self.target else {})
         if run.variant is not None:
             values["variant"] = run.variant
         session = None
@@ -190,17 +203,26 @@ class Runner:
         state = FeatureRunState(run_id=run.run_id, vars=values, bus=self.bus, session=session,
                                 target=self.target.open_run(run.run_id, session)
                                 if self.target and session else None)
-        status, reason = "passed", None
+        status, reason = "failed", None
+        cancelled = False
         try:
             await self.hooks.call("before_feature", state, run)
             status, reason = await self._scenarios(run, state)
-            await self.hooks.call("after_feature", state, run, status)
         except Exception as exc:  # a hook or the target broke: the run fails, others go on
             status, reason = "failed", f"{type(exc).__name__}: {exc}"
         except asyncio.CancelledError:
-            status, reason = "skipped", "interrupted"
+            status, cancelled = "skipped", True
+            reason = "timed out" if self._timed_out else "interrupted"
             raise
         finally:
+            # after_feature runs whatever happened, with the final status (as in behave).
+            try:
+                await self.hooks.call("after_feature", state, run, status)
+            except Exception as exc:
+                if not cancelled:
+                    status, reason = "failed", reason or f"after_feature hook failed: {exc}"
+            except asyncio.CancelledError:
+                pass
             await state.close()
             if session is not None:
                 await session.close()
@@ -211,79 +233,49 @@ class Runner:
 
     async def _scenarios(self, run: FeatureRun, state: FeatureRunState
                          ) -> tuple[str, str | None]:
-        executions = [e for s in run.scenarios for e in _executions(s)]
-        background = run.feature.background
-        if background is not None and executions:
-            executions.insert(0, _Execution(background))
-        elif background is not None and not list(run.feature.scenarios()):
-            executions = [_Execution(background)]  # a feature that is only a Background
-        failure: str | None = None
-        for n, execution in enumerate(executions, start=1):
-            scenario_id = f"{run.run_id}/{n}"
-            if failure:
-                self._skip_scenario(run, state, execution, scenario_id, failure)
-                continue
-            status = await self._scenario(run, state, execution, scenario_id)
+        for n, execution in enumerate(run.executions):
+            status = await self._scenario(run, state, execution)
             if status == "failed":
-                failure = f"an earlier scenario failed: {execution.title!r}"
-        return ("failed", failure) if failure else ("passed", None)
+                # The rest is not run: the reports list it from the plan, with this reason.
+                rest = run.executions[n + 1:]
+                self._counts["skipped"] += sum(1 for e in rest
+                                               if counts_as_scenario(e.kind, False))
+                return "failed", (f"an earlier scenario failed: {execution.name!r}"
+                                  if rest else None)
+        return "passed", None
 
     # -- scenarios -----------------------------------------------------------------------
-    def _scenario_started(self, run: FeatureRun, execution: _Execution, scenario_id: str) -> None:
-        s = execution.scenario
-        self.bus.emit(ScenarioStarted(run_id=run.run_id, scenario_id=scenario_id,
-                                      title=execution.title, line=s.line, kind=s.kind,
-                                      example=execution.row, rule=s.rule))
-
-    def _count(self, status: str) -> None:
-        self._scenario_counts[status] = self._scenario_counts.get(status, 0) + 1
-
-    def _skip_scenario(self, run: FeatureRun, state: FeatureRunState, execution: _Execution,
-                       scenario_id: str, reason: str) -> None:
-        self._scenario_started(run, execution, scenario_id)
-        for i, step in enumerate(execution.scenario.steps, start=1):
-            self._skip_step(run.run_id, scenario_id, f"{scenario_id}/{i}", step, reason)
-        if execution.scenario.kind != "background":
-            self._count("skipped")
-        self.bus.emit(ScenarioFinished(run_id=run.run_id, scenario_id=scenario_id,
-                                       status="skipped", duration=0.0, reason=reason))
-
-    def _skip_step(self, run_id: str, scenario_id: str, step_id: str, step: Step,
-                   reason: str) -> None:
-        self.bus.emit(StepStarted(run_id=run_id, scenario_id=scenario_id, step_id=step_id,
-                                  keyword=step.keyword, kind=step.kind, text=step.text,
-                                  line=step.line))
-        self.bus.emit(StepFinished(run_id=run_id, scenario_id=scenario_id, step_id=step_id,
-                                   status="skipped", duration=0.0, text=step.text,
-                                   code=step.code.text if step.code else None, reason=reason))
-
-    async def _scenario(self, run: FeatureRun, state: FeatureRunState, execution: _Execution,
-                        scenario_id: str) -> str:
+    async def _scenario(self, run: FeatureRun, state: FeatureRunState,
+                        execution: Execution) -> str:
         started = time.monotonic()
-        self._scenario_started(run, execution, scenario_id)
+        bus = self.bus
+        bus.emit(ScenarioStarted(run_id=run.run_id, scenario_id=execution.id))
         scenario = execution.scenario
-        policy = self.settings.retry.merged(run.feature.retry)
-        policy = _with_tags(policy, run.feature.tags + scenario.tags)
         statuses: list[str] = []
         reason = None
-        await self.hooks.call("before_scenario", state, scenario)
-        for i, step in enumerate(scenario.steps, start=1):
-            step_id = f"{scenario_id}/{i}"
-            if reason:
-                self._skip_step(run.run_id, scenario_id, step_id, step, reason)
-                statuses.append("skipped")
-                continue
-            status = await self._step(run, state, execution, scenario_id, step_id, step, policy)
-            statuses.append(status)
-            if status != "passed":
-                reason = f"step on line {step.line} {status}"
+        try:
+            await self.hooks.call("before_scenario", state, scenario)
+            for planned in execution.steps:
+                status = await self._step(run, state, execution, planned)
+                statuses.append(status)
+                if status != "passed":
+                    # Later steps are not run; the reports show them skipped for this reason.
+                    reason = f"step on line {planned.step.line} {status}"
+                    break
+        except Exception as exc:  # a before_scenario hook
+            reason = f"before_scenario hook failed: {type(exc).__name__}: {exc}"
         status = "failed" if reason else worst(statuses)
-        await self._attach_journal(state, scenario_id)
-        await self.hooks.call("after_scenario", state, scenario, status)
-        if scenario.kind != "background" or status == "failed":
-            self._count(status)  # a Background counts only when it fails: then it is news
-        self.bus.emit(ScenarioFinished(run_id=run.run_id, scenario_id=scenario_id, status=status,
-                                       duration=time.monotonic() - started, reason=reason))
+        await self._attach_journal(state, execution.id)
+        try:
+            await self.hooks.call("after_scenario", state, scenario, status)
+        except Exception as exc:
+            status, reason = "failed", reason or \
+                f"after_scenario hook failed: {type(exc).__name__}: {exc}"
+        if counts_as_scenario(execution.kind, status == "failed"):
+            self._counts["failed" if status in ("failed", "undefined") else
+                         "passed" if status == "passed" else "skipped"] += 1
+        bus.emit(ScenarioFinished(run_id=run.run_id, scenario_id=execution.id, status=status,
+                                  duration=time.monotonic() - started, reason=reason))
         return status
 
     async def _attach_journal(self, state: FeatureRunState, scenario_id: str) -> None:
@@ -299,43 +291,51 @@ class Runner:
                                      data={"scenario_id": scenario_id, "entries": entries}))
 
     # -- steps ---------------------------------------------------------------------------
-    async def _step(self, run: FeatureRun, state: FeatureRunState, execution: _Execution,
-                    scenario_id: str, step_id: str, step: Step, policy: RetryPolicy) -> str:
-        self.bus.emit(StepStarted(run_id=run.run_id, scenario_id=scenario_id, step_id=step_id,
-                                  keyword=step.keyword, kind=step.kind, text=step.text,
-                                  line=step.line))
-        text, after = split_after_retries(step.text)
-        policy = _with_tags(policy, step.tags)
-        retrying = step.kind == "soon" or after is not None
-        if after is not None:
-            policy = policy.merged({"tries": after + 1})
+    async def _step(self, run: FeatureRun, state: FeatureRunState, execution: Execution,
+                    planned: PlannedStep) -> str:
+        bus = self.bus
+        step, step_id = planned.step, planned.id
+        policy = self.settings.retry.merged(planned.retry)  # the one merge, CLI under spec
+        retrying = planned.retrying
         started = time.monotonic()
         delays = policy.delays()
         resolved: ResolvedStep | None = None
+        ctx: StepContext | None = None
         attempt, error = 0, None
+        recorded_error, recorded_at, folded = None, started, 0
+        hooks = self.hooks.has("before_step") or self.hooks.has("after_step")
         while True:
             attempt += 1
             t0 = time.monotonic()
-            ctx = None
             try:
-                resolved = resolve_step(step, text, state.vars, execution.row, run.variant)
+                resolved = resolve_step(step, planned.sentence, state.vars, execution.row,
+                                        run.variant)
                 ctx = StepContext(state, resolved, step_id, attempt)
+                if hooks and attempt == 1:
+                    await self.hooks.call("before_step", ctx)
                 await self._call(ctx, resolved)
                 error = None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 error = _step_error(exc)
+                ctx = ctx if ctx is not None and ctx.attempt == attempt else None
             delay = None
             if error is not None and error.kind == "assertion":
                 delay = self._next_delay(policy, retrying, ctx, attempt, started, delays)
             if error is not None or attempt > 1:
                 # A step that passes at once has one attempt: its StepFinished says it all,
-                # and a third event per step would be a third of the reporters' work.
-                self.bus.emit(StepAttempt(run_id=run.run_id, step_id=step_id, attempt=attempt,
-                                          duration=time.monotonic() - t0,
-                                          error=error.message if error else None,
-                                          next_delay=delay))
+                # and a second event per step would double the reporters' work.
+                now = time.monotonic()
+                message = error.message if error else None
+                if (attempt <= RECORD_ALL or delay is None or message != recorded_error
+                        or now - recorded_at >= RECORD_EVERY):
+                    bus.emit(StepAttempt(run_id=run.run_id, step_id=step_id, attempt=attempt,
+                                         duration=now - t0, error=message, next_delay=delay,
+                                         repeated=folded))
+                    recorded_error, recorded_at, folded = message, now, 0
+                else:
+                    folded += 1
             if delay is None:
                 break
             await asyncio.sleep(delay)
@@ -347,8 +347,19 @@ class Runner:
                     break
         status = "passed" if error is None else (
             "undefined" if error.kind == "undefined" else "failed")
-        self.bus.emit(StepFinished(
-            run_id=run.run_id, scenario_id=scenario_id, step_id=step_id, status=status,
+        if hooks and self.hooks.has("after_step"):
+            # Once per step, whatever the outcome, with the final status (as in behave).
+            if ctx is None:
+                ctx = StepContext(state, resolved or _unresolved(step), step_id, attempt)
+            try:
+                await self.hooks.call("after_step", ctx, status)
+            except Exception as exc:
+                if error is None:
+                    error = StepError(f"after_step hook failed: {type(exc).__name__}: {exc}",
+                                      "error")
+                    status = "failed"
+        bus.emit(StepFinished(
+            run_id=run.run_id, step_id=step_id, status=status,
             duration=time.monotonic() - started, attempts=attempt,
             text=resolved.text if resolved else step.text,
             code=resolved.code if resolved else (step.code.text if step.code else None),
@@ -375,13 +386,16 @@ class Runner:
 
     async def _call(self, ctx: StepContext, resolved: ResolvedStep) -> None:
         match = self.registry.match(resolved.kind, resolved.text)
-        if self.hooks.has("before_step"):
-            await self.hooks.call("before_step", ctx)
         result = match.func(ctx, *match.args, **match.kwargs)
         if asyncio.iscoroutine(result):
             await asyncio.wait_for(result, self.settings.step_timeout)
-        if self.hooks.has("after_step"):
-            await self.hooks.call("after_step", ctx, "passed")
+
+
+def _unresolved(step: Step) -> ResolvedStep:
+    """The step as written, for an after_step hook when resolving it failed."""
+    return ResolvedStep(source=step, text=step.text,
+                        code=step.code.text if step.code else None,
+                        language=step.code.language if step.code else None, table=step.table)
 
 
 def resolve_step(step: Step, text: str, values: dict[str, Any], row: dict[str, str] | None,
@@ -402,21 +416,6 @@ def resolve_step(step: Step, text: str, values: dict[str, Any], row: dict[str, s
         language=code.language if code else None,
         table=Table(header=table.header, rows=[[sub(c) for c in r] for r in table.rows],
                     line=table.line) if table else None)
-
-
-def _executions(scenario: Scenario) -> list[_Execution]:
-    if scenario.kind != "outline":
-        return [_Execution(scenario)]
-    return [_Execution(scenario, row) for ex in scenario.examples if ex.table
-            for row in ex.table.as_dicts()]
-
-
-def _with_tags(policy: RetryPolicy, tags: list[str]) -> RetryPolicy:
-    for tag in tags:
-        settings = parse_retry_tag(tag)
-        if settings:
-            policy = policy.merged(settings)
-    return policy
 
 
 def _step_error(exc: BaseException) -> StepError:

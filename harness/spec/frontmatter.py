@@ -147,10 +147,14 @@ def check_retry(value: Any) -> str | None:
     for k, v in value.items():
         if k not in RETRY_KEYS:
             return f"unknown retry setting `{k}`; expected one of {', '.join(RETRY_KEYS)}"
-        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0 \
+                or v == float("inf"):
             return f"retry setting `{k}` must be a non-negative number, got {v!r}"
-        if k == "tries" and not float(v).is_integer():
-            return f"retry setting `tries` must be a whole number, got {v!r}"
+        if k == "tries" and (not float(v).is_integer() or v < 1):
+            return f"retry setting `tries` must be a whole number of at least 1, got {v!r}"
+        if k == "factor" and v < 1:
+            # Below 1 the delays shrink towards zero and a failing step spins.
+            return f"retry setting `factor` must be at least 1, got {v!r}"
     return None
 
 

@@ -43,6 +43,8 @@ class Step:
     description: str | None = None
     comments: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    # Checked retry settings of its `@retry:` tags and `after N retries` (tries = N + 1).
+    retry: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Scenario:
     tags: list[str] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
     rule: str | None = None  # title of the enclosing Rule
+    retry: dict[str, Any] = field(default_factory=dict)  # its rule's and its `@retry:` tags
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Rule:
     scenarios: list[Scenario] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
+    retry: dict[str, Any] = field(default_factory=dict)  # its `@retry:` tags
 
 
 @dataclass
@@ -90,6 +94,7 @@ class Feature:
     children: list[Scenario | Rule] = field(default_factory=list)  # document order
     tags: list[str] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
+    comment_retry: dict[str, Any] = field(default_factory=dict)  # `@retry:` above the `#`
 
     def scenarios(self) -> Iterator[Scenario]:
         """Every scenario in document order, those inside rules included."""
@@ -117,7 +122,8 @@ class Feature:
 
     @property
     def retry(self) -> dict[str, Any]:
-        return dict(self.front_matter.get("retry") or {})
+        """Front matter `retry:`, then a `@retry:` comment on the feature heading."""
+        return {**(self.front_matter.get("retry") or {}), **self.comment_retry}
 
     @property
     def example_context(self) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from .blocks import Block, split_blocks
 from .errors import SpecError, SpecErrors
 from .frontmatter import parse_front_matter
 from .model import CodeBlock, Examples, Feature, Rule, Scenario, Step, Table
+from .retry import TAG as RETRY_TAG
+from .retry import parse_retry_tag, split_after_retries
 
 STEP_KEYWORDS = {"Given": "given", "When": "when", "Then": "then", "Soon": "soon",
                  "And": None, "But": None}
@@ -69,6 +71,7 @@ class _Parser:
         self.examples: Examples | None = None
         self.step: Step | None = None  # the step that code, tables and quotes attach to
         self.comments: list[tuple[str, int]] = []
+        self.retry: dict = {}  # settings of the `@retry:` tags last taken
         self.flawed: set[int] = set()  # scenarios with an error inside: no "has no step" too
 
     # -- entry point -------------------------------------------------------------------
@@ -127,12 +130,30 @@ class _Parser:
             self.comments.append((m.group(1).strip(), line))
 
     def _take_comments(self) -> tuple[list[str], list[str]]:
+        self.retry = {}
         if not self.comments:
             return [], []
-        comments = [c for c, _ in self.comments]
-        self.comments = []
-        tags = [w[1:] for c in comments for w in c.split() if w.startswith("@") and len(w) > 1]
+        taken, self.comments = self.comments, []
+        comments = [c for c, _ in taken]
+        tags = []
+        for comment, line in taken:
+            for word in comment.split():
+                if word.startswith("@") and len(word) > 1:
+                    tags.append(word[1:])
+                    if word.startswith("@" + RETRY_TAG):
+                        self._retry_tag(word[1:], line)
         return comments, tags
+
+    def _retry_tag(self, tag: str, line: int) -> None:
+        """Check a `@retry:` tag now, so a typo is a `check` error, not a run-time one;
+        the settings go to `self.retry` for the heading or step taking the comments."""
+        settings, problem = parse_retry_tag(tag)
+        if problem:
+            # The comment may span lines: point at the line holding the tag.
+            at = next((n for n in range(line, len(self.lines) + 1)
+                       if "@" + tag in self.lines[n - 1]), line)
+            self._error(at, max(1, self.lines[at - 1].find("@" + tag) + 1), problem)
+        self.retry.update(settings)
 
     # -- headings ----------------------------------------------------------------------
     def _heading(self, level: int, content: str, line: int) -> None:
@@ -166,7 +187,7 @@ class _Parser:
             self._error(line, 1, f"`{keyword}:` must be a level 2 heading (`## {keyword}:`); "
                         "`#` is the feature")
         self.feature = Feature(path=self.path, title=title, line=line, comments=comments,
-                               tags=tags)
+                               tags=tags, comment_retry=self.retry)
 
     def _level2(self, kind, keyword, title, line, comments, tags) -> None:
         self.rule = None
@@ -177,7 +198,8 @@ class _Parser:
         elif kind == "examples":
             self._error(line, 1, "`Examples` must be a level 3 heading under a Scenario Outline")
         elif kind == "rule":
-            self.rule = Rule(title=title, line=line, comments=comments, tags=tags)
+            self.rule = Rule(title=title, line=line, comments=comments, tags=tags,
+                             retry=self.retry)
             self.feature.children.append(self.rule)
         else:
             self._scenario_heading(kind, keyword, title, line, comments, tags, 2)
@@ -189,7 +211,9 @@ class _Parser:
         is_background = kind == "background" or (kind is None and title == "Background")
         scenario = Scenario(kind="background" if is_background else kind or "scenario",
                             title=title, line=line, keyword=keyword, comments=comments,
-                            tags=tags, rule=self.rule.title if self.rule else None)
+                            tags=tags, rule=self.rule.title if self.rule else None,
+                            retry=dict(self.rule.retry) if self.rule else {})
+        scenario.retry.update(self.retry)
         self.scenario, self.scenario_level, self.examples = scenario, level, None
         if is_background and self.rule is None:
             if self.feature.background is not None:
@@ -235,9 +259,19 @@ class _Parser:
                 kind = "given"
             else:
                 kind = previous.kind
+        if not self.scenario.steps and self.comments:
+            # Comments between a heading and its first step belong to the scenario (a
+            # `@retry:` or `@slow` there reads as the scenario's), as they do in Gherkin.
+            comments, tags = self._take_comments()
+            self.scenario.comments += comments
+            self.scenario.tags += tags
+            self.scenario.retry.update(self.retry)
         comments, tags = self._take_comments()
-        self.step = Step(keyword=first, kind=kind, text=text[len(first):].strip(), line=line,
-                         comments=comments, tags=tags)
+        sentence = text[len(first):].strip()
+        _, after = split_after_retries(sentence)
+        retry = {**self.retry, "tries": after + 1} if after is not None else dict(self.retry)
+        self.step = Step(keyword=first, kind=kind, text=sentence, line=line,
+                         comments=comments, tags=tags, retry=retry)
         if not self.step.text:
             self._error(line, len(first) + 1, f"`{first}` without a step sentence")
         self.scenario.steps.append(self.step)
