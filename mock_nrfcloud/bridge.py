@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import re
 import sqlite3
@@ -46,6 +45,7 @@ from .validation import DEFAULT_ACCOUNT, parse_account
 FEED_LIMIT = 10_000
 MAX_POLL_LIMIT = 1000
 _KEEPALIVE_S = 15.0
+_WRITE_TIMEOUT_S = 10.0
 _TEAM_NAMESPACE = uuid.UUID("6b0c5d2e-4f3a-4c1e-9a57-0d1f0e6c9b42")
 _FIELDS = {"account", "deviceId", "transport", "topic", "method", "resource", "payload",
            "payloadBase64"}  # fmt: skip
@@ -327,16 +327,21 @@ async def _stream(bridge: Bridge, request: web.Request) -> web.StreamResponse:
                                            "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})  # fmt: skip
     await response.prepare(request)
-    with contextlib.suppress(ConnectionError):
-        await response.write(b"retry: 1000\n: connected\n\n")
+
+    async def write(data: bytes) -> None:
+        # A reader that stops reading is cut off rather than holding this task for ever.
+        await asyncio.wait_for(response.write(data), _WRITE_TIMEOUT_S)
+
+    try:
+        await write(b"retry: 1000\n: connected\n\n")
         while not bridge.closed.is_set():
             changed = feed.changed  # taken before reading: nothing falls in between
             messages, missed = feed.after(last)
             if missed:
-                await response.write(f": missed {missed}\n\n".encode())
+                await write(f": missed {missed}\n\n".encode())
             for message in messages:
                 data = json.dumps(message.to_json(), separators=(",", ":"))
-                await response.write(f"id: {message.seq}\ndata: {data}\n\n".encode())
+                await write(f"id: {message.seq}\ndata: {data}\n\n".encode())
                 last = message.seq
             if messages:
                 continue
@@ -347,8 +352,11 @@ async def _stream(bridge: Bridge, request: web.Request) -> web.StreamResponse:
             for task in pending:
                 task.cancel()
             if not done:
-                await response.write(b": keep-alive\n\n")
+                await write(b": keep-alive\n\n")
         await response.write_eof()
+    except (ConnectionError, TimeoutError):
+        if request.transport is not None:
+            request.transport.abort()
     return response
 
 

@@ -6,6 +6,7 @@ Each test here failed before the fix it covers (issue 16).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from mock_nrfcloud.client import MockClient
+from mock_nrfcloud.client import MockAdminError, MockClient
 from mock_nrfcloud.server import start_mock
 from tests.test_mock_cli import ROOT, mock_process
 
@@ -43,7 +44,15 @@ async def test_every_answered_call_survives_kill_minus_9_during_a_burst(tmp_path
                 except aiohttp.ClientError:
                     pass  # cut off by the kill: not answered, may be missing
 
+            queued: set[str] = set()
+
+            async def queue(n: int) -> None:
+                # Cut off by the kill: not acknowledged, may be missing.
+                with contextlib.suppress(aiohttp.ClientError, MockAdminError):
+                    queued.add(await admin.queue("q", "GET", f"/v1/queued/{n}", keep=True))
+
             calls = [asyncio.create_task(call(n)) for n in range(BURST)]
+            calls += [asyncio.create_task(queue(n)) for n in range(BURST // 4)]
             while len(answered) < BURST // 2:
                 await asyncio.sleep(0.001)
             process.kill()
@@ -53,7 +62,9 @@ async def test_every_answered_call_survives_kill_minus_9_during_a_burst(tmp_path
     with mock_process("--state", str(state)) as (_, url):
         async with asyncio.timeout(15), MockClient(url) as admin:
             journaled = {e["query"]["n"] for e in await admin.requests("k")}
+            kept = {r["id"] for r in await admin.responses("q")}
     assert answered - journaled == set()
+    assert queued and queued - kept == set()
 
 
 def test_a_second_process_on_the_same_state_file_is_refused(tmp_path: Path) -> None:
