@@ -65,9 +65,9 @@ def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> None
         async def dispatch(request: web.Request) -> web.StreamResponse:
             try:
                 # No CORS and a 403 for other origins unless --admin-origin (guard.py).
-                origin = guard.admin_origin(request) if cors else None
-                if not cors:
-                    guard.check_host(request)
+                origin = guard.admin_origin(request)
+                if not cors:  # refused pages stay refused; no CORS headers for any
+                    origin = None
             except ProblemError as problem:
                 return problem_response(problem)
             if (

@@ -248,9 +248,9 @@ def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> Brid
         async def dispatch(request: web.Request) -> web.StreamResponse:
             try:
                 # The admin API's rule: no CORS unless --admin-origin (guard.py).
-                origin = guard.admin_origin(request) if cors else None
-                if not cors:
-                    guard.check_host(request)
+                origin = guard.admin_origin(request)
+                if not cors:  # refused pages stay refused; no CORS headers for any
+                    origin = None
             except ProblemError as problem:
                 return problem_response(problem)
             if origin is not None and request.method == "OPTIONS":

@@ -473,3 +473,11 @@ async def test_a_bad_template_is_a_400_at_queue_time(
     async with http.post(mock.url + "/__admin/responses", json=body) as response:
         assert response.status == 400
         assert (await response.json(content_type=None))["field"] == field
+
+
+async def test_without_cors_other_pages_are_still_refused(http: aiohttp.ClientSession) -> None:
+    async with await start_mock(cors=False) as mock:
+        posted = await http.post(
+            mock.url + "/__admin/reset", headers={"Origin": "http://evil.example"}, data="{}"
+        )
+        assert posted.status == 403
