@@ -89,7 +89,9 @@ class Snapshot:
     """What a previous run left behind."""
 
     responses: list[SavedResponse] = field(default_factory=list)
-    journal: dict[str, list[tuple[dict[str, Any], float]]] = field(default_factory=dict)
+    # account -> (row id, entry JSON text, ts), oldest first; parsed by the store one by
+    # one, so that a restart never holds every entry twice (as dicts and as tuples).
+    journal: dict[str, list[tuple[int, str, float]]] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     next_entry_id: int = 1
     next_seq: int = 1
@@ -178,13 +180,8 @@ class SqliteState:
                 "SELECT id, data, ts FROM journal WHERE account = ? ORDER BY id DESC LIMIT ?",
                 (account, journal_limit),
             ).fetchall()
-            entries = []
-            for row_id, data, ts in reversed(rows):
-                try:
-                    entries.append((json.loads(data), float(ts)))
-                except (ValueError, TypeError, RecursionError) as error:
-                    raise self.damaged("journal", row_id, error) from None
-            snapshot.journal[account] = entries
+            rows.reverse()
+            snapshot.journal[account] = rows
         snapshot.dropped = dict(self._db.execute("SELECT name, dropped FROM accounts"))
         meta = dict(self._db.execute("SELECT key, value FROM meta"))
         max_entry = self._db.execute("SELECT MAX(id) FROM journal").fetchone()[0] or 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -19,7 +20,11 @@ from typing import Any
 
 from .journal import (
     ACCOUNT,
+    HEADERS,
     ID,
+    QUERY,
+    RESPONSE_BODY,
+    RESPONSE_HEADERS,
     TS,
     Entry,
     Journal,
@@ -52,6 +57,18 @@ SUBSCRIBER_BACKLOG = 1000
 # Journal bounds per account (`--journal-max-mb`), and idle accounts (`--idle-account-s`).
 DEFAULT_JOURNAL_MAX_BYTES = 128 * 1024 * 1024
 DEFAULT_IDLE_ACCOUNT_S = 6 * 3600.0
+
+
+def _shared_parts(entry: Entry, shared: dict[Any, Any]) -> Entry:
+    """``entry`` with its pairs and response body replaced by equal ones seen before."""
+    if len(shared) >= _SHARED_MAX:
+        shared.clear()
+    parts = list(entry)
+    for index in (QUERY, HEADERS, RESPONSE_HEADERS, RESPONSE_BODY):
+        value = parts[index]
+        if value and (index != RESPONSE_BODY or len(value) <= _SHARED_BODY_MAX):
+            parts[index] = shared.setdefault(value, value)
+    return tuple(parts)  # type: ignore[return-value]
 
 
 def not_found_body(misses: list[tuple[QueuedResponse, str]]) -> bytes:
@@ -610,14 +627,19 @@ class Store:
                 self._by_id[response.id] = response
             db.delete_responses(stale)
             self._install_baseline(db)
+        # Entries read back share equal header sets, queries and response bodies, as
+        # entries made while serving do (see `_shared`): a full journal takes a fraction
+        # of the memory.
+        shared: dict[Any, Any] = {}
         for name, rows in snapshot.journal.items():
             journal = self.account(name).journal
-            for data, ts in rows:
+            for row_id, text, ts in rows:
                 try:
-                    journal.append(entry_from_dict(data, ts))
-                except (KeyError, TypeError, AttributeError, ValueError) as error:
-                    row = data.get("id") if isinstance(data, dict) else None
-                    raise state.damaged("journal", row, error) from None
+                    entry = entry_from_dict(json.loads(text), float(ts))
+                except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as error:
+                    raise state.damaged("journal", row_id, error) from None
+                journal.append(_shared_parts(entry, shared))
+            rows.clear()  # let go of the text as the entries are made
         for name, dropped in snapshot.dropped.items():
             self.account(name).journal.dropped += dropped
 
