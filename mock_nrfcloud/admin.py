@@ -148,13 +148,18 @@ async def read_json(request: web.Request) -> Any:
     if not raw.strip():
         raise invalid("$", "expected a JSON body", kind="invalid-json")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as error:
         raise invalid("$", f"the body is not valid JSON: {error}", kind="invalid-json") from None
     except RecursionError:
         raise invalid("$", "the JSON body is nested too deeply", kind="invalid-json") from None
     check_json_input(data)
     return data
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON: a body holding them could not be served as JSON.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def check_params(request: web.Request, allowed: set[str]) -> None:

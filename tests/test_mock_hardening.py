@@ -481,3 +481,13 @@ async def test_without_cors_other_pages_are_still_refused(http: aiohttp.ClientSe
             mock.url + "/__admin/reset", headers={"Origin": "http://evil.example"}, data="{}"
         )
         assert posted.status == 403
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+async def test_nan_is_not_json(
+    mock: RunningMock, http: aiohttp.ClientSession, constant: str
+) -> None:
+    raw = '{"method": "GET", "path": "/v1/x", "body": {"v": ' + constant + "}}"
+    async with http.post(mock.url + "/__admin/responses", data=raw) as response:
+        assert response.status == 400
+        assert constant.lstrip("-") in (await response.json(content_type=None))["detail"]
