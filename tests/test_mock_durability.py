@@ -163,3 +163,22 @@ def test_a_damaged_response_row_is_named_at_start(tmp_path: Path, table: str) ->
 async def _queue(url: str) -> None:
     async with MockClient(url) as admin:
         await admin.queue("k", "GET", "/v1/x")
+
+
+@pytest.mark.parametrize("argument", [["--journal-max-mb", "0"], ["--idle-account-s", "-1"]])
+def test_bad_bounds_are_refused(argument: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_nrfcloud", *argument],
+        cwd=ROOT, capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert argument[0] in result.stderr
+
+
+def test_help_lists_the_new_options() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_nrfcloud", "--help"],
+        cwd=ROOT, capture_output=True, text=True, timeout=20,
+    )  # fmt: skip
+    for option in ("--allowed-host", "--admin-origin", "--journal-max-mb", "--idle-account-s"):
+        assert option in result.stdout
