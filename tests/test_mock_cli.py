@@ -5,59 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
+from support.mock_servers import EXAMPLE, ROOT, mock_process
 
 from mock_nrfcloud.client import MockClient
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "mock_nrfcloud" / "data" / "example.yaml"
-START_TIMEOUT_S = 15
-
-
-@contextmanager
-def mock_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """``python -m mock_nrfcloud --port 0 ARGS``; yields the process and its URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mock_nrfcloud", "--port", "0", *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = _readline(process, START_TIMEOUT_S)
-        match = re.search(r"listening on (http://\S+) ", line)
-        assert match, f"unexpected first line {line!r}"
-        yield process, match.group(1)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=10)
-
-
-def _readline(process: subprocess.Popen[str], timeout: float) -> str:
-    """The first stdout line, or fail after ``timeout`` seconds (no hanging test)."""
-    import threading
-
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()))  # type: ignore[union-attr]
-    reader.daemon = True
-    reader.start()
-    reader.join(timeout)
-    if not lines:
-        process.kill()
-        raise AssertionError(f"the mock did not start: {process.communicate(timeout=5)[1]}")
-    return lines[0]
 
 
 async def test_serves_and_stops_cleanly_on_ctrl_c() -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from support.mock_servers import ROOT, mock_process
 
 from mock_nrfcloud.client import MockAdminError, MockClient
 from mock_nrfcloud.server import start_mock
-from tests.test_mock_cli import ROOT, mock_process
 
 BURST = 400
 

@@ -6,48 +6,15 @@ plain blocking HTTP calls.
 
 from __future__ import annotations
 
-import asyncio
-import http.client
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from mock_nrfcloud.server import RunningMock, start_mock
-
-
-class ThreadedMock:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.mock: RunningMock = asyncio.run_coroutine_threadsafe(start_mock(), self.loop).result(
-            timeout=10
-        )
-        parts = urlsplit(self.mock.url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 0
-
-    def request(
-        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
-    ) -> tuple[int, str, bytes]:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=10)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, response.getheader("Content-Type") or "", response.read()
-        finally:
-            connection.close()
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.mock.stop(), self.loop).result(timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
+from support.mock_servers import ThreadedMock
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,13 @@ import aiohttp
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from support.mock_servers import ThreadedMock
 
 from mock_nrfcloud.admin import ADMIN_ROUTES
 from mock_nrfcloud.app import create_app
 from mock_nrfcloud.openapi import admin_openapi
 from mock_nrfcloud.server import start_mock
 from mock_nrfcloud.store import Store
-from tests.test_mock_fuzz import ThreadedMock
 
 _METHODS = {"get", "post", "put", "patch", "delete"}
 
