@@ -1,26 +1,36 @@
-"""`spec-harness`: run, check and list steps. Exit codes: 0 passed, 1 a step failed,
-2 a spec/step-definition/usage error, 3 target unreachable, 130 interrupted."""
+"""`spec-harness`: run, check and list steps. Exit codes: 0 passed, 1 a step failed or
+the run timed out (--timeout), 2 a spec/step-definition/usage error, 3 target unreachable
+or refusing, 130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (a CI job
+cancelled). Interrupted runs still write their reports for what ran; a run that ends
+with 2 or 3 before running anything removes the previous run's reports instead of
+leaving them looking current."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import sys
+import time
 from pathlib import Path
 
 from .events import EventBus
 from .loader import check_examples, check_steps, discover, parse_all
 from .plan import Plan, Selection, make_plan
-from .run.registry import DEFAULT_STEP_MODULES, StepLoadError, StepRegistry
+from .run import blocking
+from .run.loading import StepLoadError
+from .run.registry import DEFAULT_STEP_MODULES, StepRegistry
 from .run.retry import RetryPolicy
 from .run.runner import Runner, RunSettings
 from .spec.errors import SpecErrors
 from .tags import TagExpressionError, parse_tag_expression
 from .targets.base import Target, TargetError
+from .targets.remote import TargetConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TARGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process it ended
+_STOP_SIGNALS = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
+REMOTE_ONLY = ("api_url", "mock_url", "ws_url", "admin_token", "target_config")
 
 
 class UsageError(Exception):
@@ -28,7 +38,9 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spec-harness", description=__doc__)
+    parser = argparse.ArgumentParser(prog="spec-harness", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"spec-harness {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def selection_args(p: argparse.ArgumentParser) -> None:
@@ -39,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only features whose title, path or a scenario title contains TEXT")
         p.add_argument("--tags", help="tag expression, e.g. 'fota and not slow'")
         p.add_argument("--steps", dest="step_modules", action="append", default=[],
-                       metavar="MODULE", help="step module or folder to load (repeatable; "
-                       "default: the built-in `steps` library)")
+                       metavar="MODULE", help="step definitions to load besides the built-in "
+                       "library: a .py file, a folder of them or a dotted module (repeatable)")
 
     run = sub.add_parser("run", help="run specs against a target")
     selection_args(run)
@@ -55,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: API URL with ws:// and /ws)")
     run.add_argument("--admin-token", default="", help="remote: the backend's admin token")
     run.add_argument("--target-config", metavar="FILE",
-                     help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url")
+                     help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url, "
+                     "vars")
     run.add_argument("--var", dest="variables", action="append", default=[],
                      metavar="NAME=VALUE", help="a context value for every feature run "
                      "(repeatable), e.g. --var VERSION=1.2.3")
@@ -87,7 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hello-spec-harness")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
+    started = time.time()
     args = build_parser().parse_args(argv)
     try:
         code = {"run": cmd_run, "check": cmd_check, "steps": cmd_steps,
@@ -95,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpecErrors as exc:
         _err(f"{exc}\n{len(exc.errors)} problem(s) in the specs")
         code = EXIT_USAGE
-    except (UsageError, StepLoadError, TagExpressionError) as exc:
+    except (UsageError, StepLoadError, TagExpressionError, TargetConfigError) as exc:
         _err(f"error: {exc}")
         code = EXIT_USAGE
     except TargetError as exc:
@@ -103,11 +126,32 @@ def main(argv: list[str] | None = None) -> int:
         code = EXIT_TARGET
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+    if code in (EXIT_USAGE, EXIT_TARGET) and args.command == "run" and not args.no_reports:
+        _remove_stale_reports(Path(args.reports), started)
     sys.exit(code)
 
 
 def _err(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def _remove_stale_reports(folder: Path, started: float) -> None:
+    """This run ran nothing: reports older than it are the previous run's, and left in
+    place they would pass for this one's (a CI job would publish them)."""
+    from .report.writer import EVENTS, RENDERERS
+
+    removed = []
+    for name in (*RENDERERS, EVENTS):
+        path = folder / name
+        try:
+            if path.stat().st_mtime < started:
+                path.unlink()
+                removed.append(name)
+        except OSError:
+            continue  # not there (or not ours to remove): nothing claims it is current
+    if removed:
+        _err(f"removed the previous run's reports from {folder}/ ({', '.join(removed)}): "
+             "this run wrote none")
 
 
 def _plan(args: argparse.Namespace) -> tuple[Plan, list[str]]:
@@ -180,6 +224,12 @@ def _variables(pairs: list[str]) -> dict[str, str]:
 
 def make_target(args: argparse.Namespace) -> Target:
     variables = _variables(args.variables)
+    if args.target != "remote":
+        given = [f"--{n.replace('_', '-')}" for n in REMOTE_ONLY if getattr(args, n)]
+        if given:
+            verb = "is" if len(given) == 1 else "are"
+            raise UsageError(f"{', '.join(given)} {verb} only for --target remote "
+                             f"(the target is {args.target})")
     if args.target == "embedded":
         from .targets.embedded import EmbeddedTarget
 
@@ -195,8 +245,6 @@ def make_target(args: argparse.Namespace) -> Target:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .report import make_reporters
-
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     plan, files = _plan(args)
@@ -207,34 +255,62 @@ def cmd_run(args: argparse.Namespace) -> int:
         retry=RetryPolicy(tries=args.retry_tries, initialDelay=args.retry_initial_delay,
                           factor=args.retry_factor, maxDelay=args.retry_max_delay,
                           timeout=args.retry_timeout))
+    target = make_target(args)
+    return asyncio.run(_run(plan, registry, target, settings, files, args))
+
+
+async def _run(plan: Plan, registry: StepRegistry, target: Target, settings: RunSettings,
+               files: list[str], args: argparse.Namespace) -> int:
+    from .report import make_reporters
+
+    await target.start()
+    # The reporters only once the target is up: a run that cannot start has nothing to
+    # report, and no console summary claims a run that never was.
     bus = EventBus()
     reporters = make_reporters(None if args.no_reports else Path(args.reports),
                                verbose=args.verbose, quiet=args.quiet, color=args.color)
     for reporter in reporters:
         bus.subscribe(reporter)
     try:
-        return asyncio.run(_run(plan, registry, make_target(args), bus, settings, files))
-    finally:
-        for reporter in reporters:
-            reporter.close()
-
-
-async def _run(plan: Plan, registry: StepRegistry, target: Target, bus: EventBus,
-               settings: RunSettings, files: list[str]) -> int:
-    await target.start()
-    try:
         runner = Runner(plan, registry, target, bus, settings, paths=files)
-        loop = asyncio.get_running_loop()
-        # Not possible outside the main thread or on Windows: Ctrl-C then stops at once.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGINT, _on_interrupt, loop, runner)
-        result = await runner.run()
+        with _StopSignals(asyncio.get_running_loop(), runner):
+            result = await runner.run()
         return result.exit_code
     finally:
-        await target.stop()
+        try:
+            await target.stop()
+        finally:
+            for reporter in reporters:
+                reporter.close()
 
 
-def _on_interrupt(loop: asyncio.AbstractEventLoop, runner: Runner) -> None:
-    # A second Ctrl-C gets Python's default behaviour: stop at once.
-    loop.remove_signal_handler(signal.SIGINT)
-    runner.interrupt()
+class _StopSignals:
+    """Ctrl-C (SIGINT, exit 130) and SIGTERM (exit 143, what CI systems send when a job
+    is cancelled) stop the run the same way: every feature run is cancelled, and the
+    reports cover what ran. A second signal stops at once (Python's default).
+
+    Plain `signal.signal` handlers rather than the loop's: a handler runs between two
+    bytecodes even while a synchronous step holds the loop, and stops that step too.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, runner: Runner) -> None:
+        self.loop, self.runner = loop, runner
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> _StopSignals:
+        try:
+            for signum in _STOP_SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._on_signal)
+        except ValueError:  # not the main thread: signals stay as they are
+            pass
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT
+                      else signal.SIG_DFL)
+        self.loop.call_soon_threadsafe(self.runner.interrupt, _STOP_SIGNALS[signum])
+        blocking.interrupt_blocked()

@@ -7,8 +7,11 @@ expression, e.g. `${tracker.<variant.nw>.id}`), then `"$number{...}"`, then `${.
 from __future__ import annotations
 
 import bisect
+import contextvars
 import json
 import re
+import threading
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -22,9 +25,64 @@ class ExpressionError(Exception):
 _ANGLE = re.compile(r"<([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)>")
 
 
+# Every evaluation is bounded: a spec's `($f := function($n){ $f($n+1) }; $f(0))` must fail
+# its step, not hang the run (jsonata-python turns that tail call into a loop) or end in a
+# RecursionError deep inside the library. jsonata-python's own bounds (`timeout=`/`stack=`)
+# start the clock when the expression is compiled, so a cached expression would time out
+# for good after that many ms: these are per evaluation instead.
+MAX_DEPTH = 1000  # nested evaluations; jsonata-python raises the recursion limit to 10000,
+#                   and its RecursionError comes at about 2500
+TIME_LIMIT = contextvars.ContextVar("expression_time_limit", default=5.0)
+"""Seconds one evaluation may take; the runner lowers it to the step timeout."""
+
+
 @lru_cache(maxsize=4096)
-def _compiled(expr: str) -> jsonata.Jsonata:
+def _compiled(expr: str, thread: int) -> jsonata.Jsonata:
+    # Per thread: an evaluation writes its input, environment and timestamp into the object.
     return jsonata.Jsonata(expr)
+
+
+class _Bounds:
+    """The entry/exit callbacks jsonata-python calls around every node it evaluates."""
+
+    __slots__ = ("deadline", "depth", "entries", "limit")
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.deadline = time.monotonic() + limit
+        self.depth = 0
+        self.entries = 0
+
+    def enter(self, _expr: Any, _input: Any, env: Any) -> None:
+        if env.is_parallel_call:  # as jsonata's Timebox: siblings are not nested
+            return
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Runaway(f"nests deeper than {MAX_DEPTH} evaluations (endless recursion?)")
+        self.entries += 1
+        if self.entries % 64 == 0 and time.monotonic() > self.deadline:
+            raise _Runaway(f"ran for more than {self.limit:g} s (an endless loop?)")
+
+    def exit(self, _expr: Any, _input: Any, env: Any, _result: Any) -> None:
+        if not env.is_parallel_call:
+            self.depth -= 1
+
+
+class _Runaway(Exception):
+    pass
+
+
+def _run(expr: str, data: Any) -> Any:
+    compiled = _compiled(expr, threading.get_ident())
+    # jsonata-python's $millis()/$now() read the timestamp of the thread's "current"
+    # instance, which is the one constructed last, not the one evaluating: without this,
+    # a Soon step's `$millis() - t0` stops advancing once any other expression is
+    # compiled. evaluate() stamps its own instance, so make that instance the current one.
+    jsonata.Jsonata.CURRENT.jsonata = compiled
+    bounds = _Bounds(TIME_LIMIT.get())
+    # Passed as bindings, the callbacks live in a frame of this evaluation only.
+    return compiled.evaluate(data, {"__evaluate_entry": bounds.enter,
+                                    "__evaluate_exit": bounds.exit})
 
 
 _PLAIN_PATH = re.compile(r"\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*")
@@ -56,13 +114,18 @@ def evaluate(expr: str, data: Any) -> Any:
     if direct is not _MISSING:  # context values are plain JSON already, floats aside
         return _plain(direct) if isinstance(direct, float) else direct
     try:
-        result = _compiled(expr).evaluate(data)
+        result = _run(expr, data)
     except jsonata.JException as exc:
         raise ExpressionError(f"invalid expression `{expr}`: {exc}") from None
+    except _Runaway as exc:
+        raise ExpressionError(f"expression `{expr}` stopped: it {exc}") from None
     except ValueError as exc:  # input that is not JSON (jsonata checks its input)
         raise ExpressionError(f"cannot evaluate `{expr}`: {exc}") from None
     except RecursionError:
         raise ExpressionError(f"expression `{expr}` recursed too deeply") from None
+    except Exception as exc:  # jsonata-python fails on some input, e.g. `${/}` (IndexError)
+        raise ExpressionError(f"invalid expression `{expr}`: "
+                              f"{type(exc).__name__}: {exc}") from None
     return _plain(result)
 
 
@@ -92,6 +155,22 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def check_json(text: str, where: str, first_line: int) -> None:
+    """Raise ExpressionError if a resolved `json` code block is not JSON.
+
+    `where` is the spec's path, `first_line` the line of the block's opening fence; the
+    message gives the line the problem is on, as a `path:line` a person can jump to.
+    """
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ExpressionError(f"{where}:{first_line + exc.lineno}: the code block is not valid "
+                              f"JSON once resolved: {exc.msg} (column {exc.colno})") from None
+    except RecursionError:
+        raise ExpressionError(f"{where}:{first_line + 1}: the code block nests too deeply "
+                              "to be read as JSON") from None
 
 
 def as_text(value: Any) -> str:

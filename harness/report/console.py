@@ -272,7 +272,8 @@ class ConsoleReporter:
         run = self.builder.result()
         lines = self._failure_lines(run)
         if run.interrupted:
-            lines += ["", self._paint("Interrupted: the summary and reports cover what ran.",
+            stopped = "Timed out (--timeout)" if run.status == "timed out" else "Interrupted"
+            lines += ["", self._paint(f"{stopped}: the summary and reports cover what ran.",
                                       "yellow")]
         if not self.quiet:
             detail = [_plural(len(run.feature_runs), "feature run"),

@@ -41,15 +41,17 @@ def _fence(text: str) -> str:
 
 def render(run: RunResult, *, max_failures: int = 20) -> str:
     counts = run.counts
+    stopped = "timed out" if run.status == "timed out" else "interrupted"  # --timeout
     if run.interrupted:
-        head = "⚠️ Spec run interrupted"
+        head = f"⚠️ Spec run {stopped}"
     elif counts.get("failed"):
         head = "❌ Spec run failed"
     else:
         head = "✅ Spec run passed"
     lines = [f"## {head}", ""]
     if run.interrupted:
-        lines += ["The run was interrupted: this summary covers what ran.", ""]
+        lines += [f"The run {'timed out' if stopped == 'timed out' else 'was interrupted'}: "
+                  "this summary covers what ran.", ""]
     lines += [
         "| passed | failed | skipped | flaky (passed after retries) | duration |",
         "|---:|---:|---:|---:|---:|",
