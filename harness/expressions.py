@@ -123,6 +123,8 @@ def evaluate(expr: str, data: Any) -> Any:
         raise ExpressionError(f"cannot evaluate `{expr}`: {exc}") from None
     except RecursionError:
         raise ExpressionError(f"expression `{expr}` recursed too deeply") from None
+    except TimeoutError:  # the step's own timer (run/blocking.py), not the expression's
+        raise
     except Exception as exc:  # jsonata-python fails on some input, e.g. `${/}` (IndexError)
         raise ExpressionError(f"invalid expression `{expr}`: "
                               f"{type(exc).__name__}: {exc}") from None

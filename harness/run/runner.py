@@ -100,8 +100,10 @@ class Runner:
     # -- the run ------------------------------------------------------------------------
     async def run(self) -> RunResult:
         self._started = time.monotonic()
-        # An expression cannot outlast its step (the context is this run's tasks').
-        expressions.TIME_LIMIT.set(min(expressions.TIME_LIMIT.get(), self.settings.step_timeout))
+        # An expression cannot outlast its step, and stops first, to say it was the
+        # expression (the context is this run's tasks').
+        expressions.TIME_LIMIT.set(min(expressions.TIME_LIMIT.get(),
+                                       0.8 * self.settings.step_timeout))
         self.bus.emit(RunStarted(paths=self.paths, target=getattr(self.target, "name", "none"),
                                  jobs=self.settings.jobs, planned=[
                                      {"run_id": r.run_id, "path": r.feature.path,
