@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .events import EventBus
-from .loader import check_examples, check_steps, discover, parse_all
+from .loader import add_needed, check_examples, check_steps, discover, parse_all
 from .plan import Plan, Selection, make_plan
 from .run import blocking
 from .run.loading import StepLoadError
@@ -159,6 +159,11 @@ def _plan(args: argparse.Namespace) -> tuple[Plan, list[str]]:
     if not files:
         raise UsageError(f"no *.feature.md files in {', '.join(args.paths)}")
     features = parse_all(files)
+    added = add_needed(features, args.paths)
+    for feature in added:
+        _err(f"needs: added {feature.path} ({feature.title!r}), which a given spec needs")
+    features += added
+    files += [Path(f.path) for f in added]
     tags = parse_tag_expression(args.tags) if args.tags else None
     plan = make_plan(features, Selection(lines=lines, names=args.names, tags=tags))
     if not plan.runs:
@@ -185,9 +190,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{len(features)} spec(s) parsed")
         return EXIT_OK
     plan, files = _plan(args)
-    _check_steps(plan, _registry(args))
-    features = list({r.feature.path: r.feature for r in plan.runs}.values())
-    problems = check_examples(features)
+    registry = _registry(args)
+    _check_steps(plan, registry)
+    problems = check_examples(plan.runs, registry)
     if problems:
         raise UsageError("\n".join(problems))
     print(f"{len(files)} spec(s), {len(plan.runs)} feature run(s): OK")

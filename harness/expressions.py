@@ -19,7 +19,12 @@ import jsonata
 
 
 class ExpressionError(Exception):
-    """An expression that is invalid or yields nothing; the message names it."""
+    """An expression that is invalid or yields nothing; the message names it, `expr`
+    holds it (None when the problem is not one expression's)."""
+
+    def __init__(self, message: str, expr: str | None = None) -> None:
+        super().__init__(message)
+        self.expr = expr
 
 
 _ANGLE = re.compile(r"<([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)>")
@@ -116,18 +121,18 @@ def evaluate(expr: str, data: Any) -> Any:
     try:
         result = _run(expr, data)
     except jsonata.JException as exc:
-        raise ExpressionError(f"invalid expression `{expr}`: {exc}") from None
+        raise ExpressionError(f"invalid expression `{expr}`: {exc}", expr) from None
     except _Runaway as exc:
-        raise ExpressionError(f"expression `{expr}` stopped: it {exc}") from None
+        raise ExpressionError(f"expression `{expr}` stopped: it {exc}", expr) from None
     except ValueError as exc:  # input that is not JSON (jsonata checks its input)
-        raise ExpressionError(f"cannot evaluate `{expr}`: {exc}") from None
+        raise ExpressionError(f"cannot evaluate `{expr}`: {exc}", expr) from None
     except RecursionError:
-        raise ExpressionError(f"expression `{expr}` recursed too deeply") from None
+        raise ExpressionError(f"expression `{expr}` recursed too deeply", expr) from None
     except TimeoutError:  # the step's own timer (run/blocking.py), not the expression's
         raise
     except Exception as exc:  # jsonata-python fails on some input, e.g. `${/}` (IndexError)
         raise ExpressionError(f"invalid expression `{expr}`: "
-                              f"{type(exc).__name__}: {exc}") from None
+                              f"{type(exc).__name__}: {exc}", expr) from None
     return _plain(result)
 
 
@@ -135,17 +140,37 @@ def require(expr: str, data: Any) -> Any:
     """Evaluate; an expression that yields nothing is an error naming what was missing."""
     result = evaluate(expr, data)
     if result is None:
-        raise ExpressionError(_nothing_message(expr, data))
+        raise ExpressionError(_nothing_message(expr, data), expr)
     return result
 
 
 def _nothing_message(expr: str, data: Any) -> str:
     msg = f"`{expr}` yielded nothing"
-    name = re.match(r"\s*\$?\.?([A-Za-z_]\w*)", expr)
-    if isinstance(data, dict) and name and name.group(1) not in data:
+    missing = [n for n in root_names(expr) if isinstance(data, dict) and n not in data]
+    if missing:
         known = ", ".join(sorted(str(k) for k in data)[:20]) or "nothing"
-        msg += f": `{name.group(1)}` is not in the context (it holds: {known})"
+        names = ", ".join(f"`{n}`" for n in missing)
+        msg += f": {names} {'is' if len(missing) == 1 else 'are'} not in the context " \
+               f"(it holds: {known})"
     return msg
+
+
+_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+_NAME = re.compile(r"(?<![\w$.`])(`[^`]+`|[A-Za-z_]\w*)")
+_NOT_NAMES = {"true", "false", "null", "and", "or", "in", "function", "λ"}
+
+
+def root_names(expr: str) -> list[str]:
+    """Context names an expression reads: `$floor(pastTs/1000)` reads `pastTs`,
+    `variant.account` reads `variant`. Names after `.`, `$` and in strings are not
+    roots; a name inside a filter (`a[b=1]`) is counted too (good enough for a hint)."""
+    text = _STRING_LITERAL.sub('""', expr)
+    names = []
+    for m in _NAME.finditer(text):
+        name = m.group(1).strip("`")
+        if name not in _NOT_NAMES and not text[m.end():].lstrip().startswith("("):
+            names.append(name)
+    return list(dict.fromkeys(names))
 
 
 def _plain(value: Any) -> Any:
@@ -267,15 +292,20 @@ def _substitute_numbers(text: str, data: dict[str, Any]) -> str:
         if text[end:end + 1] != '"':
             raise ExpressionError(f'`"$number{{{expr}}}"` must be closed by a quote')
         value = require(expr, data)
+        if isinstance(value, str) and _JSON_NUMBER.fullmatch(value.strip()):
+            # An Examples cell is text: `"v": "$number{v}"` with v = 3.40141 is the number
+            # (bdd-markdown inserts the cell's text as it is).
+            value = json.loads(value.strip())
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ExpressionError(f'`"$number{{{expr}}}"` yielded {as_text(value)!r}, '
-                                  "not a number")
+                                  "not a number", expr)
         out += [text[last:start], as_text(value)]
         last = end + 1
     out.append(text[last:])
     return "".join(out)
 
 
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 
 

@@ -126,3 +126,11 @@ def test_a_json_block_that_is_not_json_names_its_line():
         check_json('{\n  "a": 1,,\n}', "x.feature.md", 7)
     with pytest.raises(ExpressionError, match="nests too deeply"):
         check_json("[" * 100_000 + "]" * 100_000, "x.feature.md", 7)
+
+
+def test_number_placeholder_takes_a_numeric_string():
+    # bdd-markdown inserts an Examples cell's text: `"v": "$number{v}"` with v = 3.40141
+    assert substitute('{"v": "$number{v}"}', {"v": "3.40141"}) == '{"v": 3.40141}'
+    assert substitute('{"v": "$number{v}"}', {"v": " -2e3 "}) == '{"v": -2000.0}'
+    with pytest.raises(ExpressionError, match="not a number"):
+        substitute('{"v": "$number{v}"}', {"v": "3.4.1"})
