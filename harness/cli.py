@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from .api_version import parse_api_version
 from .events import EventBus
 from .loader import add_needed, check_examples, check_steps, discover, parse_all
 from .plan import Plan, Selection, make_plan
@@ -66,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ws-url", default=None, help="remote: websocket URL "
                      "(default: API URL with ws:// and /ws)")
     run.add_argument("--admin-token", default="", help="remote: the backend's admin token")
+    run.add_argument("--api-version", default="", metavar="DATE", type=_api_version,
+                     help="the API generation to test, e.g. 2024-04-17: APIURL and the "
+                     "websocket URL get /DATE (default: the root API; a spec's front matter "
+                     "`apiVersion` overrides it)")
     run.add_argument("--target-config", metavar="FILE",
                      help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url, "
                      "vars")
@@ -217,6 +222,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _api_version(text: str) -> str:
+    try:
+        return parse_api_version(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _variables(pairs: list[str]) -> dict[str, str]:
     variables = {}
     for pair in pairs:
@@ -238,7 +250,7 @@ def make_target(args: argparse.Namespace) -> Target:
     if args.target == "embedded":
         from .targets.embedded import EmbeddedTarget
 
-        return EmbeddedTarget(variables=variables)
+        return EmbeddedTarget(variables=variables, api_version=args.api_version)
     from .targets.remote import RemoteTarget, load_config
 
     config = load_config(args.target_config) if args.target_config else {}
@@ -246,7 +258,8 @@ def make_target(args: argparse.Namespace) -> Target:
                         mock_url=args.mock_url or config.get("mock_url", ""),
                         admin_token=args.admin_token or config.get("admin_token", ""),
                         ws_url=args.ws_url or config.get("ws_url"),
-                        variables={**(config.get("vars") or {}), **variables})
+                        variables={**(config.get("vars") or {}), **variables},
+                        api_version=args.api_version or str(config.get("api_version") or ""))
 
 
 def cmd_run(args: argparse.Namespace) -> int:

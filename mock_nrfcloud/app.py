@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from . import admin
+from . import admin, bridge, hosts
 from .cors import preflight, with_cors
 from .store import NOT_FOUND_BODY, NOT_FOUND_HEADERS, Store
 from .validation import DEFAULT_ACCOUNT
@@ -43,6 +43,7 @@ def create_app(store: Store, *, cors: bool = True, require_auth: bool = False) -
     """
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STORE_KEY] = store
+    bridge.add_routes(app, store, cors=cors)  # before admin's catch-all
     admin.add_routes(app, store, cors=cors)
     app.router.register_resource(_EveryPath(_serving_handler(store, cors, require_auth)))
 
@@ -125,13 +126,17 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool) -> Handler:
             and "Access-Control-Request-Method" in request_headers
         ):
             return preflight(request, origin)
-        path = request.path
+        # `/<host>/...`: a third party's call, in the account named after the host.
+        host, path = hosts.route(request.path)
         # Pairs, not dicts: the journal keeps them (see journal.py on why tuples).
         query = tuple(request.query.items()) if request.query_string else ()
         # The parser's own pairs: the journal keeps them as they are (see journal.py).
         headers = request.raw_headers
         authorization = request_headers.get("Authorization")
-        account = None if authorization is None else account_of(authorization)
+        if host is not None:
+            account: str | None = host
+        else:
+            account = None if authorization is None else account_of(authorization)
         if request.body_exists:
             try:
                 body = await request.read()

@@ -214,6 +214,37 @@ class MockClient:
 
     # -- the whole mock --------------------------------------------------------------
 
+    async def send_device_message(
+        self,
+        account: str,
+        device_id: str,
+        *,
+        transport: str,
+        topic: str | None = None,
+        method: str | None = None,
+        resource: str | None = None,
+        payload: Any = None,
+        payload_bytes: bytes | None = None,
+    ) -> dict[str, Any]:
+        """A simulated device of ``account`` sends a message (MQTT: ``topic`` and a JSON
+        ``payload``; CoAP: ``method``, ``resource`` and the CBOR ``payload_bytes``, or SenML
+        JSON in ``payload`` for the mock to encode). Returns ``{"seq", "topic"}`` of the
+        message on the account's bridge feed."""
+        spec: dict[str, Any] = {
+            "account": account,
+            "deviceId": device_id,
+            "transport": transport,
+            "topic": topic,
+            "method": method,
+            "resource": resource,
+        }
+        spec = _drop_none(spec)
+        if payload_bytes is not None:
+            spec["payloadBase64"] = base64.b64encode(payload_bytes).decode()
+        else:
+            spec["payload"] = payload
+        return await self._call("POST", "/__admin/device-messages", json_body=spec)
+
     async def accounts(self) -> list[dict[str, Any]]:
         result = await self._call("GET", "/__admin/accounts")
         return result["accounts"]

@@ -33,6 +33,7 @@ from .loader import load_responses
 from .matching import normalize_path
 from .persistence import SqliteState
 from .responses import QueuedResponse, ResponseIndex, compile_response
+from .simulation import FotaJobs, load_simulation
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class Store:
         self.journal_limit = journal_limit
         self.accounts: dict[str, Account] = {}
         self.baseline = list(baseline)  # what --load loaded; `reset` returns to it
+        self.simulation: FotaJobs | None = None  # `simulate:` in the --load file
         self._state = state
         self._by_id: dict[str, QueuedResponse] = {}
         self._next_entry_id = 1
@@ -126,7 +128,9 @@ class Store:
         """
         baseline = load_responses(load) if load is not None else []
         sqlite = SqliteState(state) if state is not None else None
-        return cls(journal_limit=journal_limit, state=sqlite, baseline=baseline)
+        store = cls(journal_limit=journal_limit, state=sqlite, baseline=baseline)
+        store.simulation = load_simulation(load) if load is not None else None
+        return store
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -197,6 +201,8 @@ class Store:
         expired: list[QueuedResponse] = []
         path_key = normalize_path(path) if path[-1:] == "/" else path
         response = account.responses.choose(method, path_key, query, body, now, expired)
+        if self.simulation is not None:
+            response = self.simulation.answer(account_name, method, path_key, body, response, now)
         shared = self._shared
         if len(shared) >= _SHARED_MAX:
             shared.clear()
@@ -415,6 +421,8 @@ class Store:
         self._by_id = {}
         self._pending = []
         self._trimmed = set()
+        if self.simulation is not None:
+            self.simulation.reset()
         for name, subs in subscribers.items():
             self.account(name).subscribers = subs  # live streams keep following
         if self._state is not None:

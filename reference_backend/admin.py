@@ -65,8 +65,10 @@ async def post_account(request: web.Request) -> web.Response:
             "`apiKey` must be a non-empty string of printable characters without spaces."
         )
     assert isinstance(endpoint, str)
-    store = request.app[keys.SERVICES].store
-    store.put_account(Account(name, normalize_endpoint(endpoint), api_key))
+    services = request.app[keys.SERVICES]
+    account = Account(name, normalize_endpoint(endpoint), api_key)
+    services.store.put_account(account)
+    services.bridge.ensure(account)  # the account's device messages from now on
     return web.json_response({"name": name}, status=201)
 
 

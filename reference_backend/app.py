@@ -4,14 +4,18 @@ start and stop of the backend's services."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
-from reference_backend import admin, api, keys, websocket
+from reference_backend import admin, api, device_api, keys, thirdparty, websocket
 from reference_backend.config import BackendConfig
+from reference_backend.fota import bundles
+from reference_backend.generations import GENERATIONS
+from reference_backend.history import routes as history_routes
 from reference_backend.problems import Problem, problem_response
 from reference_backend.services import open_services
 
@@ -34,8 +38,16 @@ def create_app(config: BackendConfig) -> web.Application:
     app.on_response_prepare.append(_add_cors_headers)
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_websockets)
-    api.add_routes(app)
-    app.router.add_get("/ws", websocket.connect)
+    # Both generations serve the whole API; only their FOTA routes differ.
+    for generation in GENERATIONS:
+        base = generation.base
+        api.add_routes(app, base)
+        device_api.add_routes(app, base)
+        bundles.add_routes(app, base)
+        generation.add_fota_routes(app, base)
+        thirdparty.add_routes(app, base)  # before history's generic route
+        history_routes.add_routes(app, base)
+        app.router.add_get(base + "/ws", functools.partial(websocket.connect, base=base))
     if config.admin_token is not None:
         admin.add_routes(app)
     return app

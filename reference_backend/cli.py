@@ -15,9 +15,11 @@ from reference_backend.config import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_NRFCLOUD_TIMEOUT,
     DEPLOYMENT_JOB_INTERVAL,
+    DEPLOYMENT_LOCATION_INTERVAL,
+    DEPLOYMENT_MEMFAULT_INTERVAL,
     DEPLOYMENT_SHADOW_INTERVAL,
 )
-from reference_backend.server import start_backend
+from reference_backend.server import ThirdParties, start_backend
 
 
 def _positive(text: str) -> float:
@@ -119,6 +121,41 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_BODY_BYTES,
         help="largest request body accepted (default: %(default)s)",
     )
+    p.add_argument(
+        "--feedback-webhook",
+        metavar="URL",
+        help="Teams webhook that `POST /feedback` posts to (default: none, feedback answers 503)",
+    )
+    p.add_argument(
+        "--memfault",
+        metavar="URL",
+        help="Memfault API endpoint, e.g. http://127.0.0.1:8001/api.memfault.com/ for the mock;"
+        " reboots are polled when it, --memfault-token, --memfault-org and"
+        " --memfault-project are given",
+    )
+    p.add_argument("--memfault-token", metavar="TOKEN", help="Memfault organisation auth token")
+    p.add_argument("--memfault-org", metavar="SLUG", help="Memfault organisation slug")
+    p.add_argument("--memfault-project", metavar="SLUG", help="Memfault project slug")
+    p.add_argument(
+        "--map-api",
+        metavar="URL",
+        help="the map backend's API endpoint (its JWKS verifies device JWTs)",
+    )
+    p.add_argument(
+        "--location-interval",
+        metavar="S",
+        type=_positive,
+        default=DEPLOYMENT_LOCATION_INTERVAL,
+        help="seconds between location history polls of connected devices"
+        " (default: %(default)s)",
+    )
+    p.add_argument(
+        "--memfault-interval",
+        metavar="S",
+        type=_positive,
+        default=DEPLOYMENT_MEMFAULT_INTERVAL,
+        help="seconds between Memfault reboot polls of connected devices (default: %(default)s)",
+    )
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -149,6 +186,16 @@ async def _serve(args: argparse.Namespace) -> int:
             state=args.state,
             load=args.load,
             max_body_bytes=args.max_body_bytes,
+            third_parties=ThirdParties(
+                feedback_webhook_url=args.feedback_webhook,
+                memfault_api_url=args.memfault,
+                memfault_token=args.memfault_token,
+                memfault_org=args.memfault_org,
+                memfault_project=args.memfault_project,
+                map_api_url=args.map_api,
+                location_interval=args.location_interval,
+                memfault_interval=args.memfault_interval,
+            ),
         )
     except (ValueError, OSError) as e:
         print(f"hello-backend: {e}", file=sys.stderr)

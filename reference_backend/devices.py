@@ -11,8 +11,10 @@ from aiohttp import web
 from reference_backend.problems import Problem, forbidden, not_found
 from reference_backend.store import Device, Store
 
-FINGERPRINT_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-FINGERPRINT_PATTERN = re.compile(r"^[A-F0-9]+\.[ABCDEFGHJKMNPQRSTUVWXYZ2-9]{6}$", re.IGNORECASE)
+# PROTO `fingerprint/generateCode.ts` draws from these (no l, no o); `isFingerprint.ts`
+# accepts them case-insensitively, `i` included (REAL-SUITE.md §2.9 H0.3).
+FINGERPRINT_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+FINGERPRINT_PATTERN = re.compile(r"^[A-F0-9]+\.[ABCDEFGHIJKMNPQRSTUVWXYZ2-9]{6}$", re.IGNORECASE)
 # Device IDs end up comma-separated in nRF Cloud's `deviceIds` query and in URL paths, so
 # commas, slashes and whitespace are kept out.
 DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")

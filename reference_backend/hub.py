@@ -1,7 +1,9 @@
 """The websocket hub: which connections belong to which device, and sending to them.
 
 A message for a device goes to every open connection of that device and to no other:
-connections are filed under the device they were opened for, and nothing else.
+connections are filed under the device they were opened for, and nothing else. Each
+connection also remembers the API generation (base path: "" or "/2024-04-17") it was
+opened under, so that FOTA notifications reach only the connections of their generation.
 """
 
 from __future__ import annotations
@@ -22,15 +24,18 @@ SEND_TIMEOUT = 5.0
 class Hub:
     def __init__(self) -> None:
         self._connections: dict[str, set[web.WebSocketResponse]] = {}
+        self._generations: dict[web.WebSocketResponse, str] = {}
 
-    def add(self, device_id: str, ws: web.WebSocketResponse) -> None:
+    def add(self, device_id: str, ws: web.WebSocketResponse, generation: str = "") -> None:
         self._connections.setdefault(device_id, set()).add(ws)
+        self._generations[ws] = generation
 
     def remove(self, device_id: str, ws: web.WebSocketResponse) -> None:
         connections = self._connections.get(device_id)
         if connections is None:
             return
         connections.discard(ws)
+        self._generations.pop(ws, None)
         if not connections:
             del self._connections[device_id]
 
@@ -40,8 +45,14 @@ class Hub:
     def is_connected(self, device_id: str) -> bool:
         return device_id in self._connections
 
-    async def send(self, device_id: str, message: dict[str, Any]) -> None:
+    async def send(
+        self, device_id: str, message: dict[str, Any], generation: str | None = None
+    ) -> None:
+        """To every connection of the device; with `generation`, only to those opened
+        under that base path."""
         connections = list(self._connections.get(device_id, ()))
+        if generation is not None:
+            connections = [ws for ws in connections if self._generations.get(ws) == generation]
         if not connections:
             return
         text = json.dumps(message)
@@ -51,6 +62,8 @@ class Hub:
         """Closes the device's connections (its registration changed: whoever opened them
         may not be entitled to the device's messages any more)."""
         connections = self._connections.pop(device_id, set())
+        for ws in connections:
+            self._generations.pop(ws, None)
         await asyncio.gather(*(_close_quietly(ws) for ws in connections))
 
     async def close_all(self) -> None:

@@ -3,7 +3,7 @@ embedded target, the CLI)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -13,6 +13,8 @@ from reference_backend.config import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_NRFCLOUD_TIMEOUT,
     DEPLOYMENT_JOB_INTERVAL,
+    DEPLOYMENT_LOCATION_INTERVAL,
+    DEPLOYMENT_MEMFAULT_INTERVAL,
     DEPLOYMENT_SHADOW_INTERVAL,
     BackendConfig,
 )
@@ -20,6 +22,42 @@ from reference_backend.config import (
 # Fast intervals for an in-process backend that specs run against.
 EMBEDDED_SHADOW_INTERVAL = 0.1
 EMBEDDED_JOB_INTERVAL = 0.1
+# The Memfault project the backend's real suite queues its answers under (REAL-SUITE.md §2.5).
+TEST_MEMFAULT_TOKEN = "oat_18By8mEdkEj666666666666kIt9HwsMZ"
+TEST_MEMFAULT_ORG = "nordic-semiconductor-asa123456"
+TEST_MEMFAULT_PROJECT = "hello-nrfcloud-com"
+
+
+@dataclass(frozen=True)
+class ThirdParties:
+    """The BackendConfig fields of the third parties beside nRF Cloud (see there)."""
+
+    feedback_webhook_url: str | None = None
+    memfault_api_url: str | None = None
+    memfault_token: str | None = None
+    memfault_org: str | None = None
+    memfault_project: str | None = None
+    map_api_url: str | None = None
+    location_interval: float = DEPLOYMENT_LOCATION_INTERVAL
+    memfault_interval: float = DEPLOYMENT_MEMFAULT_INTERVAL
+
+    @classmethod
+    def on_mock(cls, mock_url: str, interval: float) -> ThirdParties:
+        """Every third party served by the mock at `mock_url` as `/<host>/...`, polled
+        every `interval` seconds, as the backend's CI sets it up."""
+        base = mock_url.rstrip("/")
+        return cls(
+            feedback_webhook_url=f"{base}/webhook.office.com/",
+            memfault_api_url=f"{base}/api.memfault.com/",
+            memfault_token=TEST_MEMFAULT_TOKEN,
+            memfault_org=TEST_MEMFAULT_ORG,
+            memfault_project=TEST_MEMFAULT_PROJECT,
+            map_api_url=f"{base}/api.nordicsemi.world/",
+            location_interval=interval,
+            memfault_interval=interval,
+        )
+
+
 # How long a stop waits for requests still being served.
 SHUTDOWN_TIMEOUT = 2.0
 
@@ -49,6 +87,7 @@ async def start_backend(
     state: str | Path | None = None,
     load: str | Path | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    third_parties: ThirdParties | None = None,
 ) -> RunningBackend:
     """Starts a backend listening on host:port (0: a free port). ValueError for a bad
     configuration, OSError when the port cannot be bound."""
@@ -62,6 +101,7 @@ async def start_backend(
         state=state,
         load=load,
         max_body_bytes=max_body_bytes,
+        **asdict(third_parties or ThirdParties()),
     )
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)

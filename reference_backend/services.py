@@ -7,12 +7,21 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from reference_backend import thirdparty
 from reference_backend.accounts import endpoint_problem, normalize_endpoint
 from reference_backend.config import DEFAULT_API_KEY, BackendConfig
 from reference_backend.devices import DEFAULT_ACCOUNT, UNSUPPORTED
+from reference_backend.fota.flow_service import FlowService
 from reference_backend.fota.jobs import FotaService
+from reference_backend.history.store import ResourceHistory
 from reference_backend.hub import Hub
+from reference_backend.ingest.bridge import BridgeConsumers
+from reference_backend.ingest.imports import ImportLog
+from reference_backend.ingest.service import IngestService
+from reference_backend.jwt import MapKeys
 from reference_backend.loader import DeviceEntry, LoadError, read_devices
+from reference_backend.location.service import LocationService
+from reference_backend.memfault import RebootService
 from reference_backend.nrfcloud import NrfCloud
 from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Account, Device, FingerprintTaken, Store
@@ -25,13 +34,22 @@ class Services:
     hub: Hub
     nrfcloud: NrfCloud
     shadows: ShadowService
-    fota: FotaService
+    fota: FotaService  # the seed's, at the root
+    fota_flow: FlowService  # the 2024-04-17 API's
     background: Background
     session: aiohttp.ClientSession
+    ingest: IngestService
+    bridge: BridgeConsumers
+    history: ResourceHistory
+    map_keys: MapKeys
+    location: LocationService | None = None  # set by thirdparty.start
+    reboots: RebootService | None = None  # None while Memfault is not configured
 
     async def close(self) -> None:
         await self.background.close()  # pollers first, so nothing sends while closing
+        await self.bridge.close()
         await self.hub.close_all()
+        await self.nrfcloud.close()
         await self.session.close()
         self.store.close()
 
@@ -55,9 +73,22 @@ async def open_services(config: BackendConfig) -> Services:
     nrfcloud = NrfCloud(session, config.nrfcloud_timeout)
     shadows = ShadowService(store, nrfcloud, hub, background, config.shadow_interval)
     fota = FotaService(store, nrfcloud, hub, shadows, background, config.job_interval)
-    services = Services(store, hub, nrfcloud, shadows, fota, background, session)
+    ingest = IngestService(store, hub, shadows, ImportLog())
+    bridge = BridgeConsumers(store, background, ingest.ingest)
+    history = ResourceHistory()
+    shadows.on_reported(history.record)
+    map_keys = MapKeys(session, config.map_api_url)
+    fota_flow = FlowService(store, nrfcloud, hub, shadows, background, config.job_interval)
+    services = Services(
+        store, hub, nrfcloud, shadows, fota, fota_flow, background, session,
+        ingest=ingest, bridge=bridge, history=history, map_keys=map_keys,
+    )
     background.spawn(shadows.ticker.run(), "shadow poller")
     background.spawn(fota.ticker.run(), "job poller")
+    background.spawn(fota_flow.ticker.run(), "2024-04-17 job poller")
+    for account in store.accounts():
+        bridge.ensure(account)
+    thirdparty.start(services, config)
     await asyncio.sleep(0)  # let the pollers start
     return services
 

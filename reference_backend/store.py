@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reference_backend.shadow.lwm2m import LwM2MObject
+from reference_backend.shadow.lwm2m import ShadowSide, objects_to_shadow
 
 FINISHED_STATUSES = frozenset(
     {"COMPLETED", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "REJECTED"}
@@ -33,12 +33,17 @@ class Device:
     fingerprint: str
     model: str
     account: str | None  # None for model `unsupported`
+    # ISO `YYYY-MM-DDTHH:MM:SS.sssZ`: data from before this is not shown (hideDataBefore)
+    hide_data_before: str | None = None
 
 
 @dataclass
 class KnownShadow:
-    version: int | None  # nRF Cloud's state.version of the item these objects came from
-    objects: dict[int, LwM2MObject]
+    """The backend's own LwM2M shadow of a device (BE's named shadow `lwm2m`)."""
+
+    version: int | None  # nRF Cloud's state.version of the last item used
+    reported: ShadowSide = field(default_factory=dict)
+    desired: ShadowSide = field(default_factory=dict)
 
 
 @dataclass
@@ -75,9 +80,12 @@ class Store:
         self._devices: dict[str, Device] = {}
         self._by_fingerprint: dict[str, str] = {}
         self._shadows: dict[str, KnownShadow] = {}
+        self._last_seen: dict[str, str] = {}
+        self._bridge_seqs: dict[str, int] = {}
         self._jobs: dict[str, dict[str, Job]] = {}
         self._unfinished: dict[tuple[str, str], Job] = {}
         self._awaiting: dict[tuple[str, str], Job] = {}
+        self._flow_jobs: dict[str, dict[str, Any]] = {}  # 2024-04-17 jobs, by ULID
         self._seq = 0
         self._db: sqlite3.Connection | None = None
         if path is not None:
@@ -115,12 +123,30 @@ class Store:
 
     # shadows
     def put_shadow(self, device_id: str, shadow: KnownShadow) -> None:
-        data = {"version": shadow.version, "objects": list(shadow.objects.values())}
-        self._write([("shadows", device_id, data)])
+        self._write([("shadows", device_id, asdict(shadow))])
         self._shadows[device_id] = shadow
 
     def shadow(self, device_id: str) -> KnownShadow | None:
         return self._shadows.get(device_id)
+
+    # last seen: the receive time of the device's last SenML message
+    def put_last_seen(self, device_id: str, iso: str) -> None:
+        self._write([("last_seen", device_id, {"at": iso})])
+        self._last_seen[device_id] = iso
+
+    def last_seen(self, device_id: str) -> str | None:
+        return self._last_seen.get(device_id)
+
+    # bridge feed positions: the seq of the last message ingested, per account
+    def put_bridge_seq(self, account: str, seq: int) -> None:
+        self._write([("bridge", account, {"seq": seq})])
+        self._bridge_seqs[account] = seq
+
+    def bridge_seq(self, account: str) -> int:
+        return self._bridge_seqs.get(account, 0)
+
+    def accounts(self) -> list[Account]:
+        return list(self._accounts.values())
 
     # jobs
     def next_seq(self) -> int:
@@ -141,6 +167,14 @@ class Store:
     def jobs_of(self, device_id: str) -> list[Job]:
         """The device's jobs, newest first."""
         return sorted(self._jobs.get(device_id, {}).values(), key=lambda j: j.seq, reverse=True)
+
+    # 2024-04-17 FOTA jobs (fota/flow_service.py owns their shape)
+    def save_flow_job(self, job_id: str, data: dict[str, Any]) -> None:
+        self._write([("flow_jobs", job_id, data)])
+        self._flow_jobs[job_id] = data
+
+    def flow_jobs(self) -> list[dict[str, Any]]:
+        return list(self._flow_jobs.values())
 
     def unfinished_jobs(self) -> list[Job]:
         return list(self._unfinished.values())
@@ -173,7 +207,7 @@ class Store:
         db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk before we answer the client that it happened
         db.execute("PRAGMA synchronous=FULL")
-        for table in ("accounts", "devices", "shadows", "jobs"):
+        for table in ("accounts", "devices", "shadows", "jobs", "flow_jobs", "last_seen", "bridge"):
             db.execute(
                 f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, data TEXT NOT NULL)"
             )
@@ -187,10 +221,17 @@ class Store:
             self._by_fingerprint[device.fingerprint.lower()] = device.id
         for key, data in db.execute("SELECT key, data FROM shadows"):
             saved = json.loads(data)
-            objects = {o["ObjectID"]: o for o in saved["objects"]}
-            self._shadows[key] = KnownShadow(saved["version"], objects)
+            if "objects" in saved:  # written before the shadow had both sides
+                saved["reported"] = objects_to_shadow(saved.pop("objects"))
+            self._shadows[key] = KnownShadow(**saved)
+        for key, data in db.execute("SELECT key, data FROM last_seen"):
+            self._last_seen[key] = json.loads(data)["at"]
+        for key, data in db.execute("SELECT key, data FROM bridge"):
+            self._bridge_seqs[key] = json.loads(data)["seq"]
         for (data,) in db.execute("SELECT data FROM jobs"):
             self._index(Job(**json.loads(data)))
+        for key, data in db.execute("SELECT key, data FROM flow_jobs"):
+            self._flow_jobs[key] = json.loads(data)
 
     def _write(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
         if self._db is None:

@@ -103,7 +103,7 @@ def _request_difference(expected: RawRequest, entry: dict[str, Any]) -> str | No
         actual = actual_headers.get(name.lower())
         if actual is None:
             return f"header {name} is missing"
-        if not _same_header(name, value, actual):
+        if not same_header(name, value, actual):
             return f"header {name}: expected {value!r}, got {actual!r}"
     body = entry.get("body") or ""
     if expected.is_json() or _looks_json(expected.body):
@@ -121,7 +121,7 @@ def _request_difference(expected: RawRequest, entry: dict[str, Any]) -> str | No
     return None
 
 
-def _same_header(name: str, expected: str, actual: str) -> bool:
+def same_header(name: str, expected: str, actual: str) -> bool:
     if name.lower() == "content-type":  # compare media types; parameters may differ
         return expected.split(";")[0].strip().lower() == actual.split(";")[0].strip().lower()
     return expected == actual

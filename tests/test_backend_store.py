@@ -41,11 +41,14 @@ def test_generated_ids_and_fingerprints_have_their_shapes() -> None:
         assert len(device_id) == 19 and device_id.startswith("oob-35") and device_id[4:].isdigit()
         assert DEVICE_ID_PATTERN.match(device_id)
         assert FINGERPRINT_PATTERN.match(fingerprint) and fingerprint.startswith("92b.")
-        assert all(c in "ABCDEFGHJKMNPQRSTUVWXYZ23456789" for c in fingerprint[4:])
+        # PROTO generateCode.ts's alphabet: lower case, no l and no o
+        assert all(c in "abcdefghijkmnpqrstuvwxyz23456789" for c in fingerprint[4:])
 
 
 def test_fingerprint_shapes() -> None:
-    assert is_fingerprint("92b.y7i24q") is False  # `i` is not in the alphabet
+    assert is_fingerprint("92b.y7i24q") is True  # `i` is allowed, as PROTO isFingerprint.ts
+    assert is_fingerprint("92b.y7l24q") is False  # `l` and `o` are not
+    assert is_fingerprint("92b.y7o24q") is False
     assert is_fingerprint("92b.y7k24q") is True  # case-insensitive
     assert is_fingerprint("92B.Y7K24Q") is True
     for bad in ("", "92b", "92b.", "92b.y7k24", "92b.y7k24qq", "g2b.y7k24q", ".y7k24q", None, 7):
@@ -82,8 +85,10 @@ def test_sqlite_store_keeps_everything(tmp_path: Path) -> None:
     store.put_account(Account("nordic", "http://127.0.0.1:1", "key"))
     store.put_device(Device("d1", "92b.AAAAAA", "PCA20065", "nordic"))
     store.put_device(Device("d2", "92b.BBBBBB", "unsupported", None))
-    objects = {14401: {"ObjectID": 14401, "ObjectVersion": "1.0", "Resources": {"0": ["APP"]}}}
-    store.put_shadow("d1", KnownShadow(7, objects))
+    shadow = KnownShadow(7, {"14401:1.0": {"0": {"0": ["APP"]}}}, {"14240:1.0": {"0": {"0": 1}}})
+    store.put_shadow("d1", shadow)
+    store.put_last_seen("d1", "2024-01-01T00:00:00.000Z")
+    store.put_bridge_seq("nordic", 42)
     job = _job("j1", seq=store.next_seq())
     store.save_jobs(job)
     job.status = "COMPLETED"
@@ -96,7 +101,9 @@ def test_sqlite_store_keeps_everything(tmp_path: Path) -> None:
     assert again.account("nordic") == Account("nordic", "http://127.0.0.1:1", "key")
     assert again.device_by_fingerprint("92b.aaaaaa").model == "PCA20065"
     assert again.device("d2").account is None
-    assert again.shadow("d1") == KnownShadow(7, objects)
+    assert again.shadow("d1") == shadow
+    assert again.last_seen("d1") == "2024-01-01T00:00:00.000Z"
+    assert again.bridge_seq("nordic") == 42 and again.bridge_seq("other") == 0
     assert [j.id for j in again.jobs_of("d1")] == ["j2", "j1"]
     assert again.job("d1", "j1").status == "COMPLETED" and again.job("d1", "j1").awaiting_next
     assert [j.id for j in again.unfinished_jobs()] == ["j2"]

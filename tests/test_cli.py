@@ -107,3 +107,18 @@ def test_var_seeds_the_context_and_embedded_gives_version():
     done = cli("run", str(SPECS / "vars"), "--var", "greeting=hello world", "--no-reports")
     assert done.returncode == 0, done.stdout + done.stderr
     assert cli("run", str(SPECS / "vars"), "--var", "oops", "--no-reports").returncode == 2
+
+
+def test_api_version_points_the_specs_at_the_dated_api(tmp_path):
+    # the seed's spec does not say which generation it is for: the option decides, and
+    # the seed's FOTA is not the 2024-04-17 one
+    done = cli("run", "specs/FOTA.feature.md", "--api-version", "2024-04-17", "--no-reports",
+               "--retry-timeout", "1000")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "got @context 'https://github.com/hello-nrfcloud/proto/fota/job'" in done.stdout
+    # a spec that names its generation talks to it either way
+    for extra in ([], ["--api-version", "2024-04-17"]):
+        done = cli("run", "specs/2024-04-17/FOTA-refusals.feature.md", "--no-reports", *extra)
+        assert done.returncode == 0, done.stdout + done.stderr
+    done = cli("run", "specs", "--api-version", "v2", "--no-reports")
+    assert done.returncode == 2 and "2024-04-17" in done.stderr

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import expressions
+from ..api_version import feature_api_version
 from ..events import (
     Attachment,
     EventBus,
@@ -187,7 +188,9 @@ class Runner:
         values: dict[str, Any] = {}
         for dep in run.deps:
             values.update(self._contexts.get(dep, {}))
-        values.update(self.target.values() if self.target else {})
+        # a spec written for one API generation talks to it, whatever the target's default
+        values.update(self.target.values(feature_api_version(run.feature))
+                      if self.target else {})
         if run.variant is not None:
             values["variant"] = run.variant
         session = None

@@ -9,6 +9,7 @@ the admin API used here, so embedded and remote targets differ only in how they 
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,9 @@ class TargetRun:
         self.mock: MockClient = MockClient(target.mock_url, session=session)
         self._accounts: dict[str, Account] = {}
         self._journal_seen: dict[str, int] = {}  # api key -> last journal id returned
+        # Third-party calls share the mock's host accounts between runs: a run looks only at
+        # the journal entries since it started (the embedded mock shares this clock).
+        self.started_at = time.time()
 
     async def account(self, name: str = "nordic") -> Account:
         """This run's account of that name, registered with the backend on first use."""
@@ -59,6 +63,24 @@ class TargetRun:
         if account is not None:
             body["account"] = (await self.account(account)).remote_name
         return await self.target.admin("POST", "/__admin/devices", body, session=self.session)
+
+    async def device_message(self, device_id: str, *, account: str = "nordic",
+                             transport: str, topic: str | None = None,
+                             method: str | None = None, resource: str | None = None,
+                             payload: Any = None) -> dict[str, Any]:
+        """The device (of this run's `account`) sends a message to nRF Cloud: over MQTT
+        to `topic` with the JSON `payload`, or over CoAP (`method`, `resource`) with the
+        SenML `payload` encoded as CBOR, as a device does. Here it goes to the mock's
+        device ingress; returns the mock's `{"seq", "topic"}`."""
+        key = (await self.account(account)).api_key
+        if transport == "coap":
+            from mock_nrfcloud.senml_cbor import encode
+
+            return await self.mock.send_device_message(
+                key, device_id, transport="coap", method=method or "POST",
+                resource=resource or "/msg/d2c/raw", payload_bytes=encode(payload))
+        return await self.mock.send_device_message(key, device_id, transport="mqtt",
+                                                   topic=topic, payload=payload)
 
     @property
     def accounts(self) -> list[Account]:
@@ -82,18 +104,33 @@ class Target:
     name = "remote"
 
     def __init__(self, api_url: str = "", mock_url: str = "", admin_token: str = "",
-                 ws_url: str | None = None, variables: dict[str, Any] | None = None):
+                 ws_url: str | None = None, variables: dict[str, Any] | None = None,
+                 api_version: str = ""):
         self.variables = dict(variables or {})  # `--var NAME=VALUE`: more context values
-        self.api_url = api_url.rstrip("/")
+        self.api_url = api_url.rstrip("/")  # the backend's root: /health, /__admin
+        # `--api-version`: the API generation the specs talk to, under /<api_version>
+        self.api_version = api_version.strip("/")
         self.mock_url = mock_url.rstrip("/")
         self.admin_token = admin_token
         self._ws_url = ws_url
 
+    def api_base(self, api_version: str | None = None) -> str:
+        """`APIURL`: the backend's URL, under `/<api_version>` (default: the target's
+        `--api-version`; "" for the root)."""
+        version = self.api_version if api_version is None else api_version
+        return self.api_url + (f"/{version}" if version else "")
+
+    def websocket_url(self, api_version: str | None = None) -> str:
+        """`websocketURL`: as given (remote `--ws-url`, for the target's own API version),
+        else `/ws` under the API base."""
+        if self._ws_url and (api_version is None or api_version == self.api_version):
+            return self._ws_url
+        base = self.api_base(api_version)
+        return base.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/ws"
+
     @property
     def ws_url(self) -> str:
-        if self._ws_url:
-            return self._ws_url
-        return self.api_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/ws"
+        return self.websocket_url()
 
     async def start(self) -> None:
         """Make the target ready; raise TargetError when it cannot be."""
@@ -101,10 +138,13 @@ class Target:
     async def stop(self) -> None:
         pass
 
-    def values(self) -> dict[str, Any]:
-        """What every feature run's context starts with."""
-        return {"APIURL": self.api_url, "websocketURL": self.ws_url,
-                "nrfCloudMockURL": self.mock_url, **self.variables}
+    def values(self, api_version: str | None = None) -> dict[str, Any]:
+        """What every feature run's context starts with; `api_version` for a spec written
+        for one API generation (front matter `apiVersion`)."""
+        return {"APIURL": self.api_base(api_version),
+                "websocketURL": self.websocket_url(api_version),
+                "nrfCloudMockURL": self.mock_url, **third_party_urls(self.mock_url),
+                **self.variables}
 
     def open_run(self, run_id: str, session: aiohttp.ClientSession) -> TargetRun:
         return TargetRun(self, secrets.token_hex(5), session)
@@ -124,3 +164,13 @@ class Target:
                 return await resp.json(content_type=None) if text else {}
         except aiohttp.ClientError as exc:
             raise TargetError(f"{method} {url} failed: {exc}") from None
+
+
+def third_party_urls(mock_url: str) -> dict[str, str]:
+    """The third parties' URLs under the mock, as the TypeScript runner names them
+    (REAL-SUITE.md §1.3); none without a mock."""
+    if not mock_url:
+        return {}
+    return {"feedbackWebhookURL": f"{mock_url}/webhook.office.com/",
+            "memfaultApiEndpoint": f"{mock_url}/api.memfault.com",
+            "mapAPIURL": f"{mock_url}/api.nordicsemi.world"}

@@ -11,21 +11,22 @@ from typing import Any
 
 from mock_nrfcloud.server import RunningMock, start_mock
 from reference_backend import __version__ as backend_version
-from reference_backend.server import RunningBackend, start_backend
+from reference_backend.server import RunningBackend, ThirdParties, start_backend
 
 from .base import Target, TargetError
 
-FAST_INTERVAL = 0.1  # seconds: shadow and job polling
+FAST_INTERVAL = 0.1  # seconds: shadow, job, location and Memfault polling
 
 
 class EmbeddedTarget(Target):
     name = "embedded"
 
     def __init__(self, interval: float = FAST_INTERVAL,
-                 variables: dict[str, Any] | None = None):
+                 variables: dict[str, Any] | None = None, api_version: str = ""):
         # VERSION is what the backend's health check reports, as a deployment's would.
         super().__init__(admin_token=secrets.token_urlsafe(16),
-                         variables={"VERSION": backend_version, **(variables or {})})
+                         variables={"VERSION": backend_version, **(variables or {})},
+                         api_version=api_version)
         self.interval = interval
         self._mock: RunningMock | None = None
         self._backend: RunningBackend | None = None
@@ -41,13 +42,13 @@ class EmbeddedTarget(Target):
             self._mock = await start_mock("127.0.0.1", 0)
             self._backend = await start_backend(
                 "127.0.0.1", 0, admin_token=self.admin_token, shadow_interval=self.interval,
-                job_interval=self.interval, nrfcloud_timeout=2.0)
+                job_interval=self.interval, nrfcloud_timeout=2.0,
+                third_parties=ThirdParties.on_mock(self._mock.url, self.interval))
         except OSError as exc:
             await self.stop()
             raise TargetError(f"cannot start the embedded servers: {exc}") from None
         self.mock_url = self._mock.url
-        self.api_url = self._backend.url
-        self._ws_url = self._backend.ws_url
+        self.api_url = self._backend.url  # the websocket URL follows it (and the API version)
 
     async def stop(self) -> None:
         if self._backend is not None:

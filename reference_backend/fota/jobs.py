@@ -27,6 +27,7 @@ from reference_backend.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
+GENERATION = ""  # the root: its websockets get `fota/job-execution`
 MAX_LISTED = 10
 CANCELLED_DETAIL = "The job was cancelled."
 
@@ -133,7 +134,7 @@ class FotaService:
             job.last_updated_at = _now_iso()
             job.awaiting_next = False
             self._store.save_jobs(job)
-        await self._hub.send(device.id, job_execution(job))
+        await self._hub.send(device.id, job_execution(job), generation=GENERATION)
         return job
 
     # monitoring
@@ -184,7 +185,7 @@ class FotaService:
                     b not in job.chain_bundles for b in job.upgrade_path.values()
                 )
             self._store.save_jobs(job)
-            await self._hub.send(job.device_id, job_execution(job))
+            await self._hub.send(job.device_id, job_execution(job), generation=GENERATION)
             if job.awaiting_next:
                 await self.check_next_steps([job.device_id])
         finally:
@@ -241,7 +242,7 @@ class FotaService:
             self._next_try.pop((job.device_id, job.id), None)
             job.awaiting_next = False
             self._store.save_jobs(new, job)
-        await self._hub.send(device.id, job_execution(new))
+        await self._hub.send(device.id, job_execution(new), generation=GENERATION)
 
     # helpers
 

@@ -157,3 +157,80 @@ def _as_int(value: Any) -> int | None:
 
 def _by_id(item: tuple[str, Any]) -> int:
     return int(item[0])
+
+
+def side_to_objects(side: ShadowSide) -> list[LwM2MObject]:
+    """The LwM2M objects of a shadow side: ObjectVersion from the key, ObjectInstanceID
+    only when above 0 (PMAP `lwm2m/aws/shadowToObjects.ts`)."""
+    objects: list[LwM2MObject] = []
+    for key, instances in side.items():
+        object_id, _, version = key.partition(":")
+        if not object_id.isdigit() or not isinstance(instances, dict):
+            continue  # lenient: what cannot be an object is not shown
+        for instance, resources in instances.items():
+            if not isinstance(resources, dict):
+                continue
+            o: LwM2MObject = {"ObjectID": int(object_id), "ObjectVersion": version or "1.0"}
+            if str(instance).isdigit() and int(instance) > 0:
+                o["ObjectInstanceID"] = int(instance)
+            o["Resources"] = dict(resources)
+            objects.append(o)
+    return objects
+
+
+def merged(side: ShadowSide, update: ShadowSide) -> ShadowSide:
+    """`side` with `update` written over it, resource by resource (a shadow update)."""
+    result = {key: {i: dict(r) for i, r in instances.items()} for key, instances in side.items()}
+    for key, instances in update.items():
+        target = result.setdefault(key, {})
+        for instance, resources in instances.items():
+            target.setdefault(instance, {}).update(resources)
+    return result
+
+
+def side_diff(current: ShadowSide, update: ShadowSide) -> ShadowSide:
+    """What of `update` is new against `current` (REAL-SUITE.md §2.2): a new key or instance
+    whole; else the changed resources plus the timestamp (99). An instance whose only change
+    is the timestamp is left out, and the timestamp never goes down."""
+    diff: ShadowSide = {}
+    for key, instances in update.items():
+        if not isinstance(instances, dict):
+            continue
+        known = current.get(key)
+        for instance, resources in instances.items():
+            if not isinstance(resources, dict):
+                continue
+            old = known.get(instance) if known is not None else None
+            if old is None:
+                diff.setdefault(key, {})[instance] = dict(resources)
+                continue
+            changed = {
+                r: v for r, v in resources.items() if r != "99" and old.get(r, _MISSING) != v
+            }
+            if not changed:
+                continue
+            if "99" in resources:
+                changed["99"] = _later(old.get("99"), resources["99"])
+            diff.setdefault(key, {})[instance] = changed
+    return diff
+
+
+def newer_than(objects: list[LwM2MObject], seconds: float | None) -> list[LwM2MObject]:
+    """The objects whose timestamp (99) is after `seconds` (all when None); objects
+    without a numeric timestamp are kept."""
+    if seconds is None:
+        return objects
+    return [o for o in objects if not _is_number(ts := o["Resources"].get("99")) or ts > seconds]
+
+
+_MISSING = object()
+
+
+def _later(old: Any, new: Any) -> Any:
+    if _is_number(old) and _is_number(new) and old > new:
+        return old
+    return new
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

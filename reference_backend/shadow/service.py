@@ -1,5 +1,7 @@
-"""Known device shadows: batched polling per account, on-demand fetching, and pushing
-changed LwM2M objects to the device's websocket connections."""
+"""The backend's LwM2M shadow of each device (`reported` and `desired`, REAL-SUITE.md §2.2):
+its writers (nRF Cloud shadow polling, batched per account, and fetching on demand; device
+messages; configuration), and pushing what each write changed to the device's websocket
+connections as a `shadow` message."""
 
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from reference_backend.nrfcloud import SHADOW_PAGE_LIMIT, NrfCloud, NrfCloudErro
 from reference_backend.shadow.lwm2m import (
     LwM2MObject,
     ShadowSide,
-    objects_by_id,
+    merged,
     objects_to_shadow,
     shadow_to_objects,
+    side_diff,
+    side_to_objects,
 )
 from reference_backend.store import Device, KnownShadow, Store
 from reference_backend.tasks import Background
@@ -28,8 +32,10 @@ PollListener = Callable[[list[str]], Awaitable[None]]
 ReportedListener = Callable[[str, ShadowSide], Awaitable[None]]
 
 
-def shadow_message(objects: Iterable[LwM2MObject]) -> dict[str, Any]:
-    return {"@context": SHADOW, "reported": list(objects), "desired": []}
+def shadow_message(
+    reported: Iterable[LwM2MObject], desired: Iterable[LwM2MObject] = ()
+) -> dict[str, Any]:
+    return {"@context": SHADOW, "desired": list(desired), "reported": list(reported)}
 
 
 class ShadowService:
@@ -64,11 +70,69 @@ class ShadowService:
     def reported(self, device_id: str) -> ShadowSide:
         """The device's `reported` side in the LwM2M shadow form; {} when none is known."""
         shadow = self._store.shadow(device_id)
-        return objects_to_shadow(shadow.objects.values()) if shadow is not None else {}
+        return shadow.reported if shadow is not None else {}
+
+    def desired(self, device_id: str) -> ShadowSide:
+        """The device's `desired` side in the LwM2M shadow form; {} when none is known."""
+        shadow = self._store.shadow(device_id)
+        return shadow.desired if shadow is not None else {}
+
+    def full(self, device_id: str) -> tuple[list[LwM2MObject], list[LwM2MObject]] | None:
+        """(reported, desired) as objects; None when the device has no shadow."""
+        shadow = self._store.shadow(device_id)
+        if shadow is None or not (shadow.reported or shadow.desired):
+            return None
+        return side_to_objects(shadow.reported), side_to_objects(shadow.desired)
 
     def known(self, device_id: str) -> dict[int, LwM2MObject] | None:
+        """The `reported` objects by ObjectID (instance 0 where there are several); None
+        when nothing is reported."""
         shadow = self._store.shadow(device_id)
-        return shadow.objects if shadow is not None and shadow.objects else None
+        if shadow is None or not shadow.reported:
+            return None
+        objects: dict[int, LwM2MObject] = {}
+        for o in side_to_objects(shadow.reported):
+            if o["ObjectID"] not in objects or "ObjectInstanceID" not in o:
+                objects[o["ObjectID"]] = o
+        return objects
+
+    async def write_reported(self, device_id: str, objects: list[LwM2MObject]) -> None:
+        """A device message's write: each object written whole, no diff; the connections
+        get a `shadow` message with what was written, and the listeners are called."""
+        if not objects:
+            return
+        written = objects_to_shadow(objects)
+        await self._write(device_id, written, {})
+
+    async def write_desired(self, device_id: str, objects: list[LwM2MObject]) -> None:
+        """A configuration's write of the `desired` side."""
+        if not objects:
+            return
+        await self._write(device_id, {}, objects_to_shadow(objects))
+
+    async def _write(
+        self,
+        device_id: str,
+        reported: ShadowSide,
+        desired: ShadowSide,
+        version: int | None = None,
+    ) -> None:
+        known = self._store.shadow(device_id) or KnownShadow(None)
+        self._store.put_shadow(
+            device_id,
+            KnownShadow(
+                version if version is not None else known.version,
+                merged(known.reported, reported),
+                merged(known.desired, desired),
+            ),
+        )
+        if reported or desired:
+            await self._hub.send(
+                device_id, shadow_message(side_to_objects(reported), side_to_objects(desired))
+            )
+        if reported:
+            for listener in self._reported_listeners:
+                await listener(device_id, reported)
 
     async def ensure(self, device: Device) -> dict[int, LwM2MObject] | None:
         """The device's objects; fetched once on the spot when none are known yet.
@@ -145,25 +209,31 @@ class ShadowService:
         version = state.get("version")
         if not isinstance(version, int) or isinstance(version, bool):
             version = None
-        known = self._store.shadow(device.id)
-        if (
-            known is not None
-            and known.version is not None
-            and version is not None
-            and version <= known.version
-        ):
+        known = self._store.shadow(device.id) or KnownShadow(None)
+        if known.version is not None and version is not None and version <= known.version:
             return  # not newer than what we used last
-        objects = objects_by_id(shadow_to_objects(state))
-        if known is not None and known.objects == objects and known.version == version:
-            return
-        changed = [
-            o
-            for object_id, o in objects.items()
-            if known is None or known.objects.get(object_id) != o
-        ]
-        self._store.put_shadow(device.id, KnownShadow(version, objects))
-        if changed:
-            await self._hub.send(device.id, shadow_message(changed))
-            written = objects_to_shadow(changed)
-            for listener in self._reported_listeners:
-                await listener(device.id, written)
+        # `state.*.lwm2m` pass through as they are; converted objects win on a clash
+        reported = merged(
+            _lwm2m_side(state, "reported"), objects_to_shadow(shadow_to_objects(state))
+        )
+        desired = _lwm2m_side(state, "desired")
+        await self._write(
+            device.id, side_diff(known.reported, reported), side_diff(known.desired, desired),
+            version,
+        )  # fmt: skip
+
+
+def _lwm2m_side(state: dict[str, Any], side: str) -> ShadowSide:
+    """`state.<side>.lwm2m` as a shadow side, keeping only what is shaped like one."""
+    lwm2m = state.get(side, {}).get("lwm2m") if isinstance(state.get(side), dict) else None
+    if not isinstance(lwm2m, dict):
+        return {}
+    return {
+        key: {
+            str(i): dict(resources)
+            for i, resources in instances.items()
+            if isinstance(resources, dict)
+        }
+        for key, instances in lwm2m.items()
+        if isinstance(key, str) and isinstance(instances, dict)
+    }

@@ -1,0 +1,340 @@
+"""Device ingress and the per-account message-bridge feed (REAL-SUITE.md §4).
+
+A simulated device of an account sends a message with `POST /__admin/device-messages`,
+as nRF Cloud would receive it over MQTT (a topic and a JSON payload) or CoAP (a
+resource and SenML CBOR bytes). The mock journals it in the account's journal and
+appends it to the account's bridge feed, shaped as nRF Cloud's MQTT message bridge
+delivers it: topic `prod/<teamId>/<topic>`, CoAP raw messages as
+`prod/<teamId>/m/d/<id>/d2c/raw` with `{"data": "<base64 CBOR>"}`.
+
+A backend reads the feed of the account whose key it sends as `Authorization: Bearer
+<key>`: `GET /__bridge/stream?since=<seq>` (server-sent events; replays what came after
+`since`, then pushes each new message at once) or `GET /__bridge/messages?since=<seq>`
+(JSON, for polling). Each message has a per-account `seq`, increasing by one.
+
+The teamId of an account is a UUID derived from its key (uuid5), so it is stable across
+restarts and differs between accounts. The feed keeps the newest FEED_LIMIT messages per
+account in memory (not in `--state`): a reader that comes back after more than that many
+messages is told how many it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import re
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from .admin import json_response, read_json
+from .cors import preflight, with_cors
+from .problems import ProblemError, invalid, problem_response
+from .store import Store
+from .validation import DEFAULT_ACCOUNT, parse_account
+
+FEED_LIMIT = 10_000
+MAX_POLL_LIMIT = 1000
+_KEEPALIVE_S = 15.0
+_TEAM_NAMESPACE = uuid.UUID("6b0c5d2e-4f3a-4c1e-9a57-0d1f0e6c9b42")
+_FIELDS = {"account", "deviceId", "transport", "topic", "method", "resource", "payload",
+           "payloadBase64"}  # fmt: skip
+_COAP_METHODS = ("GET", "POST", "PUT", "DELETE")
+_RESOURCE = re.compile(r"^/msg/d2c\S+$")
+# MQTT topic levels: no wildcards, no empty topic; the device's ID becomes part of it.
+_TOPIC = re.compile(r"^[^#+\s/][^#+\s]*$")
+_DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BRIDGE_KEY = web.AppKey("mock_nrfcloud.bridge", "Bridge")
+
+
+def team_id(account: str) -> str:
+    """The account's nRF Cloud team ID: stable per API key, different between keys."""
+    return str(uuid.uuid5(_TEAM_NAMESPACE, account))
+
+
+def topic_prefix(account: str) -> str:
+    """The account's MQTT topic prefix, as nRF Cloud's `mqttTopicPrefix`."""
+    return f"prod/{team_id(account)}/"
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class BridgeMessage:
+    seq: int
+    received_at: str
+    topic: str
+    payload: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "receivedAt": self.received_at, "topic": self.topic,
+                "payload": self.payload}  # fmt: skip
+
+
+class Feed:
+    """One account's messages, oldest first, at most FEED_LIMIT."""
+
+    def __init__(self, limit: int = FEED_LIMIT) -> None:
+        self.messages: deque[BridgeMessage] = deque(maxlen=limit)
+        self.next_seq = 1
+        self.changed = asyncio.Event()
+
+    def append(self, received_at: str, topic: str, payload: Any) -> BridgeMessage:
+        message = BridgeMessage(self.next_seq, received_at, topic, payload)
+        self.next_seq += 1
+        self.messages.append(message)
+        # wake every reader, and give later readers a fresh event to wait on
+        self.changed.set()
+        self.changed = asyncio.Event()
+        return message
+
+    def after(self, since: int, limit: int | None = None) -> tuple[list[BridgeMessage], int]:
+        """The messages after `since` (up to `limit`), and how many of them were dropped."""
+        oldest = self.messages[0].seq if self.messages else self.next_seq
+        missed = max(0, oldest - since - 1)
+        start = max(0, since + 1 - oldest)
+        found: list[BridgeMessage] = []
+        for index in range(start, len(self.messages)):
+            if limit is not None and len(found) >= limit:
+                break
+            found.append(self.messages[index])
+        return found, missed
+
+
+class Bridge:
+    """The feeds of all accounts."""
+
+    def __init__(self, store: Store, limit: int = FEED_LIMIT) -> None:
+        self._store = store
+        self._limit = limit
+        self._feeds: dict[str, Feed] = {}
+        self.closed = asyncio.Event()
+
+    def feed(self, account: str) -> Feed:
+        if account not in self._feeds:
+            self._feeds[account] = Feed(self._limit)
+        return self._feeds[account]
+
+    def send(self, message: dict[str, Any]) -> BridgeMessage:
+        """Take a checked device message (`parse_device_message`): journal it and append it
+        to the account's feed."""
+        account = message["account"]
+        device_id = message["deviceId"]
+        prefix = topic_prefix(account)
+        headers = (("X-Device-Id", device_id), ("X-Transport", message["transport"]))
+        if message["transport"] == "coap":
+            data: bytes = message["data"]
+            # the resource minus `/msg`, under the device's topics, as BE's CoAP step does
+            topic = f"m/d/{device_id}{message['resource'][len('/msg') :]}"
+            payload: Any = {"data": base64.b64encode(data).decode("ascii")}
+            method, path = message["method"], message["resource"]
+            body = data
+            headers += (("Content-Type", "application/senml+cbor"),)
+        else:
+            topic = message["topic"]
+            payload = message["payload"]
+            method, path = "PUBLISH", "/" + prefix + topic
+            body = json.dumps(payload, separators=(",", ":")).encode()
+            headers += (("Content-Type", "application/json"),)
+        sent = self.feed(account).append(iso_now(), prefix + topic, payload)
+        answer = json.dumps({"seq": sent.seq, "topic": sent.topic}).encode()
+        self._store.record_unserved(
+            account, method, path, (), headers, body,
+            201, (("Content-Type", "application/json"),), answer,
+        )  # fmt: skip
+        return sent
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def parse_device_message(data: Any) -> dict[str, Any]:
+    """A device message of the admin API, checked whole; ProblemError naming the field."""
+    if not isinstance(data, dict):
+        raise invalid("$", "expected a JSON object")
+    unknown = sorted(set(data) - _FIELDS)
+    if unknown:
+        raise invalid(unknown[0], f"unknown field(s) {unknown}; known: {sorted(_FIELDS)}",
+                      kind="unknown-field")  # fmt: skip
+    account = parse_account(data.get("account"))
+    device_id = data.get("deviceId")
+    if not isinstance(device_id, str) or not _DEVICE_ID.match(device_id):
+        raise invalid("deviceId", "expected a device ID like oob-352656108602296")
+    transport = data.get("transport")
+    if transport not in ("mqtt", "coap"):
+        raise invalid("transport", 'expected "mqtt" or "coap"')
+    if "payload" in data and "payloadBase64" in data:
+        raise invalid("payloadBase64", "give either `payload` (JSON) or `payloadBase64`")
+    message: dict[str, Any] = {"account": account, "deviceId": device_id, "transport": transport}
+    if transport == "mqtt":
+        for name in ("method", "resource"):
+            if name in data:
+                raise invalid(name, f"`{name}` is for CoAP; MQTT messages have a `topic`")
+        topic = data.get("topic")
+        if not isinstance(topic, str) or not _TOPIC.match(topic) or len(topic) > 256:
+            raise invalid("topic", "expected an MQTT topic like m/d/<deviceId>/d2c/senml"
+                          " (no leading slash, no wildcards or spaces)")  # fmt: skip
+        message["topic"] = topic
+        if "payloadBase64" in data:
+            message["payload"] = _json_of_base64(data["payloadBase64"])
+        elif "payload" in data:
+            message["payload"] = data["payload"]
+        else:
+            raise invalid("payload", "expected the message as JSON in `payload`")
+        return message
+    if "topic" in data:
+        raise invalid("topic", "`topic` is for MQTT; CoAP messages have a `resource`")
+    method = data.get("method", "POST")
+    if method not in _COAP_METHODS:
+        raise invalid("method", f"expected one of {', '.join(_COAP_METHODS)}")
+    resource = data.get("resource", "/msg/d2c/raw")
+    if not isinstance(resource, str) or not _RESOURCE.match(resource) or len(resource) > 256:
+        raise invalid("resource", "expected a resource like /msg/d2c/raw")
+    message["method"], message["resource"] = method, resource
+    if "payloadBase64" in data:
+        message["data"] = _bytes_of_base64(data["payloadBase64"])
+    elif "payload" in data:
+        # SenML JSON, encoded as the device would (a convenience for sending by hand)
+        from .senml_cbor import encode
+
+        try:
+            message["data"] = encode(data["payload"])
+        except ValueError as e:
+            raise invalid("payload", f"{e}; or give the CBOR bytes in `payloadBase64`") from None
+    else:
+        raise invalid("payloadBase64", "expected the CBOR bytes in `payloadBase64`"
+                      " (or SenML JSON in `payload`)")  # fmt: skip
+    return message
+
+
+def _bytes_of_base64(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise invalid("payloadBase64", "expected base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid("payloadBase64", "expected base64 text (RFC 4648)") from None
+
+
+def _json_of_base64(value: Any) -> Any:
+    try:
+        return json.loads(_bytes_of_base64(value))
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("payloadBase64", "an MQTT payload must be JSON") from None
+
+
+def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> Bridge:
+    """Register the ingress and the feed; before the admin routes (whose catch-all would
+    take `/__admin/device-messages` otherwise)."""
+    bridge = Bridge(store)
+    app[BRIDGE_KEY] = bridge
+
+    def route(path: str, method: str, handler: Handler) -> None:
+        async def dispatch(request: web.Request) -> web.StreamResponse:
+            origin = request.headers.get("Origin") if cors else None
+            if origin is not None and request.method == "OPTIONS":
+                return preflight(request, origin)
+            try:
+                if request.method != method and (method, request.method) != ("GET", "HEAD"):
+                    raise ProblemError(
+                        405, "Method not allowed", f"use {method}", field="method",
+                        kind="method-not-allowed", headers={"Allow": method},
+                    )  # fmt: skip
+                response = await handler(request)
+            except ProblemError as problem:
+                response = problem_response(problem)
+            if origin is not None and not response.prepared:
+                with_cors(response, origin)
+            return response
+
+        app.router.add_route("*", path, dispatch)
+
+    route("/__admin/device-messages", "POST", lambda r: _ingress(bridge, r))
+    route("/__bridge/stream", "GET", lambda r: _stream(bridge, r))
+    route("/__bridge/messages", "GET", lambda r: _poll(bridge, r))
+
+    async def on_shutdown(_: web.Application) -> None:
+        bridge.close()  # live feeds would otherwise hold the shutdown until its timeout
+
+    app.on_shutdown.append(on_shutdown)
+    return bridge
+
+
+async def _ingress(bridge: Bridge, request: web.Request) -> web.Response:
+    sent = bridge.send(parse_device_message(await read_json(request)))
+    return json_response({"seq": sent.seq, "topic": sent.topic}, status=201)
+
+
+def _feed_account(request: web.Request) -> str:
+    from .app import account_of
+
+    key = account_of(request.headers.get("Authorization"))
+    return key if key is not None else DEFAULT_ACCOUNT
+
+
+def _since(request: web.Request) -> int:
+    value = request.query.get("since", "0")
+    last_event = request.headers.get("Last-Event-ID")
+    if last_event and last_event.isdigit():
+        value = last_event
+    if not value.isdigit():
+        raise invalid("since", "expected the seq of the last message read (an integer >= 0)")
+    return int(value)
+
+
+async def _poll(bridge: Bridge, request: web.Request) -> web.Response:
+    feed = bridge.feed(_feed_account(request))
+    limit_text = request.query.get("limit", "100")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_POLL_LIMIT:
+        raise invalid("limit", f"expected an integer from 1 to {MAX_POLL_LIMIT}")
+    messages, missed = feed.after(_since(request), int(limit_text))
+    return json_response({"messages": [m.to_json() for m in messages], "missed": missed,
+                          "next": feed.next_seq})  # fmt: skip
+
+
+async def _stream(bridge: Bridge, request: web.Request) -> web.StreamResponse:
+    """Server-sent events: `id: <seq>` and `data: <message JSON>` per message."""
+    feed = bridge.feed(_feed_account(request))
+    last = _since(request)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache",
+                                           "X-Accel-Buffering": "no"})  # fmt: skip
+    await response.prepare(request)
+    with contextlib.suppress(ConnectionError):
+        await response.write(b"retry: 1000\n: connected\n\n")
+        while not bridge.closed.is_set():
+            changed = feed.changed  # taken before reading: nothing falls in between
+            messages, missed = feed.after(last)
+            if missed:
+                await response.write(f": missed {missed}\n\n".encode())
+            for message in messages:
+                data = json.dumps(message.to_json(), separators=(",", ":"))
+                await response.write(f"id: {message.seq}\ndata: {data}\n\n".encode())
+                last = message.seq
+            if messages:
+                continue
+            closed = asyncio.ensure_future(bridge.closed.wait())
+            woken = asyncio.ensure_future(changed.wait())
+            done, pending = await asyncio.wait({closed, woken}, timeout=_KEEPALIVE_S,
+                                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+            for task in pending:
+                task.cancel()
+            if not done:
+                await response.write(b": keep-alive\n\n")
+        await response.write_eof()
+    return response
+
+
+__all__ = ["Bridge", "add_routes", "parse_device_message", "team_id", "topic_prefix"]
