@@ -14,7 +14,7 @@ from typing import Any
 from .base import Target, TargetError
 
 CONFIG_KEYS = {"api_url": str, "mock_url": str, "admin_token": str, "ws_url": str,
-               "vars": dict}
+               "api_version": str, "vars": dict}
 
 
 class TargetConfigError(ValueError):
