@@ -60,10 +60,24 @@ class RemoteTarget(Target):
                     async with session.get(url) as resp:
                         if resp.status != 200:
                             raise TargetError(f"{url} answered {resp.status}, expected 200")
+                        if url.startswith(self.api_url):
+                            self._take_version(await resp.text())
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     raise TargetError(f"cannot reach {url}: {exc or type(exc).__name__}") \
                         from None
             await self._check_admin(session)
+
+    def _take_version(self, body: str) -> None:
+        """`VERSION` is what the backend's health check reports (as for the embedded
+        target), unless `--var VERSION=...` or the config's `vars` say otherwise."""
+        import json
+
+        try:
+            version = json.loads(body).get("version")
+        except (ValueError, AttributeError):
+            return
+        if isinstance(version, str):
+            self.variables.setdefault("VERSION", version)
 
     async def _check_admin(self, session: Any) -> None:
         """An empty device registration: 400 where the token is taken, and nothing is
