@@ -197,3 +197,39 @@ def test_target_options_are_checked(tmp_path):
     done = harness("run", "specs/FOTA.feature.md", "--target", "remote", "--target-config",
                    str(config), "--no-reports")
     assert done.returncode == 2 and "unknown key 'bogus'" in done.stderr
+
+
+def test_millis_advances_between_attempts_of_a_soon_step(tmp_path):
+    spec = write(tmp_path / "Millis.feature.md",
+                 "# Millis\n\n## S\n\nGiven I store `$millis()` into `t0`\n\n"
+                 "And I store `$string(41 + 1)` into `other`\n\n"
+                 "Soon `$millis() - t0 > 300` should equal\n\n```json\ntrue\n```\n")
+    done = harness("run", str(spec), "--no-reports", "--retry-timeout", "10000")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_blocked_sync_step_cannot_outlast_the_run_timeout(tmp_path):
+    steps = write(tmp_path / "slow_steps.py", SLOW_STEPS)
+    spec = write(tmp_path / "Sleep.feature.md",
+                 "# Sleep\n\n## S\n\nGiven a synchronous step that sleeps 300 seconds\n")
+    done = harness("run", str(spec), "--steps", str(steps), "--timeout", "1",
+                   "--reports", str(tmp_path / "r"), timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "0 passed, 1 failed" in done.stdout  # stopped at the deadline, as a timeout
+
+
+def test_ctrl_c_stops_a_blocked_sync_step(tmp_path):
+    steps = write(tmp_path / "slow_steps.py", SLOW_STEPS)
+    spec = write(tmp_path / "Sleep.feature.md",
+                 "# Sleep\n\n## S\n\nGiven a synchronous step that sleeps 300 seconds\n")
+    marker = tmp_path / "started"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(spec), "--steps",
+                             str(steps), "--reports", str(tmp_path / "r")], cwd=ROOT,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "STEP_MARKER": str(marker)})
+    wait_for(marker, proc)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "Interrupted" in out and (tmp_path / "r" / "junit.xml").exists()
