@@ -193,10 +193,10 @@ def check_json(text: str, where: str, first_line: int) -> None:
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ExpressionError(f"{where}:{first_line + exc.lineno}: the code block is not valid "
-                              f"JSON once resolved: {exc.msg} (column {exc.colno})") from None
+        raise ExpressionError(f"{where}:{first_line + exc.lineno}:{exc.colno}: the code block "
+                              f"is not valid JSON once resolved: {exc.msg}") from None
     except RecursionError:
-        raise ExpressionError(f"{where}:{first_line + 1}: the code block nests too deeply "
+        raise ExpressionError(f"{where}:{first_line + 1}:1: the code block nests too deeply "
                               "to be read as JSON") from None
 
 

@@ -149,7 +149,9 @@ def check_examples(runs: list[FeatureRun], registry: StepRegistry) -> list[str]:
                                                      feature.path, known | sets)
                     key = (feature.path, step.line)
                     if problem and key not in problems:
-                        problems[key] = f"{feature.path}:{step.line}:1: {problem}"
+                        # a code block's problem names its own line (path:line: ...)
+                        problems[key] = problem if problem.startswith(f"{feature.path}:") \
+                            else f"{feature.path}:{step.line}:1: {problem}"
                     sets |= _sets(step, text, registry)
         assigned[run.run_id] = sets
     return [problems[k] for k in sorted(problems)]
@@ -186,4 +188,6 @@ def _example_problem(step: Step, values: dict, row, variant, path: str,
         reads = set(expressions.root_names(exc.expr)) if exc.expr else set()
         if reads & (runtime - set(values)):
             return None, angle  # resolves at run time only
+        if str(exc).startswith(f"{path}:"):
+            return str(exc), angle
         return f"with exampleContext: {exc}", angle

@@ -126,7 +126,7 @@ def test_invalid_json_at_run_time_fails_the_step_with_its_line(tmp_path):
                  "```json\n{ \"a\": ${x},, }\n```\n")
     done = harness("run", str(spec), "--no-reports")
     assert done.returncode == 1
-    assert f"{spec}:10: the code block is not valid JSON once resolved" in done.stdout
+    assert f"{spec}:10:10: the code block is not valid JSON once resolved" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
 
 

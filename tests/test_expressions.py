@@ -122,7 +122,7 @@ def test_a_json_block_that_is_not_json_names_its_line():
     from harness.expressions import check_json
 
     check_json('{"a": 1}', "x.feature.md", 7)
-    with pytest.raises(ExpressionError, match=r"^x.feature.md:9: the code block is not valid"):
+    with pytest.raises(ExpressionError, match=r"^x.feature.md:9:10: the code block is not valid"):
         check_json('{\n  "a": 1,,\n}', "x.feature.md", 7)
     with pytest.raises(ExpressionError, match="nests too deeply"):
         check_json("[" * 100_000 + "]" * 100_000, "x.feature.md", 7)
