@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .api_version import parse_api_version
 from .events import EventBus
+from .hooks import HOOKS
 from .loader import add_needed, check_examples, check_steps, discover, parse_all
 from .plan import Plan, Selection, make_plan
 from .run import blocking
@@ -290,7 +291,7 @@ async def _run(plan: Plan, registry: StepRegistry, target: Target, settings: Run
     for reporter in reporters:
         bus.subscribe(reporter)
     try:
-        runner = Runner(plan, registry, target, bus, settings, paths=files)
+        runner = Runner(plan, registry, target, bus, settings, hooks=HOOKS, paths=files)
         with _StopSignals(asyncio.get_running_loop(), runner):
             result = await runner.run()
         return result.exit_code
