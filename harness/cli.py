@@ -2,8 +2,8 @@
 the run timed out (--timeout), 2 a spec/step-definition/usage error, 3 target unreachable
 or refusing, 130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (a CI job
 cancelled). Interrupted runs still write their reports for what ran; a run that ends
-with 2 or 3 before running anything removes the previous run's reports instead of
-leaving them looking current."""
+before running anything (2, 3, or 130 while starting) removes the previous run's
+reports instead of leaving them looking current."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import signal
 import sys
-import time
 from pathlib import Path
 
 from .api_version import parse_api_version
@@ -116,7 +115,6 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    started = time.time()
     args = build_parser().parse_args(argv)
     try:
         code = {"run": cmd_run, "check": cmd_check, "steps": cmd_steps,
@@ -132,8 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         code = EXIT_TARGET
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
-    if code in (EXIT_USAGE, EXIT_TARGET) and args.command == "run" and not args.no_reports:
-        _remove_stale_reports(Path(args.reports), started)
+    if args.command == "run" and code != EXIT_OK and not args.no_reports and \
+            not getattr(args, "reporting", False):
+        _remove_stale_reports(Path(args.reports))
     sys.exit(code)
 
 
@@ -141,18 +140,17 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _remove_stale_reports(folder: Path, started: float) -> None:
-    """This run ran nothing: reports older than it are the previous run's, and left in
-    place they would pass for this one's (a CI job would publish them)."""
+def _remove_stale_reports(folder: Path) -> None:
+    """This run ended before its reporters started (a usage error, an unreachable
+    target, Ctrl-C while starting): the reports there are the previous run's, and left
+    in place they would pass for this one's (a CI job would publish them)."""
     from .report.writer import EVENTS, RENDERERS
 
     removed = []
     for name in (*RENDERERS, EVENTS):
-        path = folder / name
         try:
-            if path.stat().st_mtime < started:
-                path.unlink()
-                removed.append(name)
+            (folder / name).unlink()
+            removed.append(name)
         except OSError:
             continue  # not there (or not ours to remove): nothing claims it is current
     if removed:
@@ -290,6 +288,7 @@ async def _run(plan: Plan, registry: StepRegistry, target: Target, settings: Run
                                verbose=args.verbose, quiet=args.quiet, color=args.color)
     for reporter in reporters:
         bus.subscribe(reporter)
+    args.reporting = True  # from here on the reports are this run's
     try:
         runner = Runner(plan, registry, target, bus, settings, hooks=HOOKS, paths=files)
         with _StopSignals(asyncio.get_running_loop(), runner):
