@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "`apiVersion` overrides it)")
     run.add_argument("--target-config", metavar="FILE",
                      help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url, "
-                     "vars")
+                     "api_version, vars (README.md: running against servers you started)")
     run.add_argument("--var", dest="variables", action="append", default=[],
                      metavar="NAME=VALUE", help="a context value for every feature run "
                      "(repeatable), e.g. --var VERSION=1.2.3")
