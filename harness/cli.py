@@ -2,13 +2,14 @@
 the run timed out (--timeout), 2 a spec/step-definition/usage error, 3 target unreachable
 or refusing, 130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (a CI job
 cancelled). Interrupted runs still write their reports for what ran; a run that ends
-before running anything (2, 3, or 130 while starting) removes the previous run's
+before running anything (2, 3, or 130/143 while starting) removes the previous run's
 reports instead of leaving them looking current."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -114,8 +115,20 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _Terminated(BaseException):
+    """SIGTERM before or after the run (during it, _StopSignals takes it)."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM while planning or starting ends like Ctrl-C then: exit 143, no old reports.
+    # (ValueError: not the main thread, e.g. main() called from a test runner's worker.)
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = {"run": cmd_run, "check": cmd_check, "steps": cmd_steps,
                 "report": cmd_report}[args.command](args)
@@ -130,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         code = EXIT_TARGET
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+    except _Terminated:
+        code = EXIT_TERMINATED
     if args.command == "run" and code != EXIT_OK and not args.no_reports and \
             not getattr(args, "reporting", False):
         _remove_stale_reports(Path(args.reports))

@@ -233,3 +233,25 @@ def test_ctrl_c_stops_a_blocked_sync_step(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
     assert "Interrupted" in out and (tmp_path / "r" / "junit.xml").exists()
+
+
+def test_sigterm_while_starting_exits_143_and_leaves_no_old_reports(tmp_path):
+    import socket
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "junit.xml").write_text("<testsuite/>")  # a previous run's
+    with socket.socket() as silent:  # accepts connections, never answers: start() waits
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "specs/FOTA.feature.md",
+                                 "--target", "remote", "--api-url", url, "--mock-url", url,
+                                 "--reports", str(reports)], cwd=ROOT, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out + err
+    assert "Traceback" not in err
+    assert not (reports / "junit.xml").exists()
