@@ -8,7 +8,10 @@ from harness.spec.errors import SpecErrors
 from harness.spec.model import Rule
 from harness.spec.parser import parse_bytes, parse_text
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+# Beside the checkout (main), or beside the folder of the worktrees.
+CORPUS = next((p for p in (Path(__file__).resolve().parents[i] / "shared" / "corpus"
+                           for i in (2, 3)) if p.is_dir()),
+              Path(__file__).resolve().parents[2] / "shared" / "corpus")
 
 
 def errors_of(text: str) -> list[str]:
