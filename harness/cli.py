@@ -1,5 +1,9 @@
-"""`spec-harness`: run, check and list steps. Exit codes: 0 passed, 1 a step failed,
-2 a spec/step-definition/usage error, 3 target unreachable, 130 interrupted."""
+"""`spec-harness`: run, check and list steps. Exit codes: 0 passed, 1 a step failed or
+the run timed out (--timeout), 2 a spec/step-definition/usage error, 3 target unreachable
+or refusing, 130 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (a CI job
+cancelled). Interrupted runs still write their reports for what ran; a run that ends
+before running anything (2, 3, or 130/143 while starting) removes the previous run's
+reports instead of leaving them looking current."""
 
 from __future__ import annotations
 
@@ -13,16 +17,22 @@ from pathlib import Path
 from .api_version import parse_api_version
 from .events import EventBus
 from .hooks import HOOKS
-from .loader import check_examples, check_steps, discover, parse_all
+from .loader import add_needed, check_examples, check_steps, discover, parse_all
 from .plan import Plan, Selection, make_plan
-from .run.registry import DEFAULT_STEP_MODULES, StepLoadError, StepRegistry
+from .run import blocking
+from .run.loading import StepLoadError
+from .run.registry import DEFAULT_STEP_MODULES, StepRegistry
 from .run.retry import RetryPolicy
 from .run.runner import Runner, RunSettings
 from .spec.errors import SpecErrors
 from .tags import TagExpressionError, parse_tag_expression
 from .targets.base import Target, TargetError
+from .targets.remote import TargetConfigError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TARGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process it ended
+_STOP_SIGNALS = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
+REMOTE_ONLY = ("api_url", "mock_url", "ws_url", "admin_token", "target_config")
 
 
 class UsageError(Exception):
@@ -30,7 +40,9 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spec-harness", description=__doc__)
+    parser = argparse.ArgumentParser(prog="spec-harness", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"spec-harness {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def selection_args(p: argparse.ArgumentParser) -> None:
@@ -41,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only features whose title, path or a scenario title contains TEXT")
         p.add_argument("--tags", help="tag expression, e.g. 'fota and not slow'")
         p.add_argument("--steps", dest="step_modules", action="append", default=[],
-                       metavar="MODULE", help="step module or folder to load (repeatable; "
-                       "default: the built-in `steps` library)")
+                       metavar="MODULE", help="step definitions to load besides the built-in "
+                       "library: a .py file, a folder of them or a dotted module (repeatable)")
 
     run = sub.add_parser("run", help="run specs against a target")
     selection_args(run)
@@ -61,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "websocket URL get /DATE (default: the root API; a spec's front matter "
                      "`apiVersion` overrides it)")
     run.add_argument("--target-config", metavar="FILE",
-                     help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url")
+                     help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url, "
+                     "api_version, vars (README.md: running against servers you started)")
     run.add_argument("--var", dest="variables", action="append", default=[],
                      metavar="NAME=VALUE", help="a context value for every feature run "
                      "(repeatable), e.g. --var VERSION=1.2.3")
@@ -93,15 +106,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hello-spec-harness")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+class _Terminated(BaseException):
+    """SIGTERM before or after the run (during it, _StopSignals takes it)."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM while planning or starting ends like Ctrl-C then: exit 143, no old reports.
+    # (ValueError: not the main thread, e.g. main() called from a test runner's worker.)
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = {"run": cmd_run, "check": cmd_check, "steps": cmd_steps,
                 "report": cmd_report}[args.command](args)
     except SpecErrors as exc:
         _err(f"{exc}\n{len(exc.errors)} problem(s) in the specs")
         code = EXIT_USAGE
-    except (UsageError, StepLoadError, TagExpressionError) as exc:
+    except (UsageError, StepLoadError, TagExpressionError, TargetConfigError) as exc:
         _err(f"error: {exc}")
         code = EXIT_USAGE
     except TargetError as exc:
@@ -109,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         code = EXIT_TARGET
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+    except _Terminated:
+        code = EXIT_TERMINATED
+    if args.command == "run" and code != EXIT_OK and not args.no_reports and \
+            not getattr(args, "reporting", False):
+        _remove_stale_reports(Path(args.reports))
     sys.exit(code)
 
 
@@ -116,11 +155,34 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _remove_stale_reports(folder: Path) -> None:
+    """This run ended before its reporters started (a usage error, an unreachable
+    target, Ctrl-C while starting): the reports there are the previous run's, and left
+    in place they would pass for this one's (a CI job would publish them)."""
+    from .report.writer import EVENTS, RENDERERS
+
+    removed = []
+    for name in (*RENDERERS, EVENTS):
+        try:
+            (folder / name).unlink()
+            removed.append(name)
+        except OSError:
+            continue  # not there (or not ours to remove): nothing claims it is current
+    if removed:
+        _err(f"removed the previous run's reports from {folder}/ ({', '.join(removed)}): "
+             "this run wrote none")
+
+
 def _plan(args: argparse.Namespace) -> tuple[Plan, list[str]]:
     files, lines = discover(args.paths)
     if not files:
         raise UsageError(f"no *.feature.md files in {', '.join(args.paths)}")
     features = parse_all(files)
+    added = add_needed(features, args.paths)
+    for feature in added:
+        _err(f"needs: added {feature.path} ({feature.title!r}), which a given spec needs")
+    features += added
+    files += [Path(f.path) for f in added]
     tags = parse_tag_expression(args.tags) if args.tags else None
     plan = make_plan(features, Selection(lines=lines, names=args.names, tags=tags))
     if not plan.runs:
@@ -147,9 +209,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{len(features)} spec(s) parsed")
         return EXIT_OK
     plan, files = _plan(args)
-    _check_steps(plan, _registry(args))
-    features = list({r.feature.path: r.feature for r in plan.runs}.values())
-    problems = check_examples(features)
+    registry = _registry(args)
+    _check_steps(plan, registry)
+    problems = check_examples(plan.runs, registry)
     if problems:
         raise UsageError("\n".join(problems))
     print(f"{len(files)} spec(s), {len(plan.runs)} feature run(s): OK")
@@ -193,6 +255,12 @@ def _variables(pairs: list[str]) -> dict[str, str]:
 
 def make_target(args: argparse.Namespace) -> Target:
     variables = _variables(args.variables)
+    if args.target != "remote":
+        given = [f"--{n.replace('_', '-')}" for n in REMOTE_ONLY if getattr(args, n)]
+        if given:
+            verb = "is" if len(given) == 1 else "are"
+            raise UsageError(f"{', '.join(given)} {verb} only for --target remote "
+                             f"(the target is {args.target})")
     if args.target == "embedded":
         from .targets.embedded import EmbeddedTarget
 
@@ -209,8 +277,6 @@ def make_target(args: argparse.Namespace) -> Target:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .report import make_reporters
-
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     plan, files = _plan(args)
@@ -221,34 +287,63 @@ def cmd_run(args: argparse.Namespace) -> int:
         retry=RetryPolicy(tries=args.retry_tries, initialDelay=args.retry_initial_delay,
                           factor=args.retry_factor, maxDelay=args.retry_max_delay,
                           timeout=args.retry_timeout))
+    target = make_target(args)
+    return asyncio.run(_run(plan, registry, target, settings, files, args))
+
+
+async def _run(plan: Plan, registry: StepRegistry, target: Target, settings: RunSettings,
+               files: list[str], args: argparse.Namespace) -> int:
+    from .report import make_reporters
+
+    await target.start()
+    # The reporters only once the target is up: a run that cannot start has nothing to
+    # report, and no console summary claims a run that never was.
     bus = EventBus()
     reporters = make_reporters(None if args.no_reports else Path(args.reports),
                                verbose=args.verbose, quiet=args.quiet, color=args.color)
     for reporter in reporters:
         bus.subscribe(reporter)
-    try:
-        return asyncio.run(_run(plan, registry, make_target(args), bus, settings, files))
-    finally:
-        for reporter in reporters:
-            reporter.close()
-
-
-async def _run(plan: Plan, registry: StepRegistry, target: Target, bus: EventBus,
-               settings: RunSettings, files: list[str]) -> int:
-    await target.start()
+    args.reporting = True  # from here on the reports are this run's
     try:
         runner = Runner(plan, registry, target, bus, settings, hooks=HOOKS, paths=files)
-        loop = asyncio.get_running_loop()
-        # Not possible outside the main thread or on Windows: Ctrl-C then stops at once.
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGINT, _on_interrupt, loop, runner)
-        result = await runner.run()
+        with _StopSignals(asyncio.get_running_loop(), runner):
+            result = await runner.run()
         return result.exit_code
     finally:
-        await target.stop()
+        try:
+            await target.stop()
+        finally:
+            for reporter in reporters:
+                reporter.close()
 
 
-def _on_interrupt(loop: asyncio.AbstractEventLoop, runner: Runner) -> None:
-    # A second Ctrl-C gets Python's default behaviour: stop at once.
-    loop.remove_signal_handler(signal.SIGINT)
-    runner.interrupt()
+class _StopSignals:
+    """Ctrl-C (SIGINT, exit 130) and SIGTERM (exit 143, what CI systems send when a job
+    is cancelled) stop the run the same way: every feature run is cancelled, and the
+    reports cover what ran. A second signal stops at once (Python's default).
+
+    Plain `signal.signal` handlers rather than the loop's: a handler runs between two
+    bytecodes even while a synchronous step holds the loop, and stops that step too.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, runner: Runner) -> None:
+        self.loop, self.runner = loop, runner
+        self.previous: dict[int, object] = {}
+
+    def __enter__(self) -> _StopSignals:
+        try:
+            for signum in _STOP_SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._on_signal)
+        except ValueError:  # not the main thread: signals stay as they are
+            pass
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT
+                      else signal.SIG_DFL)
+        self.loop.call_soon_threadsafe(self.runner.interrupt, _STOP_SIGNALS[signum])
+        blocking.interrupt_blocked()

@@ -7,8 +7,11 @@ expression, e.g. `${tracker.<variant.nw>.id}`), then `"$number{...}"`, then `${.
 from __future__ import annotations
 
 import bisect
+import contextvars
 import json
 import re
+import threading
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -16,15 +19,75 @@ import jsonata
 
 
 class ExpressionError(Exception):
-    """An expression that is invalid or yields nothing; the message names it."""
+    """An expression that is invalid or yields nothing; the message names it, `expr`
+    holds it (None when the problem is not one expression's)."""
+
+    def __init__(self, message: str, expr: str | None = None) -> None:
+        super().__init__(message)
+        self.expr = expr
 
 
 _ANGLE = re.compile(r"<([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)>")
 
 
+# Every evaluation is bounded: a spec's `($f := function($n){ $f($n+1) }; $f(0))` must fail
+# its step, not hang the run (jsonata-python turns that tail call into a loop) or end in a
+# RecursionError deep inside the library. jsonata-python's own bounds (`timeout=`/`stack=`)
+# start the clock when the expression is compiled, so a cached expression would time out
+# for good after that many ms: these are per evaluation instead.
+MAX_DEPTH = 1000  # nested evaluations; jsonata-python raises the recursion limit to 10000,
+#                   and its RecursionError comes at about 2500
+TIME_LIMIT = contextvars.ContextVar("expression_time_limit", default=5.0)
+"""Seconds one evaluation may take; the runner lowers it to the step timeout."""
+
+
 @lru_cache(maxsize=4096)
-def _compiled(expr: str) -> jsonata.Jsonata:
+def _compiled(expr: str, thread: int) -> jsonata.Jsonata:
+    # Per thread: an evaluation writes its input, environment and timestamp into the object.
     return jsonata.Jsonata(expr)
+
+
+class _Bounds:
+    """The entry/exit callbacks jsonata-python calls around every node it evaluates."""
+
+    __slots__ = ("deadline", "depth", "entries", "limit")
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.deadline = time.monotonic() + limit
+        self.depth = 0
+        self.entries = 0
+
+    def enter(self, _expr: Any, _input: Any, env: Any) -> None:
+        if env.is_parallel_call:  # as jsonata's Timebox: siblings are not nested
+            return
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Runaway(f"nests deeper than {MAX_DEPTH} evaluations (endless recursion?)")
+        self.entries += 1
+        if self.entries % 64 == 0 and time.monotonic() > self.deadline:
+            raise _Runaway(f"ran for more than {self.limit:g} s (an endless loop?)")
+
+    def exit(self, _expr: Any, _input: Any, env: Any, _result: Any) -> None:
+        if not env.is_parallel_call:
+            self.depth -= 1
+
+
+class _Runaway(Exception):
+    pass
+
+
+def _run(expr: str, data: Any) -> Any:
+    compiled = _compiled(expr, threading.get_ident())
+    # jsonata-python's $millis()/$now() read the timestamp of the thread's "current"
+    # instance, which is the one constructed last, not the one evaluating: without this,
+    # a Soon step's `$millis() - t0` stops advancing once any other expression is
+    # compiled. evaluate() stamps its own instance, so make that instance the current one.
+    jsonata.Jsonata.CURRENT.jsonata = compiled
+    bounds = _Bounds(TIME_LIMIT.get())
+    # Passed as bindings, the callbacks live in a frame of this evaluation only.
+    return compiled.evaluate(data, {"__evaluate_entry": bounds.enter,
+                                    "__evaluate_exit": bounds.exit})
 
 
 _PLAIN_PATH = re.compile(r"\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*")
@@ -56,13 +119,20 @@ def evaluate(expr: str, data: Any) -> Any:
     if direct is not _MISSING:  # context values are plain JSON already, floats aside
         return _plain(direct) if isinstance(direct, float) else direct
     try:
-        result = _compiled(expr).evaluate(data)
+        result = _run(expr, data)
     except jsonata.JException as exc:
-        raise ExpressionError(f"invalid expression `{expr}`: {exc}") from None
+        raise ExpressionError(f"invalid expression `{expr}`: {exc}", expr) from None
+    except _Runaway as exc:
+        raise ExpressionError(f"expression `{expr}` stopped: it {exc}", expr) from None
     except ValueError as exc:  # input that is not JSON (jsonata checks its input)
-        raise ExpressionError(f"cannot evaluate `{expr}`: {exc}") from None
+        raise ExpressionError(f"cannot evaluate `{expr}`: {exc}", expr) from None
     except RecursionError:
-        raise ExpressionError(f"expression `{expr}` recursed too deeply") from None
+        raise ExpressionError(f"expression `{expr}` recursed too deeply", expr) from None
+    except TimeoutError:  # the step's own timer (run/blocking.py), not the expression's
+        raise
+    except Exception as exc:  # jsonata-python fails on some input, e.g. `${/}` (IndexError)
+        raise ExpressionError(f"invalid expression `{expr}`: "
+                              f"{type(exc).__name__}: {exc}", expr) from None
     return _plain(result)
 
 
@@ -70,17 +140,37 @@ def require(expr: str, data: Any) -> Any:
     """Evaluate; an expression that yields nothing is an error naming what was missing."""
     result = evaluate(expr, data)
     if result is None:
-        raise ExpressionError(_nothing_message(expr, data))
+        raise ExpressionError(_nothing_message(expr, data), expr)
     return result
 
 
 def _nothing_message(expr: str, data: Any) -> str:
     msg = f"`{expr}` yielded nothing"
-    name = re.match(r"\s*\$?\.?([A-Za-z_]\w*)", expr)
-    if isinstance(data, dict) and name and name.group(1) not in data:
+    missing = [n for n in root_names(expr) if isinstance(data, dict) and n not in data]
+    if missing:
         known = ", ".join(sorted(str(k) for k in data)[:20]) or "nothing"
-        msg += f": `{name.group(1)}` is not in the context (it holds: {known})"
+        names = ", ".join(f"`{n}`" for n in missing)
+        msg += f": {names} {'is' if len(missing) == 1 else 'are'} not in the context " \
+               f"(it holds: {known})"
     return msg
+
+
+_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+_NAME = re.compile(r"(?<![\w$.`])(`[^`]+`|[A-Za-z_]\w*)")
+_NOT_NAMES = {"true", "false", "null", "and", "or", "in", "function", "λ"}
+
+
+def root_names(expr: str) -> list[str]:
+    """Context names an expression reads: `$floor(pastTs/1000)` reads `pastTs`,
+    `variant.account` reads `variant`. Names after `.`, `$` and in strings are not
+    roots; a name inside a filter (`a[b=1]`) is counted too (good enough for a hint)."""
+    text = _STRING_LITERAL.sub('""', expr)
+    names = []
+    for m in _NAME.finditer(text):
+        name = m.group(1).strip("`")
+        if name not in _NOT_NAMES and not text[m.end():].lstrip().startswith("("):
+            names.append(name)
+    return list(dict.fromkeys(names))
 
 
 def _plain(value: Any) -> Any:
@@ -92,6 +182,22 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def check_json(text: str, where: str, first_line: int) -> None:
+    """Raise ExpressionError if a resolved `json` code block is not JSON.
+
+    `where` is the spec's path, `first_line` the line of the block's opening fence; the
+    message gives the line the problem is on, as a `path:line` a person can jump to.
+    """
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ExpressionError(f"{where}:{first_line + exc.lineno}:{exc.colno}: the code block "
+                              f"is not valid JSON once resolved: {exc.msg}") from None
+    except RecursionError:
+        raise ExpressionError(f"{where}:{first_line + 1}:1: the code block nests too deeply "
+                              "to be read as JSON") from None
 
 
 def as_text(value: Any) -> str:
@@ -186,15 +292,20 @@ def _substitute_numbers(text: str, data: dict[str, Any]) -> str:
         if text[end:end + 1] != '"':
             raise ExpressionError(f'`"$number{{{expr}}}"` must be closed by a quote')
         value = require(expr, data)
+        if isinstance(value, str) and _JSON_NUMBER.fullmatch(value.strip()):
+            # An Examples cell is text: `"v": "$number{v}"` with v = 3.40141 is the number
+            # (bdd-markdown inserts the cell's text as it is).
+            value = json.loads(value.strip())
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ExpressionError(f'`"$number{{{expr}}}"` yielded {as_text(value)!r}, '
-                                  "not a number")
+                                  "not a number", expr)
         out += [text[last:start], as_text(value)]
         last = end + 1
     out.append(text[last:])
     return "".join(out)
 
 
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 
 

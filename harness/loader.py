@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
-import json
 import re
 from pathlib import Path
 
 from . import expressions
 from .plan import FeatureRun
+from .run.assigns import assigned_names
 from .run.registry import Ambiguous, StepRegistry, snippet
 from .run.retry import split_after_retries
 from .run.runner import resolve_step
@@ -55,6 +54,38 @@ def parse_all(files: list[Path]) -> list[Feature]:
     return features
 
 
+def add_needed(features: list[Feature], paths: list[str]) -> list[Feature]:
+    """Features that the given ones `need` but were not given, found beside the given
+    files (`run dir/LastSeenCoAP.feature.md` finds "Device to websocket (CoAP)" in
+    dir/); returned to be added, the caller says so. Needs of needs are followed.
+    Folders given are searched whole by `discover` already."""
+    have = {f.title for f in features}
+    parsed = {str(Path(f.path)) for f in features}
+    folders = dict.fromkeys(Path(_LINE_SUFFIX.sub(r"\1", p) if not Path(p).exists() else p)
+                            .parent for p in paths if not Path(p).is_dir())
+    candidates: list[Feature] | None = None
+    added: list[Feature] = []
+    missing = {n for f in features for n in f.needs} - have
+    while missing:
+        if candidates is None:
+            candidates = []
+            for folder in folders:
+                for path in sorted(folder.glob("*.feature.md")):
+                    if str(path) not in parsed:
+                        try:
+                            candidates.append(parse_file(path))
+                        except SpecErrors:
+                            continue  # not given and not needed yet: its problems are not ours
+        found = [f for f in candidates if f.title in missing and f.title not in have]
+        if not found:
+            break  # make_plan names what is still missing
+        for f in found:
+            have.add(f.title)
+            added.append(f)
+        missing = {n for f in found for n in f.needs} - have
+    return added
+
+
 def check_steps(runs: list[FeatureRun], registry: StepRegistry) -> list[str]:
     """Every undefined or ambiguous step of the planned runs, each with its place."""
     problems: dict[tuple[str, int], str] = {}
@@ -82,39 +113,81 @@ def _step_problem(step: Step, registry: StepRegistry) -> str | None:
     return None
 
 
-def check_examples(features: list[Feature]) -> list[str]:
-    """Resolve placeholders with `exampleContext` and check JSON code blocks parse."""
-    problems = []
-    for feature in features:
-        values = feature.example_context
-        variants = feature.variants or [None]
-        scenarios = list(feature.scenarios())
-        if feature.background:
-            scenarios.insert(0, feature.background)
+# Names every feature run's context has from its target (embedded or remote), which
+# `check` cannot know the values of: harness/targets/base.py `Target.values`, the
+# backend's VERSION, and the third-party URLs of REAL-SUITE.md §1.3.
+TARGET_NAMES = frozenset({"APIURL", "websocketURL", "nrfCloudMockURL", "VERSION",
+                          "feedbackWebhookURL", "memfaultApiEndpoint", "mapAPIURL"})
+
+
+def check_examples(runs: list[FeatureRun], registry: StepRegistry) -> list[str]:
+    r"""Resolve placeholders with `exampleContext` and check JSON code blocks parse.
+
+    A dry run of each feature run, in order: a name set by an earlier step (`I store
+    ... into \`x\``, a device's `<name>_deviceId`; see run/assigns.py), by a feature
+    it needs, or by the target is known; a placeholder reading such a name without an
+    `exampleContext` value can only resolve at run time, and is not an error. Anything
+    else that does not resolve is, with the names that are missing."""
+    problems: dict[tuple[str, int], str] = {}
+    by_id = {r.run_id: r for r in runs}
+    assigned: dict[str, set[str]] = {}  # run_id -> names its steps set
+    for run in runs:
+        feature = run.feature
+        values = dict(feature.example_context)
+        if run.variant is not None:
+            values["variant"] = run.variant
+        known = set(TARGET_NAMES)
+        for dep in _all_deps(run, by_id):
+            known |= assigned.get(dep, set()) | set(by_id[dep].feature.example_context)
+        scenarios = ([feature.background] if feature.background else []) + list(run.scenarios)
+        sets: set[str] = set()
         for scenario in scenarios:
             rows = [r for ex in scenario.examples if ex.table for r in ex.table.as_dicts()]
             for step in scenario.steps:
-                # Every row and variant only where the step can differ by them.
-                source = step.text + (step.code.text if step.code else "")
-                varied = "<" in source or "variant" in source
-                for row, variant in itertools.product(
-                        rows or [None], variants if varied else variants[:1]):
-                    problem = _example_problem(step, values, row, variant)
-                    if problem:
-                        problems.append(f"{feature.path}:{step.line}:1: {problem}")
-                        break
-    return problems
+                for row in rows or [None]:
+                    problem, text = _example_problem(step, values, row, run.variant,
+                                                     feature.path, known | sets)
+                    key = (feature.path, step.line)
+                    if problem and key not in problems:
+                        # a code block's problem names its own line (path:line: ...)
+                        problems[key] = problem if problem.startswith(f"{feature.path}:") \
+                            else f"{feature.path}:{step.line}:1: {problem}"
+                    sets |= _sets(step, text, registry)
+        assigned[run.run_id] = sets
+    return [problems[k] for k in sorted(problems)]
 
 
-def _example_problem(step: Step, values: dict, row, variant) -> str | None:
+def _all_deps(run: FeatureRun, by_id: dict[str, FeatureRun]) -> list[str]:
+    seen: dict[str, None] = {}
+    todo = list(run.deps)
+    while todo:
+        dep = todo.pop()
+        if dep not in seen and dep in by_id:
+            seen[dep] = None
+            todo += by_id[dep].deps
+    return list(seen)
+
+
+def _sets(step: Step, text: str, registry: StepRegistry) -> set[str]:
     try:
-        resolved = resolve_step(step, split_after_retries(step.text)[0], values, row, variant)
+        match = registry.match(step.kind, text)
+    except Exception:  # undefined or ambiguous: check_steps reports those
+        return set()
+    return set(assigned_names(match.matcher.pattern, match.func, match.kwargs))
+
+
+def _example_problem(step: Step, values: dict, row, variant, path: str,
+                     runtime: set[str]) -> tuple[str | None, str]:
+    """(the problem or None, the step's sentence as resolved as far as it could be)."""
+    sentence = split_after_retries(step.text)[0]
+    try:
+        resolved = resolve_step(step, sentence, values, row, variant, path)
+        return None, resolved.text
     except expressions.ExpressionError as exc:
-        return f"with exampleContext: {exc}"
-    if resolved.code is not None and resolved.language == "json":
-        try:
-            json.loads(resolved.code)
-        except json.JSONDecodeError as exc:
-            line = step.code.line + exc.lineno if step.code else step.line
-            return f"code block (line {line}) is not valid JSON once resolved: {exc.msg}"
-    return None
+        angle = expressions.replace_angle(sentence, {"variant": variant or {}, **(row or {})})
+        reads = set(expressions.root_names(exc.expr)) if exc.expr else set()
+        if reads & (runtime - set(values)):
+            return None, angle  # resolves at run time only
+        if str(exc).startswith(f"{path}:"):
+            return str(exc), angle
+        return f"with exampleContext: {exc}", angle

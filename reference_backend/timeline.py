@@ -14,28 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from reference_backend.contexts import PROTO
+from reference_backend.contexts import LWM2M_OBJECT_HISTORY
+from reference_backend.history.query import DEFAULT_TIME_SPAN, TIME_SPANS, TimeSpan
 from reference_backend.problems import bad_request
 
 RETENTION_S = 30 * 24 * 3600
 LIMIT_PER_DEVICE = 10_000
-OBJECT_HISTORY = PROTO + "lwm2m/object/history"
 
 
-@dataclass(frozen=True)
-class TimeSpan:
-    bin_minutes: int
-    hours: int
-
-
-# The backend's HistoricalDataTimeSpans; `lastHour` when none is given.
-TIME_SPANS = {
-    "lastHour": TimeSpan(1, 1),
-    "lastDay": TimeSpan(15, 24),
-    "lastWeek": TimeSpan(60, 168),
-    "lastMonth": TimeSpan(60, 720),
-}
-DEFAULT_TIME_SPAN = "lastHour"
 
 
 def time_span(value: str | None) -> TimeSpan:
@@ -64,7 +50,7 @@ def iso_ms(text: str | None) -> int | None:
 def window_start_ms(span: TimeSpan, now_s: float, hide_data_before: str | None) -> int:
     """Records count when later than this: the span back from now, or the device's
     hideDataBefore when that is later."""
-    start = math.floor(now_s * 1000) - span.hours * 3600 * 1000
+    start = math.floor(now_s * 1000) - span.duration_hours * 3600 * 1000
     hidden = iso_ms(hide_data_before)
     return max(start, hidden) if hidden is not None else start
 
@@ -114,7 +100,7 @@ def history_answer(object_id: int, device_id: str, span: TimeSpan,
                    partial_instances: list[dict[str, Any]]) -> dict[str, Any]:
     """The `lwm2m/object/history` document of the location and reboot routes."""
     return {
-        "@context": OBJECT_HISTORY,
+        "@context": LWM2M_OBJECT_HISTORY,
         "query": {"ObjectID": object_id, "ObjectVersion": "1.0", "ObjectInstanceID": 0,
                   "deviceId": device_id, "binIntervalMinutes": span.bin_minutes},
         "partialInstances": partial_instances,

@@ -25,8 +25,8 @@ from test_backend_support import (
     shadow_item,
 )
 
-from reference_backend.fota.ulid import is_ulid
 from reference_backend.server import start_backend
+from reference_backend.ulid import is_ulid
 
 DATED = "/2024-04-17"
 PROTO = "https://github.com/hello-nrfcloud/proto/"

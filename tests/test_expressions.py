@@ -72,9 +72,65 @@ def test_dollar_without_placeholder_is_kept():
 
 
 def test_plain_names_and_jsonata_agree():
-    from harness.expressions import _compiled, _plain, evaluate
+    from harness.expressions import _plain, _run, evaluate
 
     ctx = {"a": {"b": [1, {"c": 2}]}, "s": "x", "n": None, "t": True, "o": {"k": "v"}}
     for expr in ("s", "a.b", "t", "true", "false", "null", "a.b.c", "n", "missing",
                  "a.missing", "o", "o.k", " s "):
-        assert evaluate(expr, ctx) == _plain(_compiled(expr).evaluate(ctx)), expr
+        assert evaluate(expr, ctx) == _plain(_run(expr, ctx)), expr
+
+
+def test_millis_advances_between_evaluations_after_other_expressions_compiled():
+    # jsonata-python reads the timestamp of the expression compiled last: a Soon step's
+    # `$millis() - t0` froze as soon as any other expression was compiled after it.
+    import time
+
+    from harness.expressions import evaluate
+
+    t0 = evaluate("$millis()", {})
+    first = evaluate("$millis() - t0", {"t0": t0})
+    evaluate("$string(41 + 1)", {})  # compiled after, as the other steps of a run do
+    time.sleep(0.05)
+    later = evaluate("$millis() - t0", {"t0": t0})
+    assert later > first
+    assert evaluate("$now()", {}) > "2000"
+
+
+def test_endless_recursion_is_an_expression_error():
+    with pytest.raises(ExpressionError, match="nests deeper than"):
+        require("($f := function($n){ 1 + $f($n+1) }; $f(0))", {})
+
+
+def test_endless_tail_call_loop_stops_at_the_time_limit():
+    from harness.expressions import TIME_LIMIT
+
+    token = TIME_LIMIT.set(0.2)
+    try:
+        with pytest.raises(ExpressionError, match=r"ran for more than 0.2 s"):
+            require("($f := function($n){ $f($n+1) }; $f(0))", {})
+    finally:
+        TIME_LIMIT.reset(token)
+    assert require("($f := function($n){ $n < 50 ? $f($n+1) : $n }; $f(0))", {}) == 50
+
+
+def test_what_jsonata_chokes_on_is_an_expression_error():
+    with pytest.raises(ExpressionError, match="invalid expression `/`"):
+        require("/", {})
+
+
+def test_a_json_block_that_is_not_json_names_its_line():
+    from harness.expressions import check_json
+
+    check_json('{"a": 1}', "x.feature.md", 7)
+    with pytest.raises(ExpressionError, match=r"^x.feature.md:9:10: the code block is not valid"):
+        check_json('{\n  "a": 1,,\n}', "x.feature.md", 7)
+    with pytest.raises(ExpressionError, match="nests too deeply"):
+        check_json("[" * 100_000 + "]" * 100_000, "x.feature.md", 7)
+
+
+def test_number_placeholder_takes_a_numeric_string():
+    # bdd-markdown inserts an Examples cell's text: `"v": "$number{v}"` with v = 3.40141
+    assert substitute('{"v": "$number{v}"}', {"v": "3.40141"}) == '{"v": 3.40141}'
+    assert substitute('{"v": "$number{v}"}', {"v": " -2e3 "}) == '{"v": -2000.0}'
+    with pytest.raises(ExpressionError, match="not a number"):
+        substitute('{"v": "$number{v}"}', {"v": "3.4.1"})

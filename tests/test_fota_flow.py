@@ -20,7 +20,7 @@ from reference_backend.fota.flow import (
     reported_raw_version,
     validate_request,
 )
-from reference_backend.fota.ulid import CROCKFORD, is_ulid, new_ulid
+from reference_backend.ulid import CROCKFORD, is_ulid, new_ulid
 
 APP = "APP*1e29dfa3*v2.0.1"
 MODEM = "MODEM*ad48df2a*mfw_nrf91x1_2.0.2"

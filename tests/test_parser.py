@@ -8,7 +8,10 @@ from harness.spec.errors import SpecErrors
 from harness.spec.model import Rule
 from harness.spec.parser import parse_bytes, parse_text
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+# Beside the checkout (main), or beside the folder of the worktrees.
+CORPUS = next((p for p in (Path(__file__).resolve().parents[i] / "shared" / "corpus"
+                           for i in (2, 3)) if p.is_dir()),
+              Path(__file__).resolve().parents[2] / "shared" / "corpus")
 
 
 def errors_of(text: str) -> list[str]:
@@ -207,3 +210,20 @@ def test_corpus_must_refuse(rel):
         parse_file(CORPUS / rel)
     for e in info.value.errors:
         assert str(e).startswith(f"{CORPUS / rel}:{e.line}:{e.col}: ")
+
+
+def test_a_blank_examples_cell_is_null():
+    f = parse_text("# F\n\n## Scenario Outline: O\n\nGiven `<a>` x\n\n### Examples\n\n"
+                   "| a | b |\n| - | - |\n| 1 |   |\n", "x")
+    assert f.children[0].examples[0].table.as_dicts() == [{"a": "1", "b": None}]
+
+
+def test_a_yaml_alias_bomb_is_refused_with_its_line():
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [{','.join([f'*{prev}'] * 9)}]")
+    text = "---\nexampleContext:\n" + "\n".join("  " + x for x in lines) + "\n---\n# F\n"
+    with pytest.raises(SpecErrors) as info:
+        parse_text(text, "bomb.feature.md")
+    message = str(info.value)
+    assert "aliases" in message and "bomb.feature.md:" in message

@@ -192,4 +192,4 @@ def test_run_timeout_and_interrupt_report_what_ran(steps):
     assert result.interrupted and result.exit_code == 1  # a timeout fails the run
     finished = of(events, "run_finished")[0]
     assert finished.interrupted and finished.status == "timed out"
-    assert of(events, "feature_finished")[0].reason == "timed out"
+    assert of(events, "feature_finished")[0].reason == "timed out"  # the console says so too

@@ -8,28 +8,22 @@ ambiguous match (behave returns the first) and await `async def` steps on its ow
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from behave import step_registry
 from behave.matchers import Matcher
 
 from ..spec.model import Step
+from .loading import BUILTIN_LIBRARY, StepLoadError, load_module  # noqa: F401  (StepLoadError: re-exported)
 
 # Which definitions a step of each effective kind may use (Soon steps are assertions).
 DEFINITION_TYPES = {"given": ("given", "step"), "when": ("when", "step"),
                     "then": ("then", "step"), "soon": ("then", "step")}
-DEFAULT_STEP_MODULES = ("steps",)
-
-
-class StepLoadError(Exception):
-    """A step module failed to import; the message names it."""
+DEFAULT_STEP_MODULES = (BUILTIN_LIBRARY,)
 
 
 @dataclass
@@ -66,23 +60,11 @@ class StepRegistry:
         self._matches: dict[tuple[str, str], StepMatch] = {}
 
     def load(self, modules: list[str] | tuple[str, ...] = DEFAULT_STEP_MODULES) -> None:
-        """Import step modules by dotted name, or every `*.py` of a folder path."""
+        """Import step modules: a dotted name, a `.py` file or a folder (loading.py)."""
         self._defined.clear()  # new definitions: what matched before may not now
         self._matches.clear()
         for name in modules:
-            try:
-                if Path(name).is_dir():
-                    self._load_folder(Path(name))
-                else:
-                    _import_package(name)
-            except step_registry.AmbiguousStep as exc:
-                raise StepLoadError(f"step definitions in {name} clash: {exc}") from None
-            except ImportError as exc:
-                raise StepLoadError(f"cannot import step module {name!r}: {exc}") from None
-
-    def _load_folder(self, folder: Path) -> None:
-        sys.path.insert(0, str(folder.resolve().parent))
-        _import_package(folder.name)
+            load_module(name)
 
     def candidates(self, kind: str) -> list[Matcher]:
         return [m for t in DEFINITION_TYPES[kind] for m in self.behave.steps[t]]
@@ -153,15 +135,6 @@ class StepRegistry:
                 out.append({"type": step_type, "pattern": m.pattern,
                             "location": str(m.location), "doc": doc.split("\n")[0]})
         return out
-
-
-def _import_package(name: str) -> None:
-    """Import a module and, for a package, every module in it."""
-    module = importlib.import_module(name)
-    if hasattr(module, "__path__"):
-        for path in sorted(Path(module.__path__[0]).glob("*.py")):
-            if path.stem != "__init__":
-                importlib.import_module(f"{name}.{path.stem}")
 
 
 def snippet(step: Step) -> str:

@@ -30,7 +30,8 @@ from ..events import (
 from ..hooks import Hooks
 from ..plan import Execution, FeatureRun, Plan, PlannedStep, counts_as_scenario
 from ..spec.model import Step, Table
-from ..targets.base import Target
+from ..targets.base import Target, TargetError
+from . import blocking
 from .context import FeatureRunState, ResolvedStep, StepContext
 from .registry import Ambiguous, StepRegistry, Undefined
 from .retry import RetryPolicy
@@ -93,10 +94,15 @@ class Runner:
         self._tasks: list[asyncio.Task] = []
         self._interrupted = False
         self._timed_out = False  # the run timeout, not Ctrl-C, cut the run short
+        self._interrupt_code = 130
 
     # -- the run ------------------------------------------------------------------------
     async def run(self) -> RunOutcome:
         self._started = time.monotonic()
+        # An expression cannot outlast its step, and stops first, to say it was the
+        # expression (the context is this run's tasks').
+        expressions.TIME_LIMIT.set(min(expressions.TIME_LIMIT.get(),
+                                       0.8 * self.settings.step_timeout))
         self.bus.emit(RunStarted(paths=self.paths, target=getattr(self.target, "name", "none"),
                                  jobs=self.settings.jobs, plan=self.plan.to_dict()))
         deadline = None if self.settings.run_timeout is None else \
@@ -132,9 +138,11 @@ class Runner:
             await self.hooks.call("after_run", self.plan)
         return self._finish(self._interrupted)
 
-    def interrupt(self) -> None:
-        """Stop every feature run (Ctrl-C, run timeout); reports still get what ran."""
+    def interrupt(self, exit_code: int = 130) -> None:
+        """Stop every feature run (Ctrl-C: 130, SIGTERM: 143, run timeout); reports
+        still get what ran."""
         self._interrupted = True
+        self._interrupt_code = exit_code
         for task in self._tasks:
             task.cancel()
 
@@ -144,7 +152,7 @@ class Runner:
         if self._timed_out:
             exit_code, status = 1, "timed out"
         elif interrupted:
-            exit_code, status = 130, "interrupted"
+            exit_code, status = self._interrupt_code, "interrupted"
         else:
             exit_code, status = (1, "failed") if failed else (0, "passed")
         self.bus.emit(RunFinished(status=status, duration=time.monotonic() - self._started,
@@ -309,7 +317,7 @@ class Runner:
             t0 = time.monotonic()
             try:
                 resolved = resolve_step(step, planned.sentence, state.vars, execution.row,
-                                        run.variant)
+                                        run.variant, run.feature.path)
                 ctx = StepContext(state, resolved, step_id, attempt)
                 if hooks and attempt == 1:
                     await self.hooks.call("before_step", ctx)
@@ -386,7 +394,12 @@ class Runner:
 
     async def _call(self, ctx: StepContext, resolved: ResolvedStep) -> None:
         match = self.registry.match(resolved.kind, resolved.text)
-        result = match.func(ctx, *match.args, **match.kwargs)
+        # A sync step holds the loop: bounded by the step timeout and what is left of the
+        # run's (see blocking.py).
+        limit = self.settings.step_timeout
+        if self.settings.run_timeout is not None:
+            limit = min(limit, self._started + self.settings.run_timeout - time.monotonic())
+        result = blocking.call(match.func, [ctx, *match.args], match.kwargs, max(limit, 0.001))
         if asyncio.iscoroutine(result):
             await asyncio.wait_for(result, self.settings.step_timeout)
 
@@ -399,8 +412,11 @@ def _unresolved(step: Step) -> ResolvedStep:
 
 
 def resolve_step(step: Step, text: str, values: dict[str, Any], row: dict[str, str] | None,
-                 variant: dict[str, Any] | None) -> ResolvedStep:
-    """Replace `<...>` placeholders, then `${...}`, in title, code block and table."""
+                 variant: dict[str, Any] | None, path: str = "") -> ResolvedStep:
+    """Replace `<...>` placeholders, then `${...}`, in title, code block and table.
+
+    A `json` code block must be JSON once resolved: else an ExpressionError with the
+    spec's `path:line`, so the step fails saying where (not with a step's traceback)."""
     angle: dict[str, Any] = {"variant": variant or {}, **(row or {})}
     data = {**values, **row} if row else values
 
@@ -410,9 +426,12 @@ def resolve_step(step: Step, text: str, values: dict[str, Any], row: dict[str, s
 
     code = step.code
     table = step.table
+    code_text = sub(code.text, json_strings=code.language == "json") if code else None
+    if code is not None and code.language == "json":
+        expressions.check_json(code_text, path or "<spec>", code.line)
     return ResolvedStep(
         source=step, text=sub(text),
-        code=sub(code.text, json_strings=code.language == "json") if code else None,
+        code=code_text,
         language=code.language if code else None,
         table=Table(header=table.header, rows=[[sub(c) for c in r] for r in table.rows],
                     line=table.line) if table else None)
@@ -426,7 +445,7 @@ def _step_error(exc: BaseException) -> StepError:
         return StepError("step timed out", "timeout")
     if isinstance(exc, Undefined):
         return StepError(f"undefined step: {exc}", "undefined")
-    if isinstance(exc, Ambiguous | expressions.ExpressionError):
+    if isinstance(exc, Ambiguous | expressions.ExpressionError | TargetError):
         return StepError(str(exc), "error")
     detail = "".join(traceback.format_exception(exc)[-6:])
     return StepError(f"{type(exc).__name__}: {exc}", "error", detail)

@@ -22,14 +22,75 @@ _JsonLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
+MAX_NODES = 100_000  # values in a YAML document once its aliases are expanded
+
+
+class BoundedYamlError(yaml.YAMLError):
+    """YAML that would expand beyond MAX_NODES values; `line` is 1-based in the text."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.problem = message
+        self.line = line
+
+
 def _load(text: str) -> tuple[yaml.Node | None, object]:
-    """Compose once, construct from the node: the tree gives key lines, the data values."""
+    """Compose once, construct from the node: the tree gives key lines, the data values.
+
+    Aliases share nodes, so composing a "billion laughs" document is cheap, but
+    everything that walks the data later (the reports' JSON, the context) expands it:
+    444 bytes of nested aliases would cost gigabytes. Refused before constructing."""
     loader = _JsonLoader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node)
         return node, (loader.construct_document(node) if node is not None else None)
     finally:
         loader.dispose()
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    sizes: dict[int, int] = {}  # id(node) -> values under it, aliases expanded
+
+    def size(node: yaml.Node, depth: int) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if depth > 1000:
+            raise BoundedYamlError("YAML nests deeper than 1000 levels",
+                                   node.start_mark.line + 1)
+        sizes[id(node)] = 1  # a recursive alias counts once; JSON cannot hold it anyway
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        for child in children:
+            total += size(child, depth + 1)
+            if total > MAX_NODES:
+                raise BoundedYamlError(
+                    f"YAML expands to more than {MAX_NODES:,} values through its aliases "
+                    "(an alias bomb?)", child.start_mark.line + 1)
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0)
+
+
+def load_yaml(text: str) -> object:
+    """YAML as JSON-like data, bounded as front matter is (BoundedYamlError with a line)."""
+    try:
+        return _load(text)[1]
+    except BoundedYamlError:
+        raise
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BoundedYamlError(f"not valid YAML: {problem}",
+                               mark.line + 1 if mark else 1) from None
 
 RETRY_KEYS = {"tries": int, "initialDelay": float, "factor": float, "maxDelay": float,
               "timeout": float}
@@ -62,6 +123,11 @@ def parse_front_matter(path: str, lines: list[str], errors: list[SpecError],
     text = "\n".join(lines[start:end])
     try:
         node, data = _load(text)
+    except BoundedYamlError as exc:
+        line = start + exc.line
+        errors.append(SpecError(path, line, 1, f"front matter: {exc.problem}",
+                                _line(lines, line)))
+        return {}, end + 1
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = min(start + 1 + (mark.line if mark else 0), max(end, start + 1))

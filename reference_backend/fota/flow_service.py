@@ -37,7 +37,6 @@ from reference_backend.fota.flow import (
     next_bundle,
     reported_raw_version,
 )
-from reference_backend.fota.ulid import is_ulid, new_ulid
 from reference_backend.hub import Hub
 from reference_backend.nrfcloud import NrfCloud, NrfCloudError
 from reference_backend.problems import Problem, bad_gateway, bad_request, conflict, forbidden
@@ -46,6 +45,7 @@ from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Account, Device, Store
 from reference_backend.tasks import Background
 from reference_backend.ticker import Ticker
+from reference_backend.ulid import is_ulid, new_ulid
 
 log = logging.getLogger(__name__)
 

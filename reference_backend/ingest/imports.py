@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from reference_backend.clock import now_iso, ulid
+from reference_backend.clock import now_iso
+from reference_backend.ulid import new_ulid
 
 IMPORT_LIMIT = 100
 
@@ -25,7 +26,7 @@ class ImportLog:
         timestamp: str | None = None,
     ) -> dict[str, Any]:
         entry: dict[str, Any] = {
-            "importId": ulid(),
+            "importId": new_ulid(),
             "timestamp": timestamp or now_iso(),
             "success": not errors,
             "senML": senml,

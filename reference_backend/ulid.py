@@ -1,6 +1,6 @@
-"""ULIDs (https://github.com/ulid/spec), the IDs of 2024-04-17 FOTA jobs: 48 bits of
-milliseconds and 80 random bits, in Crockford's base32, 26 characters. They sort by
-creation time, as the real backend's job IDs do."""
+"""ULIDs (https://github.com/ulid/spec), the IDs of 2024-04-17 FOTA jobs and SenML
+imports: 48 bits of milliseconds and 80 random bits, in Crockford's base32, 26
+characters. They sort by creation time, as the real backend's IDs do."""
 
 from __future__ import annotations
 
