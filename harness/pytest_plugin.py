@@ -196,7 +196,7 @@ class SpecItem(pytest.Item):
         scenario = builder.find_scenario(self.execution_id)
         feature = builder.find_feature(self.run_id)
         if scenario is None or feature is None:
-            pytest.skip("not run")
+            raise pytest.skip.Exception("not run", _use_item_location=True)
         self._add_sections(scenario)
         if state.first_item.get(self.run_id) == self.nodeid:
             # A Background or a hook that failed outside any scenario shows on the first.
@@ -211,7 +211,9 @@ class SpecItem(pytest.Item):
                 f"{feature.name} › {scenario.name}", feature.path,
                 [(scenario, st) for st in failed] or [(scenario, None)], scenario))
         if result == "skipped":
-            pytest.skip(scenario.reason or feature.reason or "skipped")
+            # reported at the scenario's place, not this line of the plugin
+            raise pytest.skip.Exception(scenario.reason or feature.reason or "skipped",
+                                        _use_item_location=True)
 
     def _add_sections(self, scenario: ScenarioResult) -> None:
         attempts = [line for st in scenario.steps for line in _attempt_lines(st)]
@@ -445,7 +447,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def _failure_text(title: str, path: str,
                   failures: list[tuple[ScenarioResult | None, StepResult | None]],
                   scenario: ScenarioResult | None = None) -> str:
-    lines = [title]
+    # First `path:line: message`, as compilers write it: pytest's short summary shows
+    # this line, and editors' problem matchers read it.
+    head = [f"{where.line if where else 0}: {(where.reason if where else None) or 'failed'}"
+            if step is None else f"{step.line}: " + str(
+                (step.error or {}).get("message") or step.reason or step.status)
+            for where, step in failures[:1]]
+    lines = [f"{path}:{head[0].splitlines()[0]}" if head else path, "", title]
     if scenario is not None:
         # the story of the scenario up to the failure, each step with its mark
         for step in scenario.steps:
