@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +184,7 @@ class SpecItem(pytest.Item):
         self.line = execution.scenario.line
         self.feature_name = run.name
         self.scenario_name = execution.name
+        self.spec_duration: float | None = None
         # `-k` also matches the feature's title and the tags (`-k fota`, `-k "not slow"`).
         self.extra_keyword_matches.update(
             [run.feature.title, *run.feature.all_tags, *execution.scenario.tags])
@@ -198,6 +200,8 @@ class SpecItem(pytest.Item):
         if scenario is None or feature is None:
             raise pytest.skip.Exception("not run", _use_item_location=True)
         self._add_sections(scenario)
+        # what junit.xml and --durations show: the scenario's time, not the group run's
+        self.spec_duration = scenario.duration
         if state.first_item.get(self.run_id) == self.nodeid:
             # A Background or a hook that failed outside any scenario shows on the first.
             earlier = [(s, st) for f, s, st in builder.result().failures()
@@ -229,6 +233,15 @@ class SpecItem(pytest.Item):
         if isinstance(excinfo.value, SpecFailure):
             return str(excinfo.value)  # the harness's own message: no runner traceback
         return super().repr_failure(excinfo, style=style)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if isinstance(item, SpecItem) and call.when == "call" and item.spec_duration is not None:
+        report.duration = item.spec_duration
+    return report
 
 
 class SpecFailure(Exception):
@@ -474,6 +487,11 @@ def _failure_text(title: str, path: str,
                                          step.status).split("\n")]
         if error.get("detail"):
             lines += ["", *("  " + d for d in str(error["detail"]).split("\n"))]
+        if step.status == "undefined":
+            from .run.registry import snippet
+
+            lines += ["", "  a definition to start from:",
+                      *("    " + d for d in snippet(step).split("\n"))]  # type: ignore[arg-type]
     return "\n".join(lines)
 
 
