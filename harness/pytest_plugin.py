@@ -24,17 +24,21 @@ import dataclasses
 import os
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .naming import label
 from .plan import Execution, FeatureRun, Plan, Selection, make_plan
-from .report.results import ResultBuilder, ScenarioResult, StepResult, outcome
 from .spec.errors import SpecError, SpecErrors
 from .spec.model import Feature
 from .spec.parser import parse_file
-from .spec_session import SessionBroken, SpecSession
+
+if TYPE_CHECKING:
+    # Imported when a spec runs: every pytest run in an environment with the package
+    # loads this module, most of them to run no spec at all.
+    from .report.results import ResultBuilder, ScenarioResult, StepResult
+    from .spec_session import SpecSession
 
 SUFFIX = ".feature.md"
 _STATE = pytest.StashKey["_State"]()
@@ -116,7 +120,7 @@ def _runs_specs(config: pytest.Config) -> bool:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     state = session.config.stash.get(_STATE, None)
     if state is not None:
-        state.session.close()
+        state.close()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -193,6 +197,8 @@ class SpecItem(pytest.Item):
         return self.path, self.line - 1, f"{self.feature_name} › {self.scenario_name}"
 
     def runtest(self) -> None:
+        from .report.results import outcome
+
         state = self.config.stash[_STATE]
         builder = state.results_for(self)
         scenario = builder.find_scenario(self.execution_id)
@@ -262,16 +268,28 @@ class _State:
         self.lines: dict[str, int] = {}  # path -> line of the last selected scenario
         self.first_item: dict[str, str] = {}  # run_id -> node id of its first selected item
         self.results: dict[str, ResultBuilder] = {}  # group -> its run's read model
-        option = config.option
-        targets = argparse.Namespace(
-            target=option.spec_target, api_url=option.spec_api_url,
-            mock_url=option.spec_mock_url, ws_url=option.spec_ws_url,
-            admin_token=option.spec_admin_token, target_config=option.spec_target_config,
-            variables=option.spec_variables, api_version=option.spec_api_version)
-        from .run.runner import RunSettings
+        self._session: SpecSession | None = None
 
-        self.session = SpecSession(targets, option.spec_step_modules,
-                                   RunSettings(jobs=max(1, option.spec_jobs)))
+    @property
+    def session(self) -> SpecSession:
+        """The session's target and loop, made when the first spec runs."""
+        if self._session is None:
+            from .run.runner import RunSettings
+            from .spec_session import SpecSession
+
+            option = self.config.option
+            targets = argparse.Namespace(
+                target=option.spec_target, api_url=option.spec_api_url,
+                mock_url=option.spec_mock_url, ws_url=option.spec_ws_url,
+                admin_token=option.spec_admin_token, target_config=option.spec_target_config,
+                variables=option.spec_variables, api_version=option.spec_api_version)
+            self._session = SpecSession(targets, option.spec_step_modules,
+                                        RunSettings(jobs=max(1, option.spec_jobs)))
+        return self._session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
 
     def all_features(self) -> dict[str, Feature]:
         return {**self.extra, **self.features}
@@ -385,6 +403,8 @@ class _State:
             plan: Plan = make_plan(members, Selection(lines=lines))
         except SpecErrors as exc:
             raise SpecFailure(str(exc)) from None
+        from .spec_session import SessionBroken
+
         try:
             return self.session.run(plan)
         except SessionBroken as exc:
@@ -460,6 +480,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def _failure_text(title: str, path: str,
                   failures: list[tuple[ScenarioResult | None, StepResult | None]],
                   scenario: ScenarioResult | None = None) -> str:
+    from .report.results import outcome
+
     # First `path:line: message`, as compilers write it: pytest's short summary shows
     # this line, and editors' problem matchers read it.
     head = [f"{where.line if where else 0}: {(where.reason if where else None) or 'failed'}"
