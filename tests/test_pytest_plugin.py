@@ -6,6 +6,9 @@ installed the package: nothing here loads it by hand.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -229,12 +232,16 @@ def test_a_spec_error_is_a_collection_error(pytester: pytest.Pytester) -> None:
 def test_xdist_keeps_needs_together_and_counts_as_a_plain_run(
         pytester: pytest.Pytester) -> None:
     _specs(pytester, Base=BASE, A_Dependent=DEPENDENT, Story=STORY, Failing=FAILING,
-           Rows=OUTLINE)
+           Rows=OUTLINE, Never="---\nrun: never\n---\n# Never\n\n## Not now\n\n"
+           "Given I store `1` into `n`\n")
+    cli = subprocess.run([sys.executable, "-m", "harness", "run", "specs", "--no-reports"],
+                         cwd=pytester.path, capture_output=True, text=True, check=False)
+    assert cli.stdout.splitlines()[-1] == "10 passed, 1 failed, 2 skipped", cli.stdout
     plain = _run(pytester, "specs", "-p", "no:cacheprovider")
-    plain.assert_outcomes(passed=10, failed=1, skipped=1)
+    plain.assert_outcomes(passed=10, failed=1, skipped=2)
     result = _run(pytester, subprocess=True,
                   args=("specs", "-n", "3", "-v", "-p", "no:cacheprovider"))
-    result.assert_outcomes(passed=10, failed=1, skipped=1)
+    result.assert_outcomes(passed=10, failed=1, skipped=2)
     workers = {}
     for line in result.outlines:
         for name in ("Base.feature.md", "A_Dependent.feature.md"):
