@@ -248,3 +248,27 @@ def test_xdist_keeps_needs_together_and_counts_as_a_plain_run(
             if name in line and line.startswith("[gw"):
                 workers[name] = line.split()[0]
     assert len(workers) == 2 and len(set(workers.values())) == 1, workers
+
+
+def test_a_failing_background_shows_on_the_first_scenario(pytester: pytest.Pytester) -> None:
+    _specs(pytester, Bg="""# Bg
+
+## Background
+
+Then `1` should equal
+
+```json
+2
+```
+
+## First
+
+Given I store `1` into `n`
+
+## Second
+
+Given I store `2` into `n`
+""")
+    result = _run(pytester, "specs", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*specs/Bg.feature.md:5: `1` does not equal*"])
