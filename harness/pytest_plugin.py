@@ -44,6 +44,7 @@ SUFFIX = ".feature.md"
 _STATE = pytest.StashKey["_State"]()
 _MARKS = {"passed": "✓", "failed": "✗", "undefined": "?", "skipped": "-", "pending": "…"}
 SECTION_LIMIT = 4000  # characters of one request or response body in the http section
+SECTION_EXCHANGES = 20  # the last HTTP exchanges of a scenario its section shows
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -231,6 +232,10 @@ class SpecItem(pytest.Item):
             self.add_report_section("call", "spec attempts", "\n".join(attempts))
         exchanges = [text for st in scenario.steps for a in st.attachments
                      if a.kind == "http" for text in [_http_text(st, a.data)]]
+        if len(exchanges) > SECTION_EXCHANGES:  # a Soon step polling for 30 s
+            left = len(exchanges) - SECTION_EXCHANGES
+            exchanges = [f"({left} earlier exchanges left out)",
+                         *exchanges[-SECTION_EXCHANGES:]]
         if exchanges:
             self.add_report_section("call", "spec http", "\n\n".join(exchanges))
 
