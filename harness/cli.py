@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true")
     run.add_argument("-v", "--verbose", action="store_true")
     run.add_argument("--color", action=argparse.BooleanOptionalAction, default=None)
+    run.add_argument("--watch", action="store_true",
+                     help="keep the target up and re-run the features whose files (or step "
+                     "modules) change; no report files; Ctrl-C stops")
 
     check = sub.add_parser("check", help="parse, plan, match steps and resolve placeholders "
                            "with exampleContext; runs nothing")
@@ -287,6 +290,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         retry=RetryPolicy(tries=args.retry_tries, initialDelay=args.retry_initial_delay,
                           factor=args.retry_factor, maxDelay=args.retry_max_delay,
                           timeout=args.retry_timeout))
+    if args.watch:
+        from .watch import watch
+
+        try:
+            return asyncio.run(watch(args, make_target(args), settings))
+        except KeyboardInterrupt:
+            return EXIT_OK  # the way out of watch mode, not an interrupted run
     target = make_target(args)
     return asyncio.run(_run(plan, registry, target, settings, files, args))
 
