@@ -43,7 +43,7 @@ class PlannedStep:
     id: str
     step: Step
     sentence: str  # the text matched against step definitions (no `after N retries`)
-    retry: dict[str, Any]  # the spec's settings, merged (harness.run.retry.spec_retry)
+    retry: dict[str, Any]  # the spec's settings, merged (feature, rule/scenario, step)
     retrying: bool  # a Soon step, or one ending in `after N retries`
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,31 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from .. import expressions
 from ..events import Attachment, EventBus, Log
-from ..spec.model import Step, Table
+from ..spec.model import Table
 from ..targets.base import TargetRun
+from .resolve import ResolvedStep
 
 if TYPE_CHECKING:
     import aiohttp
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ResolvedStep:
-    """A step as it runs: placeholders in title, code block and table resolved."""
-    source: Step
-    text: str
-    code: str | None
-    language: str | None
-    table: Table | None
-
-    @property
-    def keyword(self) -> str:
-        return self.source.keyword
-
-    @property
-    def kind(self) -> str:
-        return self.source.kind
 
 
 @dataclass
