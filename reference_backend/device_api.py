@@ -13,9 +13,9 @@ from reference_backend.body import read_json
 from reference_backend.clock import now_iso
 from reference_backend.contexts import OBJECT_UPDATE, SENML_IMPORTS
 from reference_backend.devices import device_for_request
+from reference_backend.lwm2m_types import LwM2MObject, objects_to_shadow
 from reference_backend.nrfcloud import NrfCloudError
 from reference_backend.problems import Problem, bad_request
-from reference_backend.shadow.lwm2m import LwM2MObject, objects_to_shadow
 
 _UPDATE_FAILED = "Configuration update failed"
 _UPDATE_FIELDS = {"@context", "ObjectID", "ObjectInstanceID", "ObjectVersion", "Resources"}

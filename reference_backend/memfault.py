@@ -24,7 +24,7 @@ from reference_backend.devices import UNSUPPORTED
 from reference_backend.history.auth import device_for_history
 from reference_backend.hub import Hub
 from reference_backend.location.service import iso, update_message
-from reference_backend.shadow.lwm2m import LwM2MObject
+from reference_backend.lwm2m_types import LwM2MObject
 from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Store
 from reference_backend.tasks import Background
