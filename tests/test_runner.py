@@ -193,4 +193,3 @@ def test_run_timeout_and_interrupt_report_what_ran(steps):
     finished = of(events, "run_finished")[0]
     assert finished.interrupted and finished.status == "timed out"
     assert of(events, "feature_finished")[0].reason == "timed out"  # the console says so too
-
