@@ -76,17 +76,19 @@ async def problems(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         return await handler(request)
     except Problem as p:
-        return p.response()
+        return problem_response(p)
     except web.HTTPException as e:
         if e.status < 400:
             raise
         headers = {k: v for k, v in e.headers.items() if k in ("Allow", "WWW-Authenticate")}
-        return problem_response(e.status, _http_detail(request, e), headers=headers)
+        return problem_response(Problem(e.status, _http_detail(request, e), headers=headers))
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path)
-        return problem_response(500, "The backend failed unexpectedly; the log has the details.")
+        return problem_response(
+            Problem(500, "The backend failed unexpectedly; the log has the details.")
+        )
 
 
 def _http_detail(request: web.Request, e: web.HTTPException) -> str:
