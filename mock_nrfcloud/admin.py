@@ -2,8 +2,8 @@
 
 Every handler checks its whole input first (``validation``) and only then changes the
 store, so a refused call (``400 application/problem+json`` naming the field) changes
-nothing. Each path is registered for all methods and dispatches itself, so that a
-wrong method is a 405 problem too rather than aiohttp's plain-text page.
+nothing. Each path is registered with ``admin_route``: a wrong method is a 405 problem
+too rather than aiohttp's plain-text page, and ``admin_middleware`` answers problems.
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from .guard import GUARD_KEY, Guard
 from .journal import ID, Entry, JournalQuery, entry_json
 from .matching import MatcherError
 from .openapi import admin_openapi
-from .problems import Problem, bad_request, not_found, problem_response, state_failed
+from .problems import (
+    Problem,
+    bad_request,
+    method_not_allowed,
+    not_found,
+    problem_response,
+    state_failed,
+)
 from .rawhttp import RawHttpError, parse_raw_response
 from .responses import QueuedResponse
 from .store import SUBSCRIBER_BACKLOG, Store
@@ -55,52 +62,78 @@ def note_route(app: web.Application, path: str, methods: Iterable[str]) -> None:
     app[ADMIN_ROUTES].extend((method, path) for method in methods)
 
 
+def admin_route(
+    app: web.Application,
+    path: str,
+    methods: Mapping[str, Handler],
+    *,
+    cors: bool = True,
+    fallback: Handler | None = None,
+) -> None:
+    """Register an admin (or bridge) path: `methods` picks the handler, a wrong method is
+    a 405 problem, and `admin_middleware` wraps it.
+
+    Registered for every method ("*") because the mock's catch-all resource (app.py
+    `_EveryPath`) would otherwise take a wrong-method call as an nRF Cloud call."""
+    middleware = admin_middleware(app[GUARD_KEY], cors)
+    allowed = sorted(methods)
+
+    async def by_method(request: web.Request) -> web.StreamResponse:
+        handler = methods.get(request.method, fallback)
+        if handler is None and request.method == "HEAD":
+            handler = methods.get("GET")
+        if handler is None:
+            raise method_not_allowed(request.method, allowed)
+        return await handler(request)
+
+    async def route(request: web.Request) -> web.StreamResponse:
+        return await middleware(request, by_method)
+
+    app.router.add_route("*", path, route)
+    if "{tail" not in path:
+        note_route(app, path, methods)
+
+
+def admin_middleware(
+    guard: Guard, cors: bool
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """The admin routes' middleware, as the backend's problems middleware: the origin
+    guard, CORS, and every refusal answered as problem+json. Applied per route, not to the
+    app, so that the nRF Cloud calls (the hot path) do not pass through it."""
+
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            # No CORS and a 403 for other origins unless --admin-origin (guard.py).
+            origin = guard.admin_origin(request)
+        except Problem as problem:
+            return problem_response(problem)
+        if not cors:  # refused pages stay refused; no CORS headers for any
+            origin = None
+        if (
+            origin is not None
+            and request.method == "OPTIONS"
+            and ("Access-Control-Request-Method" in request.headers)
+        ):
+            return preflight(request, origin)
+        try:
+            response = await handler(request)
+        except Problem as problem:
+            response = problem_response(problem)
+        except sqlite3.Error as error:  # --state: the file is locked or the disk full
+            response = problem_response(state_failed(error))
+        if origin is not None and not response.prepared:
+            with_cors(response, origin)
+        return response
+
+    return middleware
+
+
 def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> None:
     """Register ``/__admin`` and everything under it on ``app`` (after its guard is set)."""
     guard = app[GUARD_KEY]
 
     def route(path: str, methods: Mapping[str, Handler], fallback: Handler | None = None) -> None:
-        allowed = ", ".join(sorted(methods))
-
-        async def dispatch(request: web.Request) -> web.StreamResponse:
-            try:
-                # No CORS and a 403 for other origins unless --admin-origin (guard.py).
-                origin = guard.admin_origin(request)
-                if not cors:  # refused pages stay refused; no CORS headers for any
-                    origin = None
-            except Problem as problem:
-                return problem_response(problem)
-            if (
-                origin is not None
-                and request.method == "OPTIONS"
-                and ("Access-Control-Request-Method" in request.headers)
-            ):
-                return preflight(request, origin)
-            handler = methods.get(request.method, fallback)
-            if handler is None and request.method == "HEAD":
-                handler = methods.get("GET")
-            try:
-                if handler is None:
-                    raise Problem(
-                        405,
-                        "Method not allowed",
-                        f"{request.method} is not supported here; use {allowed}",
-                        field="method",
-                        kind="method-not-allowed",
-                        headers={"Allow": allowed},
-                    )
-                response = await handler(request)
-            except Problem as problem:
-                response = problem_response(problem)
-            except sqlite3.Error as error:  # --state: the file is locked or the disk full
-                response = problem_response(state_failed(error))
-            if origin is not None and not response.prepared:
-                with_cors(response, origin)
-            return response
-
-        app.router.add_route("*", path, dispatch)
-        if "{tail" not in path:
-            note_route(app, path, methods)
+        admin_route(app, path, methods, cors=cors, fallback=fallback)
 
     h = _Handlers(store, cors, guard)
     route("/__admin", {"GET": h.redirect_to_dashboard})

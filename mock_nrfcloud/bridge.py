@@ -25,7 +25,6 @@ import base64
 import binascii
 import json
 import re
-import sqlite3
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -35,10 +34,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .admin import json_response, note_route, read_json
-from .cors import preflight, with_cors
-from .guard import GUARD_KEY
-from .problems import Problem, bad_request, problem_response, state_failed
+from .admin import admin_route, json_response, read_json
+from .problems import bad_request
 from .store import Store
 from .validation import DEFAULT_ACCOUNT, parse_account
 
@@ -253,36 +250,9 @@ def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> Brid
     take `/__admin/device-messages` otherwise)."""
     bridge = Bridge(store)
     app[BRIDGE_KEY] = bridge
-    guard = app[GUARD_KEY]
 
     def route(path: str, method: str, handler: Handler) -> None:
-        async def dispatch(request: web.Request) -> web.StreamResponse:
-            try:
-                # The admin API's rule: no CORS unless --admin-origin (guard.py).
-                origin = guard.admin_origin(request)
-                if not cors:  # refused pages stay refused; no CORS headers for any
-                    origin = None
-            except Problem as problem:
-                return problem_response(problem)
-            if origin is not None and request.method == "OPTIONS":
-                return preflight(request, origin)
-            try:
-                if request.method != method and (method, request.method) != ("GET", "HEAD"):
-                    raise Problem(
-                        405, "Method not allowed", f"use {method}", field="method",
-                        kind="method-not-allowed", headers={"Allow": method},
-                    )  # fmt: skip
-                response = await handler(request)
-            except Problem as problem:
-                response = problem_response(problem)
-            except sqlite3.Error as error:  # --state: the file is locked or the disk full
-                response = problem_response(state_failed(error))
-            if origin is not None and not response.prepared:
-                with_cors(response, origin)
-            return response
-
-        app.router.add_route("*", path, dispatch)
-        note_route(app, path, [method])
+        admin_route(app, path, {method: handler}, cors=cors)
 
     route("/__admin/device-messages", "POST", lambda r: _ingress(bridge, r))
     route("/__bridge/stream", "GET", lambda r: _stream(bridge, r))

@@ -12,6 +12,7 @@ without reading the mock's source.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
@@ -58,6 +59,19 @@ def bad_request(detail: str, *, field: str | None = None, kind: str = "invalid-f
 
 def not_found(detail: str, *, field: str | None = None) -> Problem:
     return Problem(404, "Not found", detail, field=field, kind="not-found")
+
+
+def method_not_allowed(method: str, allowed: Iterable[str]) -> Problem:
+    """A 405 naming the methods the path takes (also in ``Allow``)."""
+    allow = ", ".join(allowed)
+    return Problem(
+        405,
+        "Method not allowed",
+        f"{method} is not supported here; use {allow}",
+        field="method",
+        kind="method-not-allowed",
+        headers={"Allow": allow},
+    )
 
 
 def state_failed(error: Exception) -> Problem:
