@@ -6,16 +6,14 @@ import asyncio
 import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from support.processes import EXAMPLE
 
 from mock_nrfcloud.client import MockAdminError, MockClient
 from mock_nrfcloud.server import RunningMock, start_mock
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "mock_nrfcloud" / "data" / "example.yaml"
 
 FOTA_JOB_RESPONSE = """HTTP/1.1 200 OK
 Content-Type: application/json
