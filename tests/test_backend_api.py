@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
-from test_backend_support import (
+from support.backend import (
     ADMIN_TOKEN,
     Stack,
     assert_problem,
-    close_stack,
     eventually,
     job_details,
-    open_stack,
     receive_until,
     shadow_item,
 )
@@ -31,12 +28,8 @@ JOB = "https://github.com/hello-nrfcloud/proto/fota/job-execution"
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    s = await open_stack(max_body_bytes=100_000)
-    try:
-        yield s
-    finally:
-        await close_stack(s)
+def stack_options() -> dict[str, Any]:
+    return {"max_body_bytes": 100_000}
 
 
 def is_shadow(message: dict[str, Any]) -> bool:

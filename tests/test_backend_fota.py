@@ -6,17 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from test_backend_support import (
+from support.backend import (
     Stack,
     assert_problem,
-    close_stack,
     eventually,
     job_details,
-    open_stack,
     receive_until,
     shadow_item,
 )
@@ -32,12 +29,8 @@ MODEM = "MODEM*ad48df2a*mfw_nrf91x1_2.0.2"
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    s = await open_stack(nrfcloud_timeout=0.5)
-    try:
-        yield s
-    finally:
-        await close_stack(s)
+def stack_options() -> dict[str, Any]:
+    return {"nrfcloud_timeout": 0.5}
 
 
 async def device_with_shadow(stack: Stack, **shadow: Any) -> tuple[str, str, str]:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from support.backend import ADMIN_TOKEN, job_details, receive_until, shadow_item
 from support.processes import BACKEND, ServerProcess, run_module, started
-from test_backend_support import ADMIN_TOKEN, job_details, receive_until, shadow_item
 
 from mock_nrfcloud.client import MockClient
 from mock_nrfcloud.server import RunningMock, start_mock
