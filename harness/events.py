@@ -135,13 +135,6 @@ class RunFinished(Event):
     interrupted: bool = False
 
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (RunStarted, FeatureRunStarted, FeatureRunFinished,
-                              ScenarioStarted, ScenarioFinished, StepAttempt,
-                              StepFinished, Log, Attachment, RunFinished)
-}
-
-
 Listener = Callable[[Event], None]
 
 

@@ -109,11 +109,14 @@ class StepContext:
 
     @property
     def text(self) -> str | None:
-        """The attached code block, placeholders resolved."""
+        """The attached code block, placeholders resolved. Named `text` because behave
+        calls a step's attached block (its docstring) `context.text`, and step modules
+        written for behave read it there; it is the code block, not the step's title."""
         return self.step.code
 
     @property
     def table(self) -> Table | None:
+        """The attached table, placeholders resolved (behave's `context.table`)."""
         return self.step.table
 
     @property
