@@ -19,7 +19,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.devices import UNSUPPORTED
 from reference_backend.history.auth import device_for_history
 from reference_backend.hub import Hub
@@ -144,7 +144,7 @@ class RebootService:
 
 
 async def reboot_history(request: web.Request) -> web.Response:
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = await device_for_history(request)
     span = time_span(request.query.get("timeSpan"))
     reboots = services.reboots

@@ -19,7 +19,7 @@ from support.backend import (
     shadow_item,
 )
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.server import start_backend
 
 IDENTITY = "https://github.com/hello-nrfcloud/proto/deviceIdentity"
@@ -386,7 +386,7 @@ async def test_bad_input_gets_4xx_problems_and_changes_nothing(stack: Stack) -> 
     jobs = await stack.http.get(stack.device_url(device_id, fingerprint, "fota/jobs"))
     assert (await jobs.json())["jobs"] == []
     assert await stack.nrf.find(account, method="POST", path="/v1/fota-jobs") == []
-    assert stack.backend.app[keys.SERVICES].store.jobs_of(device_id) == []
+    assert stack.backend.app[app_keys.SERVICES].store.jobs_of(device_id) == []
 
 
 async def test_the_backend_stops_with_open_websockets(stack: Stack) -> None:

@@ -19,7 +19,7 @@ from support.backend import (
     shadow_item,
 )
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.history.store import ResourceHistory
 from reference_backend.jwt import DEVICE_JWT_CONTEXT
 from reference_backend.server import ThirdParties
@@ -60,7 +60,7 @@ def stack_options(map_api: str) -> dict[str, Any]:
 
 
 def history_of(stack: Stack) -> ResourceHistory:
-    return stack.backend.app[keys.SERVICES].history
+    return stack.backend.app[app_keys.SERVICES].history
 
 
 def token(device_id: str, key: ec.EllipticCurvePrivateKey = KEY, **more: Any) -> str:
@@ -143,7 +143,7 @@ async def test_hide_data_before_hides_older_rows(stack: Stack) -> None:
     now = int(time.time())
     for age in (100, 10):
         await history_of(stack).record(device_id, {"14202:1.0": {"0": {"1": age, "99": now - age}}})
-    device = stack.backend.app[keys.SERVICES].store.device(device_id)
+    device = stack.backend.app[app_keys.SERVICES].store.device(device_id)
     assert device is not None
     # the field the devices branch adds to Device; set here as POST .../hideDataBefore would
     device.hide_data_before = time.strftime(  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from support.backend import (
     receive_until,
 )
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.server import ThirdParties
 
 UPDATE = "https://github.com/hello-nrfcloud/proto/lwm2m/object/update"
@@ -193,7 +193,7 @@ async def test_location_pages_are_followed_sent_kept_and_trailed(stack: Stack) -
     assert body["query"]["binIntervalMinutes"] == 15
     assert [(p["0"], p["6"]) for p in body["partialInstances"]] == [(63.4001, "mixed")]
     # hideDataBefore (stored by the devices helper's route) hides what came before it
-    device = stack.backend.app[keys.SERVICES].store.device(device_id)
+    device = stack.backend.app[app_keys.SERVICES].store.device(device_id)
     device.hide_data_before = iso(now - 10)
     status, body = await get("")
     assert [p["0"] for p in body["partialInstances"]] == [63.4002]
