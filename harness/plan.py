@@ -16,11 +16,11 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .naming import fill, named
-from .spec.errors import SpecError, SpecErrors
-from .spec.model import Feature, Rule, Scenario, Step, to_dict
-from .spec.retry import split_after_retries
-from .tags import Predicate
+from harness.naming import fill, named
+from harness.spec.errors import SpecError, SpecErrors
+from harness.spec.model import Feature, Rule, Scenario, Step, to_dict
+from harness.spec.retry import split_after_retries
+from harness.tags import Predicate
 
 
 @dataclass

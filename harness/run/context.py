@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import expressions
-from ..events import Attachment, EventBus, Log
-from ..spec.model import Table
-from ..targets.base import TargetRun
-from .resolve import ResolvedStep
+from harness import expressions
+from harness.events import Attachment, EventBus, Log
+from harness.run.resolve import ResolvedStep
+from harness.spec.model import Table
+from harness.targets.base import TargetRun
 
 if TYPE_CHECKING:
     import aiohttp

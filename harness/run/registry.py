@@ -17,8 +17,8 @@ from typing import Any
 from behave import step_registry
 from behave.matchers import Matcher
 
-from ..spec.model import Step
-from .loading import StepLoadError, load_module  # noqa: F401  (StepLoadError: re-exported)
+from harness.run.loading import StepLoadError, load_module  # noqa: F401  (StepLoadError: re-exported)
+from harness.spec.model import Step
 
 # Which definitions a step of each effective kind may use (Soon steps are assertions).
 DEFINITION_TYPES = {"given": ("given", "step"), "when": ("when", "step"),

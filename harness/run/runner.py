@@ -12,9 +12,9 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import expressions
-from ..api_version import feature_api_version
-from ..events import (
+from harness import expressions
+from harness.api_version import feature_api_version
+from harness.events import (
     Attachment,
     EventBus,
     FeatureRunFinished,
@@ -27,14 +27,14 @@ from ..events import (
     StepFinished,
     worst,
 )
-from ..hooks import Hooks
-from ..plan import Execution, FeatureRun, Plan, PlannedStep, counts_as_scenario
-from ..targets.base import Target, TargetError
-from . import blocking
-from .context import FeatureRunState, StepContext
-from .registry import Ambiguous, StepRegistry, Undefined
-from .resolve import ResolvedStep, resolve_step, unresolved
-from .retry import RetryPolicy
+from harness.hooks import Hooks
+from harness.plan import Execution, FeatureRun, Plan, PlannedStep, counts_as_scenario
+from harness.run import blocking
+from harness.run.context import FeatureRunState, StepContext
+from harness.run.registry import Ambiguous, StepRegistry, Undefined
+from harness.run.resolve import ResolvedStep, resolve_step, unresolved
+from harness.run.retry import RetryPolicy
+from harness.targets.base import Target, TargetError
 
 
 @dataclass
