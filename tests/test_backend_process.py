@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -14,26 +13,11 @@ from support.backend import ADMIN_TOKEN, job_details, receive_until, shadow_item
 from support.processes import BACKEND, ServerProcess, run_module, started
 
 from mock_nrfcloud.client import MockClient
-from mock_nrfcloud.server import RunningMock, start_mock
+from mock_nrfcloud.server import RunningMock
 
 
 async def spawn(*args: str) -> ServerProcess:
     return await started(BACKEND, "--log-level", "WARNING", *args)
-
-
-@pytest.fixture
-async def mock() -> AsyncIterator[RunningMock]:
-    m = await start_mock()
-    try:
-        yield m
-    finally:
-        await m.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        yield session
 
 
 async def test_state_survives_kill_9(

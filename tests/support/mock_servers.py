@@ -1,5 +1,7 @@
-"""The mock in a thread (``ThreadedMock``), for tests: its own event loop, so that
-blocking clients (hypothesis, schemathesis) can drive it. As a process: processes.py.
+"""The mock for tests: ``bearer`` (an account's header) and ``ThreadedMock`` (the mock
+in a thread with its own event loop, so that blocking clients such as hypothesis and
+schemathesis can drive it). As a process: processes.py; in the test's loop: the `mock`
+fixture (conftest.py).
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ import threading
 from urllib.parse import urlsplit
 
 from mock_nrfcloud.server import RunningMock, start_mock
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The header of a call in the mock account `key`."""
+    return {"Authorization": f"Bearer {key}"}
 
 
 class ThreadedMock:
