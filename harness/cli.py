@@ -20,8 +20,8 @@ from .hooks import HOOKS
 from .loader import add_needed, check_examples, check_steps, discover, parse_all
 from .plan import Plan, Selection, make_plan
 from .run import blocking
-from .run.loading import StepLoadError
-from .run.registry import DEFAULT_STEP_MODULES, StepRegistry
+from .run.loading import BUILTIN_LIBRARY, StepLoadError
+from .run.registry import StepRegistry
 from .run.retry import RetryPolicy
 from .run.runner import Runner, RunSettings
 from .spec.errors import SpecErrors
@@ -29,9 +29,11 @@ from .tags import TagExpressionError, parse_tag_expression
 from .targets.base import Target, TargetError
 from .targets.remote import TargetConfigError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TARGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_USAGE, EXIT_TARGET, EXIT_INTERRUPTED = 0, 2, 3, 130  # 1: the runner's (RunOutcome)
 EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process it ended
 _STOP_SIGNALS = {signal.SIGINT: EXIT_INTERRUPTED, signal.SIGTERM: EXIT_TERMINATED}
+# Always loaded; `--steps` adds to these.
+DEFAULT_STEP_MODULES = (BUILTIN_LIBRARY,)
 REMOTE_ONLY = ("api_url", "mock_url", "ws_url", "admin_token", "target_config")
 
 
@@ -151,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run" and code != EXIT_OK and not args.no_reports and \
             not getattr(args, "reporting", False):
         _remove_stale_reports(Path(args.reports))
-    sys.exit(code)
+    return code
 
 
 def _err(message: str) -> None:

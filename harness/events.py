@@ -13,10 +13,13 @@ would (a third of a trivial run's events; see benchmarks/RESULTS.md).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+log = logging.getLogger(__name__)
 
 # Step and scenario outcomes, worst last (a scenario takes the worst of its steps).
 STATUSES = ("passed", "skipped", "pending", "undefined", "failed")
@@ -132,19 +135,14 @@ class RunFinished(Event):
     interrupted: bool = False
 
 
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.type: cls for cls in (RunStarted, FeatureRunStarted, FeatureRunFinished,
-                              ScenarioStarted, ScenarioFinished, StepAttempt,
-                              StepFinished, Log, Attachment, RunFinished)
-}
-
-
 Listener = Callable[[Event], None]
 
 
 class EventBus:
     """Fan-out of events to listeners, in subscription order; listeners must not block.
 
+    A listener never breaks the run it listens to: what one raises is logged here, once
+    for every listener, and the next listener still hears the event.
     `clock` stamps each event's `time` (seconds since the epoch; injectable for tests)."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
@@ -158,7 +156,10 @@ class EventBus:
         if event.time is None:
             event.time = self.clock()
         for listener in self._listeners:
-            listener(event)
+            try:
+                listener(event)
+            except Exception:  # a reporter's bug must not fail the specs it reports on
+                log.exception("listener %r failed on %s", listener, event.type)
 
 
 def worst(statuses: list[str]) -> str:

@@ -9,11 +9,11 @@ from . import expressions
 from .plan import FeatureRun
 from .run.assigns import assigned_names
 from .run.registry import Ambiguous, StepRegistry, snippet
-from .run.retry import split_after_retries
-from .run.runner import resolve_step
+from .run.resolve import resolve_step
 from .spec.errors import SpecError, SpecErrors
 from .spec.model import Feature, Step
 from .spec.parser import parse_file
+from .spec.retry import split_after_retries
 
 _LINE_SUFFIX = re.compile(r"^(.*):(\d+)$")
 

@@ -16,11 +16,11 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from .naming import fill, named
-from .spec.errors import SpecError, SpecErrors
-from .spec.model import Feature, Rule, Scenario, Step, to_dict
-from .spec.retry import split_after_retries
-from .tags import Predicate
+from harness.naming import fill, named
+from harness.spec.errors import SpecError, SpecErrors
+from harness.spec.model import Feature, Rule, Scenario, Step, to_dict
+from harness.spec.retry import split_after_retries
+from harness.tags import Predicate
 
 
 @dataclass
@@ -43,7 +43,7 @@ class PlannedStep:
     id: str
     step: Step
     sentence: str  # the text matched against step definitions (no `after N retries`)
-    retry: dict[str, Any]  # the spec's settings, merged (harness.run.retry.spec_retry)
+    retry: dict[str, Any]  # the spec's settings, merged (feature, rule/scenario, step)
     retrying: bool  # a Soon step, or one ending in `after N retries`
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,7 +1,5 @@
-"""``python -m mock_nrfcloud``: the same as the ``mock-nrfcloud`` command."""
-
-import sys
+"""`python -m mock_nrfcloud`: the same as the `mock-nrfcloud` command."""
 
 from .cli import main
 
-sys.exit(main())
+raise SystemExit(main())

@@ -2,8 +2,8 @@
 
 Every handler checks its whole input first (``validation``) and only then changes the
 store, so a refused call (``400 application/problem+json`` naming the field) changes
-nothing. Each path is registered for all methods and dispatches itself, so that a
-wrong method is a 405 problem too rather than aiohttp's plain-text page.
+nothing. Each path is registered with ``admin_route``: a wrong method is a 405 problem
+too rather than aiohttp's plain-text page, and ``admin_middleware`` answers problems.
 """
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ from .guard import GUARD_KEY, Guard
 from .journal import ID, Entry, JournalQuery, entry_json
 from .matching import MatcherError
 from .openapi import admin_openapi
-from .problems import ProblemError, invalid, not_found, problem_response, state_failed
+from .problems import (
+    Problem,
+    bad_request,
+    method_not_allowed,
+    not_found,
+    problem_response,
+    state_failed,
+)
 from .rawhttp import RawHttpError, parse_raw_response
 from .responses import QueuedResponse
 from .store import SUBSCRIBER_BACKLOG, Store
@@ -55,52 +62,78 @@ def note_route(app: web.Application, path: str, methods: Iterable[str]) -> None:
     app[ADMIN_ROUTES].extend((method, path) for method in methods)
 
 
+def admin_route(
+    app: web.Application,
+    path: str,
+    methods: Mapping[str, Handler],
+    *,
+    cors: bool = True,
+    fallback: Handler | None = None,
+) -> None:
+    """Register an admin (or bridge) path: `methods` picks the handler, a wrong method is
+    a 405 problem, and `admin_middleware` wraps it.
+
+    Registered for every method ("*") because the mock's catch-all resource (app.py
+    `_EveryPath`) would otherwise take a wrong-method call as an nRF Cloud call."""
+    middleware = admin_middleware(app[GUARD_KEY], cors)
+    allowed = sorted(methods)
+
+    async def by_method(request: web.Request) -> web.StreamResponse:
+        handler = methods.get(request.method, fallback)
+        if handler is None and request.method == "HEAD":
+            handler = methods.get("GET")
+        if handler is None:
+            raise method_not_allowed(request.method, allowed)
+        return await handler(request)
+
+    async def route(request: web.Request) -> web.StreamResponse:
+        return await middleware(request, by_method)
+
+    app.router.add_route("*", path, route)
+    if "{tail" not in path:
+        note_route(app, path, methods)
+
+
+def admin_middleware(
+    guard: Guard, cors: bool
+) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """The admin routes' middleware, as the backend's problems middleware: the origin
+    guard, CORS, and every refusal answered as problem+json. Applied per route, not to the
+    app, so that the nRF Cloud calls (the hot path) do not pass through it."""
+
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            # No CORS and a 403 for other origins unless --admin-origin (guard.py).
+            origin = guard.admin_origin(request)
+        except Problem as problem:
+            return problem_response(problem)
+        if not cors:  # refused pages stay refused; no CORS headers for any
+            origin = None
+        if (
+            origin is not None
+            and request.method == "OPTIONS"
+            and ("Access-Control-Request-Method" in request.headers)
+        ):
+            return preflight(request, origin)
+        try:
+            response = await handler(request)
+        except Problem as problem:
+            response = problem_response(problem)
+        except sqlite3.Error as error:  # --state: the file is locked or the disk full
+            response = problem_response(state_failed(error))
+        if origin is not None and not response.prepared:
+            with_cors(response, origin)
+        return response
+
+    return middleware
+
+
 def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> None:
     """Register ``/__admin`` and everything under it on ``app`` (after its guard is set)."""
     guard = app[GUARD_KEY]
 
     def route(path: str, methods: Mapping[str, Handler], fallback: Handler | None = None) -> None:
-        allowed = ", ".join(sorted(methods))
-
-        async def dispatch(request: web.Request) -> web.StreamResponse:
-            try:
-                # No CORS and a 403 for other origins unless --admin-origin (guard.py).
-                origin = guard.admin_origin(request)
-                if not cors:  # refused pages stay refused; no CORS headers for any
-                    origin = None
-            except ProblemError as problem:
-                return problem_response(problem)
-            if (
-                origin is not None
-                and request.method == "OPTIONS"
-                and ("Access-Control-Request-Method" in request.headers)
-            ):
-                return preflight(request, origin)
-            handler = methods.get(request.method, fallback)
-            if handler is None and request.method == "HEAD":
-                handler = methods.get("GET")
-            try:
-                if handler is None:
-                    raise ProblemError(
-                        405,
-                        "Method not allowed",
-                        f"{request.method} is not supported here; use {allowed}",
-                        field="method",
-                        kind="method-not-allowed",
-                        headers={"Allow": allowed},
-                    )
-                response = await handler(request)
-            except ProblemError as problem:
-                response = problem_response(problem)
-            except sqlite3.Error as error:  # --state: the file is locked or the disk full
-                response = problem_response(state_failed(error))
-            if origin is not None and not response.prepared:
-                with_cors(response, origin)
-            return response
-
-        app.router.add_route("*", path, dispatch)
-        if "{tail" not in path:
-            note_route(app, path, methods)
+        admin_route(app, path, methods, cors=cors, fallback=fallback)
 
     h = _Handlers(store, cors, guard)
     route("/__admin", {"GET": h.redirect_to_dashboard})
@@ -138,7 +171,7 @@ async def read_json(request: web.Request) -> Any:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise ProblemError(
+        raise Problem(
             413,
             "Body too large",
             "the admin request body is too large",
@@ -146,13 +179,18 @@ async def read_json(request: web.Request) -> Any:
             kind="too-large",
         ) from None
     if not raw.strip():
-        raise invalid("$", "expected a JSON body", kind="invalid-json")
+        raise bad_request("expected a JSON body", field="$", kind="invalid-json")
     try:
-        data = json.loads(raw, parse_constant=_no_constant)
+        # UTF-8 only, as the backend reads (json.loads would guess UTF-16 or -32 from bytes).
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as error:
-        raise invalid("$", f"the body is not valid JSON: {error}", kind="invalid-json") from None
+        raise bad_request(
+            f"the body is not valid JSON: {error}", field="$", kind="invalid-json"
+        ) from None
     except RecursionError:
-        raise invalid("$", "the JSON body is nested too deeply", kind="invalid-json") from None
+        raise bad_request(
+            "the JSON body is nested too deeply", field="$", kind="invalid-json"
+        ) from None
     check_json_input(data)
     return data
 
@@ -166,8 +204,10 @@ def check_params(request: web.Request, allowed: set[str]) -> None:
     for name in request.query:
         if name not in allowed:
             known = ", ".join(sorted(allowed)) or "none"
-            raise invalid(
-                name, f"unknown query parameter {name!r}; known: {known}", kind="unknown-field"
+            raise bad_request(
+                f"unknown query parameter {name!r}; known: {known}",
+                field=name,
+                kind="unknown-field",
             )
 
 
@@ -193,7 +233,7 @@ def journal_query(spec: dict[str, Any]) -> JournalQuery:
             body_matches=spec["body_matches"],
         )
     except MatcherError as error:  # already checked by parse_find; kept for safety
-        raise invalid(error.field, error.message) from None
+        raise bad_request(error.message, field=error.field) from None
 
 
 class _Handlers:
@@ -203,7 +243,7 @@ class _Handlers:
         self.guard = guard
 
     async def unknown(self, request: web.Request) -> web.StreamResponse:
-        raise ProblemError(
+        raise Problem(
             404,
             "Not found",
             f"there is no admin call {request.path}",
@@ -276,7 +316,9 @@ class _Handlers:
                 try:
                     data[name] = json.loads(params[name])
                 except (ValueError, RecursionError):
-                    raise invalid(name, f"expected a JSON object in the {name} parameter") from None
+                    raise bad_request(
+                        f"expected a JSON object in the {name} parameter", field=name
+                    ) from None
                 check_json_input(data[name])
         if "keep" in params:
             data["keep"] = parse_bool_param(params["keep"], "keep")
@@ -290,20 +332,24 @@ class _Handlers:
             try:
                 data["ttl_s"] = float(params["ttl_s"])
             except ValueError:
-                raise invalid("ttl_s", f"expected seconds, got {params['ttl_s']!r}") from None
+                raise bad_request(
+                    f"expected seconds, got {params['ttl_s']!r}", field="ttl_s"
+                ) from None
         if "fault" in params:
             if params["fault"] not in FAULTS:
-                raise invalid("fault", f"expected one of {', '.join(FAULTS)}")
+                raise bad_request(f"expected one of {', '.join(FAULTS)}", field="fault")
             data["fault"] = params["fault"]
         raw = await request.read()
         try:
             text = raw.decode()
         except UnicodeDecodeError:
-            raise invalid("raw", "the raw HTTP response must be UTF-8 text") from None
+            raise bad_request("the raw HTTP response must be UTF-8 text", field="raw") from None
         try:
             parsed = parse_raw_response(text)
         except RawHttpError as error:
-            problem = invalid("raw", f"line {error.line}: {error.message}", kind="invalid-raw")
+            problem = bad_request(
+                f"line {error.line}: {error.message}", field="raw", kind="invalid-raw"
+            )
             raise problem from None
         names = [name.lower() for name, _ in parsed.headers]
         data["status"] = parsed.status
@@ -315,7 +361,7 @@ class _Handlers:
         )
         data["body"] = parsed.body or None
         if data["status"] < 200:
-            raise invalid("raw", "line 1: expected a final status code from 200 to 599")
+            raise bad_request("line 1: expected a final status code from 200 to 599", field="raw")
         return self._queued(self.store.add_response(parse_response_spec(data)))
 
     async def list_responses(self, request: web.Request) -> web.StreamResponse:
@@ -361,7 +407,7 @@ class _Handlers:
                 since=since, method=check["method"], path=path, limit=limit, last=last
             )
         except MatcherError as error:
-            raise invalid(error.field, error.message) from None
+            raise bad_request(error.message, field=error.field) from None
         return entries_json(entries, count=len(entries), dropped=journal.dropped)
 
     async def clear_requests(self, request: web.Request) -> web.StreamResponse:

@@ -21,7 +21,7 @@ from . import admin, bridge, hosts
 from .cors import preflight, with_cors
 from .guard import GUARD_KEY, Guard, foreign_host
 from .journal import RESPONSE_BODY, RESPONSE_HEADERS
-from .problems import ProblemError, problem_response, state_failed
+from .problems import Problem, problem_response, state_failed
 from .store import NOT_FOUND_HEADERS, Store
 from .validation import DEFAULT_ACCOUNT, is_account
 
@@ -236,7 +236,7 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard)
     return serve
 
 
-def _answer_problem(problem: ProblemError, origin: str | None) -> web.Response:
+def _answer_problem(problem: Problem, origin: str | None) -> web.Response:
     answer = problem_response(problem)
     if origin is not None:
         with_cors(answer, origin)

@@ -25,7 +25,6 @@ import base64
 import binascii
 import json
 import re
-import sqlite3
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -35,10 +34,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .admin import json_response, note_route, read_json
-from .cors import preflight, with_cors
-from .guard import GUARD_KEY
-from .problems import ProblemError, invalid, problem_response, state_failed
+from .admin import admin_route, json_response, read_json
+from .problems import bad_request
 from .store import Store
 from .validation import DEFAULT_ACCOUNT, parse_account
 
@@ -163,47 +160,53 @@ class Bridge:
 
 
 def parse_device_message(data: Any) -> dict[str, Any]:
-    """A device message of the admin API, checked whole; ProblemError naming the field."""
+    """A device message of the admin API, checked whole; Problem naming the field."""
     if not isinstance(data, dict):
-        raise invalid("$", "expected a JSON object")
+        raise bad_request("expected a JSON object", field="$")
     unknown = sorted(set(data) - _FIELDS)
     if unknown:
-        raise invalid(unknown[0], f"unknown field(s) {unknown}; known: {sorted(_FIELDS)}",
-                      kind="unknown-field")  # fmt: skip
+        raise bad_request(
+            f"unknown field(s) {unknown}; known: {sorted(_FIELDS)}",
+            field=unknown[0],
+            kind="unknown-field",
+        )  # fmt: skip
     account = parse_account(data.get("account"))
     device_id = data.get("deviceId")
     if not isinstance(device_id, str) or not _DEVICE_ID.fullmatch(device_id):
-        raise invalid("deviceId", "expected a device ID like oob-352656108602296")
+        raise bad_request("expected a device ID like oob-352656108602296", field="deviceId")
     transport = data.get("transport")
     if transport not in ("mqtt", "coap"):
-        raise invalid("transport", 'expected "mqtt" or "coap"')
+        raise bad_request('expected "mqtt" or "coap"', field="transport")
     if "payload" in data and "payloadBase64" in data:
-        raise invalid("payloadBase64", "give either `payload` (JSON) or `payloadBase64`")
+        raise bad_request("give either `payload` (JSON) or `payloadBase64`", field="payloadBase64")
     message: dict[str, Any] = {"account": account, "deviceId": device_id, "transport": transport}
     if transport == "mqtt":
         for name in ("method", "resource"):
             if name in data:
-                raise invalid(name, f"`{name}` is for CoAP; MQTT messages have a `topic`")
+                raise bad_request(f"`{name}` is for CoAP; MQTT messages have a `topic`", field=name)
         topic = data.get("topic")
         if not isinstance(topic, str) or not _TOPIC.fullmatch(topic) or len(topic) > 256:
-            raise invalid("topic", "expected an MQTT topic like m/d/<deviceId>/d2c/senml"
-                          " (no leading slash, no wildcards or spaces)")  # fmt: skip
+            raise bad_request(
+                "expected an MQTT topic like m/d/<deviceId>/d2c/senml"
+                " (no leading slash, no wildcards or spaces)",
+                field="topic",
+            )  # fmt: skip
         message["topic"] = topic
         if "payloadBase64" in data:
             message["payload"] = _json_of_base64(data["payloadBase64"])
         elif "payload" in data:
             message["payload"] = data["payload"]
         else:
-            raise invalid("payload", "expected the message as JSON in `payload`")
+            raise bad_request("expected the message as JSON in `payload`", field="payload")
         return message
     if "topic" in data:
-        raise invalid("topic", "`topic` is for MQTT; CoAP messages have a `resource`")
+        raise bad_request("`topic` is for MQTT; CoAP messages have a `resource`", field="topic")
     method = data.get("method", "POST")
     if method not in _COAP_METHODS:
-        raise invalid("method", f"expected one of {', '.join(_COAP_METHODS)}")
+        raise bad_request(f"expected one of {', '.join(_COAP_METHODS)}", field="method")
     resource = data.get("resource", "/msg/d2c/raw")
     if not isinstance(resource, str) or not _RESOURCE.fullmatch(resource) or len(resource) > 256:
-        raise invalid("resource", "expected a resource like /msg/d2c/raw")
+        raise bad_request("expected a resource like /msg/d2c/raw", field="resource")
     message["method"], message["resource"] = method, resource
     if "payloadBase64" in data:
         message["data"] = _bytes_of_base64(data["payloadBase64"])
@@ -214,27 +217,32 @@ def parse_device_message(data: Any) -> dict[str, Any]:
         try:
             message["data"] = encode(data["payload"])
         except ValueError as e:
-            raise invalid("payload", f"{e}; or give the CBOR bytes in `payloadBase64`") from None
+            raise bad_request(
+                f"{e}; or give the CBOR bytes in `payloadBase64`", field="payload"
+            ) from None
     else:
-        raise invalid("payloadBase64", "expected the CBOR bytes in `payloadBase64`"
-                      " (or SenML JSON in `payload`)")  # fmt: skip
+        raise bad_request(
+            "expected the CBOR bytes in `payloadBase64`"
+            " (or SenML JSON in `payload`)",
+            field="payloadBase64",
+        )  # fmt: skip
     return message
 
 
 def _bytes_of_base64(value: Any) -> bytes:
     if not isinstance(value, str):
-        raise invalid("payloadBase64", "expected base64 text")
+        raise bad_request("expected base64 text", field="payloadBase64")
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise invalid("payloadBase64", "expected base64 text (RFC 4648)") from None
+        raise bad_request("expected base64 text (RFC 4648)", field="payloadBase64") from None
 
 
 def _json_of_base64(value: Any) -> Any:
     try:
         return json.loads(_bytes_of_base64(value))
     except (ValueError, UnicodeDecodeError):
-        raise invalid("payloadBase64", "an MQTT payload must be JSON") from None
+        raise bad_request("an MQTT payload must be JSON", field="payloadBase64") from None
 
 
 def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> Bridge:
@@ -242,36 +250,9 @@ def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> Brid
     take `/__admin/device-messages` otherwise)."""
     bridge = Bridge(store)
     app[BRIDGE_KEY] = bridge
-    guard = app[GUARD_KEY]
 
     def route(path: str, method: str, handler: Handler) -> None:
-        async def dispatch(request: web.Request) -> web.StreamResponse:
-            try:
-                # The admin API's rule: no CORS unless --admin-origin (guard.py).
-                origin = guard.admin_origin(request)
-                if not cors:  # refused pages stay refused; no CORS headers for any
-                    origin = None
-            except ProblemError as problem:
-                return problem_response(problem)
-            if origin is not None and request.method == "OPTIONS":
-                return preflight(request, origin)
-            try:
-                if request.method != method and (method, request.method) != ("GET", "HEAD"):
-                    raise ProblemError(
-                        405, "Method not allowed", f"use {method}", field="method",
-                        kind="method-not-allowed", headers={"Allow": method},
-                    )  # fmt: skip
-                response = await handler(request)
-            except ProblemError as problem:
-                response = problem_response(problem)
-            except sqlite3.Error as error:  # --state: the file is locked or the disk full
-                response = problem_response(state_failed(error))
-            if origin is not None and not response.prepared:
-                with_cors(response, origin)
-            return response
-
-        app.router.add_route("*", path, dispatch)
-        note_route(app, path, [method])
+        admin_route(app, path, {method: handler}, cors=cors)
 
     route("/__admin/device-messages", "POST", lambda r: _ingress(bridge, r))
     route("/__bridge/stream", "GET", lambda r: _stream(bridge, r))
@@ -305,7 +286,9 @@ def _since(request: web.Request) -> int:
     if last_event and last_event.isdigit():
         value = last_event
     if not value.isdigit():
-        raise invalid("since", "expected the seq of the last message read (an integer >= 0)")
+        raise bad_request(
+            "expected the seq of the last message read (an integer >= 0)", field="since"
+        )
     return int(value)
 
 
@@ -313,7 +296,7 @@ async def _poll(bridge: Bridge, request: web.Request) -> web.Response:
     feed = bridge.feed(_feed_account(request))
     limit_text = request.query.get("limit", "100")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_POLL_LIMIT:
-        raise invalid("limit", f"expected an integer from 1 to {MAX_POLL_LIMIT}")
+        raise bad_request(f"expected an integer from 1 to {MAX_POLL_LIMIT}", field="limit")
     messages, missed = feed.after(_since(request), int(limit_text))
     return json_response({"messages": [m.to_json() for m in messages], "missed": missed,
                           "next": feed.next_seq})  # fmt: skip

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from .problems import ProblemError
+from .problems import Problem
 
 # Header names (lower case) whose values are secrets.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})
@@ -127,8 +127,8 @@ class Guard:
         return None
 
 
-def foreign_host(host: str | None) -> ProblemError:
-    return ProblemError(
+def foreign_host(host: str | None) -> Problem:
+    return Problem(
         403,
         "Forbidden host",
         f"the Host {host!r} is not a loopback name; start the mock with"
@@ -138,9 +138,9 @@ def foreign_host(host: str | None) -> ProblemError:
     )
 
 
-def cross_origin(origin: str | None) -> ProblemError:
+def cross_origin(origin: str | None) -> Problem:
     shown = repr(origin) if origin else "another site"
-    return ProblemError(
+    return Problem(
         403,
         "Cross-origin admin call",
         f"the admin API does not answer pages of {shown}; start the mock with"

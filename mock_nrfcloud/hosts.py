@@ -26,8 +26,3 @@ def route(path: str) -> tuple[str | None, str]:
     if host == NRFCLOUD_HOST:
         return None, "/" if end == -1 else path[end:]
     return host, path
-
-
-def host_account(path: str) -> str | None:
-    """The account of a third-party path, None for an nRF Cloud path."""
-    return route(path)[0]

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .problems import ProblemError
+from .problems import Problem
 from .validation import parse_response_spec
 
 
@@ -68,6 +68,6 @@ def load_responses(path: str | Path) -> list[dict[str, Any]]:
             item = {**item, "keep": True}
         try:
             specs.append(parse_response_spec(item, prefix))
-        except ProblemError as problem:
+        except Problem as problem:
             raise LoadError(path, problem.detail, problem.field or f"responses[{index}]") from None
     return specs

@@ -25,6 +25,8 @@ import re2
 from jsonpath_ng import JSONPath
 from jsonpath_ng.ext import parse as parse_jsonpath
 
+from .jsonequal import json_equal
+
 TextMatcher = Callable[[str], bool]
 
 _MISSING = object()
@@ -133,27 +135,6 @@ def text_matcher(value: str, field: str) -> TextMatcher:
     if pattern is None:
         return value.__eq__
     return pattern.search
-
-
-def json_equal(expected: Any, actual: Any) -> bool:
-    """JSON equality: numbers compare by value (1 == 1.0) but booleans are not numbers."""
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return type(expected) is type(actual) and expected == actual
-    if isinstance(expected, int | float) and isinstance(actual, int | float):
-        return expected == actual
-    if isinstance(expected, dict):
-        return (
-            isinstance(actual, dict)
-            and expected.keys() == actual.keys()
-            and all(json_equal(v, actual[k]) for k, v in expected.items())
-        )
-    if isinstance(expected, list):
-        return (
-            isinstance(actual, list)
-            and len(expected) == len(actual)
-            and all(json_equal(e, a) for e, a in zip(expected, actual, strict=True))
-        )
-    return type(expected) is type(actual) and expected == actual
 
 
 def _shown(value: Any, limit: int = 80) -> str:

@@ -1,5 +1,9 @@
 """Problem details (RFC 9457) for the admin API.
 
+The names are the reference backend's (reference_backend/problems.py): `Problem` is
+raised, `problem_response` answers it, `bad_request`/`not_found` make the usual ones;
+the two servers share the shape, not the code.
+
 Every refusal of the admin API is an ``application/problem+json`` body that names the
 offending field, so that a spec author or a frontend developer can fix the input
 without reading the mock's source.
@@ -8,15 +12,16 @@ without reading the mock's source.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
 
-PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_JSON = "application/problem+json"
 _TYPE_BASE = "urn:mock-nrfcloud:problem:"
 
 
-class ProblemError(Exception):
+class Problem(Exception):
     """An admin request the mock refuses; rendered as problem+json."""
 
     def __init__(
@@ -47,18 +52,31 @@ class ProblemError(Exception):
         }
 
 
-def invalid(field: str | None, detail: str, *, kind: str = "invalid-field") -> ProblemError:
+def bad_request(detail: str, *, field: str | None = None, kind: str = "invalid-field") -> Problem:
     """A 400 for one field of the admin input (``field`` uses dotted/indexed paths)."""
-    return ProblemError(400, "Invalid admin input", detail, field=field, kind=kind)
+    return Problem(400, "Invalid admin input", detail, field=field, kind=kind)
 
 
-def not_found(detail: str, *, field: str | None = None) -> ProblemError:
-    return ProblemError(404, "Not found", detail, field=field, kind="not-found")
+def not_found(detail: str, *, field: str | None = None) -> Problem:
+    return Problem(404, "Not found", detail, field=field, kind="not-found")
 
 
-def state_failed(error: Exception) -> ProblemError:
+def method_not_allowed(method: str, allowed: Iterable[str]) -> Problem:
+    """A 405 naming the methods the path takes (also in ``Allow``)."""
+    allow = ", ".join(allowed)
+    return Problem(
+        405,
+        "Method not allowed",
+        f"{method} is not supported here; use {allow}",
+        field="method",
+        kind="method-not-allowed",
+        headers={"Allow": allow},
+    )
+
+
+def state_failed(error: Exception) -> Problem:
     """A 503 for a call whose change or journal entry could not be written to ``--state``."""
-    return ProblemError(
+    return Problem(
         503,
         "State file unavailable",
         f"the mock could not write its state file ({error}); is another program holding"
@@ -68,10 +86,10 @@ def state_failed(error: Exception) -> ProblemError:
     )
 
 
-def problem_response(problem: ProblemError) -> web.Response:
+def problem_response(problem: Problem) -> web.Response:
     return web.Response(
         status=problem.status,
         body=json.dumps(problem.to_dict()).encode(),
-        content_type=PROBLEM_CONTENT_TYPE,
+        content_type=PROBLEM_JSON,
         headers=problem.headers,
     )

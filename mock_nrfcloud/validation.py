@@ -1,7 +1,7 @@
 """Checking admin input before anything changes.
 
 Each ``parse_*`` function takes untrusted JSON-ish input and returns a canonical,
-fully checked form, or raises a 400 ``ProblemError`` naming the offending field
+fully checked form, or raises a 400 ``Problem`` naming the offending field
 (``query.deviceIds``, ``responses[2].status``...). Nothing is stored until the whole
 input has passed, so a refused call changes nothing.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .matching import BodyMatcher, HeaderMatcher, MatcherError, QueryMatcher, text_matcher
-from .problems import ProblemError, invalid
+from .problems import Problem, bad_request
 
 DEFAULT_ACCOUNT = "default"
 FAULTS = ("reset", "empty")
@@ -91,7 +91,7 @@ def check_json_input(data: Any) -> None:
             _check_text(value, where)
         elif isinstance(value, dict | list):
             if depth >= MAX_JSON_DEPTH:
-                raise invalid(where, f"nested deeper than {MAX_JSON_DEPTH} levels")
+                raise bad_request(f"nested deeper than {MAX_JSON_DEPTH} levels", field=where)
             if isinstance(value, dict):
                 for key, item in value.items():
                     _check_text(key, f"{where}.{key!r}")
@@ -105,15 +105,17 @@ def _check_text(text: str, where: str) -> None:
         try:
             text.encode()
         except UnicodeEncodeError:
-            raise invalid(
-                where, "a lone surrogate (e.g. \\ud800) is not text; send valid UTF-8"
+            raise bad_request(
+                "a lone surrogate (e.g. \\ud800) is not text; send valid UTF-8", field=where
             ) from None
 
 
 def require_object(data: Any, field: str = "$") -> dict[str, Any]:
     """``field`` ``$`` is the whole request body."""
     if not isinstance(data, dict):
-        raise invalid(field, f"expected a JSON object, got {_type_name(data)}", kind="invalid-body")
+        raise bad_request(
+            f"expected a JSON object, got {_type_name(data)}", field=field, kind="invalid-body"
+        )
     return data
 
 
@@ -121,9 +123,9 @@ def reject_unknown(data: dict[str, Any], allowed: frozenset[str], prefix: str = 
     for key in data:
         if key not in allowed:
             known = ", ".join(sorted(allowed))
-            raise invalid(
-                _name(prefix, key),
+            raise bad_request(
                 f"unknown field {key!r}; known fields: {known}",
+                field=_name(prefix, key),
                 kind="unknown-field",
             )
 
@@ -137,40 +139,42 @@ def parse_account(value: Any, field: str = "account") -> str:
     if value is None:
         return DEFAULT_ACCOUNT
     if not isinstance(value, str) or not _ACCOUNT.fullmatch(value):
-        raise invalid(
-            field,
+        raise bad_request(
             "expected the account as a non-empty string of visible ASCII characters"
             " (the nRF Cloud API key), without spaces",
+            field=field,
         )
     return value
 
 
 def parse_method(value: Any, field: str = "method") -> str:
     if not isinstance(value, str) or not _METHOD.fullmatch(value):
-        raise invalid(field, f'expected an HTTP method such as "GET", got {value!r}')
+        raise bad_request(f'expected an HTTP method such as "GET", got {value!r}', field=field)
     return value.upper()
 
 
 def parse_path(value: Any, field: str = "path") -> tuple[str, dict[str, str]]:
     """A served path (``/v1/...``); a ``?query`` part becomes exact query matchers."""
     if not isinstance(value, str) or not value.startswith("/"):
-        raise invalid(field, f'expected a path starting with "/", got {value!r}')
+        raise bad_request(f'expected a path starting with "/", got {value!r}', field=field)
     if any(c.isspace() for c in value) or len(value) > 8192:
-        raise invalid(field, "expected a path without spaces, at most 8192 characters")
+        raise bad_request("expected a path without spaces, at most 8192 characters", field=field)
     path, _, query_text = value.partition("?")
     if path == "/__admin" or path.startswith("/__admin/"):
-        raise invalid(field, "paths under /__admin belong to the admin API and are never served")
+        raise bad_request(
+            "paths under /__admin belong to the admin API and are never served", field=field
+        )
     return path, dict(parse_qsl(query_text, keep_blank_values=True))
 
 
 def parse_string_map(value: Any, field: str, what: str) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise invalid(field, f"expected an object of {what}, got {_type_name(value)}")
+        raise bad_request(f"expected an object of {what}, got {_type_name(value)}", field=field)
     for key, item in value.items():
         if not isinstance(item, str):
-            raise invalid(
-                f"{field}.{key}",
+            raise bad_request(
                 f'expected a string (equal) or "/regex/", got {_type_name(item)}',
+                field=f"{field}.{key}",
             )
     return value
 
@@ -187,8 +191,9 @@ def parse_body_matches(value: Any, field: str = "body_matches") -> dict[str, Any
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise invalid(
-            field, f'expected an object of JSONPath -> value or "/regex/", got {_type_name(value)}'
+        raise bad_request(
+            f'expected an object of JSONPath -> value or "/regex/", got {_type_name(value)}',
+            field=field,
         )
     _compile(lambda: BodyMatcher(value, field))
     return value
@@ -198,7 +203,7 @@ def _compile(build: Any) -> None:
     try:
         build()
     except MatcherError as error:
-        raise invalid(error.field, error.message) from None
+        raise bad_request(error.message, field=error.field) from None
 
 
 def parse_headers(value: Any, field: str = "headers") -> dict[str, str] | list[list[str]] | None:
@@ -218,18 +223,24 @@ def parse_headers(value: Any, field: str = "headers") -> dict[str, str] | list[l
                 or len(pair) != 2
                 or not all(isinstance(p, str) for p in pair)
             ):
-                raise invalid(label, "expected a [name, value] pair of strings")
+                raise bad_request("expected a [name, value] pair of strings", field=label)
             pairs.append((pair[0], pair[1]))
             labels.append(label)
     else:
-        raise invalid(field, f"expected an object of header name -> value, got {_type_name(value)}")
+        raise bad_request(
+            f"expected an object of header name -> value, got {_type_name(value)}", field=field
+        )
     for (name, item), label in zip(pairs, labels, strict=True):
         if not _HEADER_NAME.fullmatch(name):
-            raise invalid(label, f"invalid header name {name!r}")
+            raise bad_request(f"invalid header name {name!r}", field=label)
         if not isinstance(item, str):
-            raise invalid(label, f"expected the header value as a string, got {_type_name(item)}")
+            raise bad_request(
+                f"expected the header value as a string, got {_type_name(item)}", field=label
+            )
         if _CONTROL.search(item):
-            raise invalid(label, "a header value cannot contain line breaks or control characters")
+            raise bad_request(
+                "a header value cannot contain line breaks or control characters", field=label
+            )
     return value
 
 
@@ -238,15 +249,17 @@ def _int(value: Any, field: str, low: int, high: int) -> int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise invalid(field, f"expected an integer from {low} to {high}, got {value!r}")
+            raise bad_request(
+                f"expected an integer from {low} to {high}, got {value!r}", field=field
+            )
     if not low <= value <= high:
-        raise invalid(field, f"expected an integer from {low} to {high}, got {value}")
+        raise bad_request(f"expected an integer from {low} to {high}, got {value}", field=field)
     return value
 
 
 def _bool(value: Any, field: str) -> bool:
     if not isinstance(value, bool):
-        raise invalid(field, f"expected true or false, got {_type_name(value)}")
+        raise bad_request(f"expected true or false, got {_type_name(value)}", field=field)
     return value
 
 
@@ -262,10 +275,12 @@ def parse_response_spec(data: Any, prefix: str = "") -> dict[str, Any]:
         return _name(prefix, field)
 
     if "method" not in data:
-        raise invalid(name("method"), 'the method is required, e.g. "GET"', kind="missing-field")
+        raise bad_request(
+            'the method is required, e.g. "GET"', field=name("method"), kind="missing-field"
+        )
     if "path" not in data:
-        raise invalid(
-            name("path"), 'the path is required, e.g. "/v1/devices"', kind="missing-field"
+        raise bad_request(
+            'the path is required, e.g. "/v1/devices"', field=name("path"), kind="missing-field"
         )
     account = parse_account(data.get("account"), name("account"))
     method = parse_method(data["method"], name("method"))
@@ -280,22 +295,26 @@ def parse_response_spec(data: Any, prefix: str = "") -> dict[str, Any]:
     if reason is not None and (
         not isinstance(reason, str) or _CONTROL.search(reason) or len(reason) > 256
     ):
-        raise invalid(name("reason"), 'expected a one-line reason phrase, e.g. "OK"')
+        raise bad_request('expected a one-line reason phrase, e.g. "OK"', field=name("reason"))
     headers = parse_headers(data.get("headers"), name("headers"))
     body = data.get("body")
     body_base64 = data.get("body_base64")
     if body_base64 is not None:
         if body is not None:
-            raise invalid(name("body_base64"), "give either body or body_base64, not both")
+            raise bad_request(
+                "give either body or body_base64, not both", field=name("body_base64")
+            )
         if not isinstance(body_base64, str):
-            raise invalid(name("body_base64"), "expected base64 text")
+            raise bad_request("expected base64 text", field=name("body_base64"))
         try:
             base64.b64decode(body_base64, validate=True)
         except (binascii.Error, ValueError):
-            raise invalid(name("body_base64"), "expected valid base64 text") from None
+            raise bad_request("expected valid base64 text", field=name("body_base64")) from None
     keep = _bool(data.get("keep", False), name("keep"))
     if keep and "times" in data:
-        raise invalid(name("times"), "a kept response is served every time; drop times or keep")
+        raise bad_request(
+            "a kept response is served every time; drop times or keep", field=name("times")
+        )
     times = _int(data.get("times", 1), name("times"), 1, _MAX_TIMES)
     ttl_s = data.get("ttl_s")
     if ttl_s is not None and (
@@ -304,13 +323,15 @@ def parse_response_spec(data: Any, prefix: str = "") -> dict[str, Any]:
         or not math.isfinite(ttl_s)
         or not 0 < ttl_s <= _MAX_TTL_S
     ):
-        raise invalid(name("ttl_s"), f"expected seconds greater than 0, got {ttl_s!r}")
+        raise bad_request(f"expected seconds greater than 0, got {ttl_s!r}", field=name("ttl_s"))
     delay_ms = data.get("delay_ms")
     if delay_ms is not None:
         delay_ms = _int(delay_ms, name("delay_ms"), 0, _MAX_DELAY_MS)
     fault = data.get("fault")
     if fault is not None and fault not in FAULTS:
-        raise invalid(name("fault"), f"expected one of {', '.join(FAULTS)}, got {fault!r}")
+        raise bad_request(
+            f"expected one of {', '.join(FAULTS)}, got {fault!r}", field=name("fault")
+        )
     template = _bool(data.get("template", False), name("template"))
     if template:
         _check_template(body, body_base64, headers, name)
@@ -341,7 +362,9 @@ def _check_template(body: Any, body_base64: Any, headers: Any, name: Any) -> Non
     from .templates import ResponseTemplate, TemplateError
 
     if body_base64 is not None:
-        raise invalid(name("template"), "templates apply to text and JSON bodies, not body_base64")
+        raise bad_request(
+            "templates apply to text and JSON bodies, not body_base64", field=name("template")
+        )
     pairs = (
         list(headers.items()) if isinstance(headers, dict) else [tuple(p) for p in headers or []]
     )
@@ -349,7 +372,7 @@ def _check_template(body: Any, body_base64: Any, headers: Any, name: Any) -> Non
         ResponseTemplate(body, tuple(pairs))
     except TemplateError as error:
         field, _, message = str(error).partition(": ")
-        raise invalid(name(field), message, kind="invalid-template") from None
+        raise bad_request(message, field=name(field), kind="invalid-template") from None
 
 
 def _literal(value: str) -> str:
@@ -370,11 +393,11 @@ def parse_find(data: Any) -> dict[str, Any]:
     path = data.get("path")
     if path is not None:
         if not isinstance(path, str) or not path:
-            raise invalid("path", 'expected a path (equal) or "/regex/"')
+            raise bad_request('expected a path (equal) or "/regex/"', field="path")
         try:
             text_matcher(path, "path")
         except MatcherError as error:
-            raise invalid(error.field, error.message) from None
+            raise bad_request(error.message, field=error.field) from None
     query = parse_query(data.get("query"))
     headers = data.get("headers")
     if headers is not None:
@@ -402,9 +425,9 @@ def parse_int_param(value: str | None, field: str, low: int = 0) -> int | None:
     try:
         number = int(value)
     except ValueError:
-        raise invalid(field, f"expected an integer, got {value!r}") from None
+        raise bad_request(f"expected an integer, got {value!r}", field=field) from None
     if number < low:
-        raise invalid(field, f"expected an integer of at least {low}, got {number}")
+        raise bad_request(f"expected an integer of at least {low}, got {number}", field=field)
     return number
 
 
@@ -416,13 +439,13 @@ def parse_bool_param(value: str | None, field: str) -> bool:
         return True
     if lowered in ("false", "0", "no"):
         return False
-    raise invalid(field, f"expected true or false, got {value!r}")
+    raise bad_request(f"expected true or false, got {value!r}", field=field)
 
 
 __all__ = [
     "DEFAULT_ACCOUNT",
     "FAULTS",
-    "ProblemError",
+    "Problem",
     "check_json_input",
     "is_account",
     "parse_account",

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.accounts import (
     ACCOUNT_NAME_PATTERN,
     API_KEY_PATTERN,
@@ -45,7 +45,7 @@ async def require_token(request: web.Request, handler: Any) -> web.StreamRespons
     if request.path.startswith("/__admin"):
         _check_host_and_origin(request)
     if request.path.startswith("/__admin") and request.method != "OPTIONS":
-        token = request.app[keys.CONFIG].admin_token
+        token = request.app[app_keys.CONFIG].admin_token
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if not header or scheme.lower() != "bearer" or not given.strip():
@@ -94,7 +94,7 @@ async def post_account(request: web.Request) -> web.Response:
             "`apiKey` must be a non-empty string of printable characters without spaces."
         )
     assert isinstance(endpoint, str)
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     account = Account(name, normalize_endpoint(endpoint), api_key)
     services.store.put_account(account)
     services.bridge.ensure(account)  # the account's device messages from now on
@@ -103,7 +103,7 @@ async def post_account(request: web.Request) -> web.Response:
 
 async def post_device(request: web.Request) -> web.Response:
     body = await _object(request, DEVICE_FIELDS)
-    store = request.app[keys.SERVICES].store
+    store = request.app[app_keys.SERVICES].store
     model = body.get("model")
     if not isinstance(model, str) or not MODEL_PATTERN.fullmatch(model):
         raise bad_request("`model` must be a model name like PCA20065 (or `unsupported`).")
@@ -136,7 +136,7 @@ async def post_device(request: web.Request) -> web.Response:
     except FingerprintTaken as e:
         raise conflict("Another device has this fingerprint.") from e
     if previous is not None and previous != device:
-        await request.app[keys.SERVICES].hub.disconnect(device_id)
+        await request.app[app_keys.SERVICES].hub.disconnect(device_id)
     return web.json_response({"id": device_id, "fingerprint": fingerprint}, status=201)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from reference_backend import __version__, keys
+from reference_backend import __version__, app_keys
 from reference_backend.contexts import DEVICE_IDENTITY, HEALTH
 from reference_backend.devices import device_for_fingerprint
 from reference_backend.store import Device
@@ -27,7 +27,7 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def get_device(request: web.Request) -> web.Response:
-    store = request.app[keys.SERVICES].store
+    store = request.app[app_keys.SERVICES].store
     device = device_for_fingerprint(store, request.query.get("fingerprint"))
     return web.json_response(device_identity(device))
 

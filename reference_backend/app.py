@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reference_backend import admin, api, device_api, keys, thirdparty, websocket
+from reference_backend import admin, api, app_keys, device_api, thirdparty, websocket
 from reference_backend.config import BackendConfig
 from reference_backend.fota import bundles
 from reference_backend.generations import GENERATIONS
@@ -34,7 +34,7 @@ def create_app(config: BackendConfig) -> web.Application:
     if config.admin_token is not None:
         middlewares.append(admin.require_token)
     app = web.Application(client_max_size=config.max_body_bytes, middlewares=middlewares)
-    app[keys.CONFIG] = config
+    app[app_keys.CONFIG] = config
     app.on_response_prepare.append(_add_cors_headers)
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_websockets)
@@ -76,17 +76,19 @@ async def problems(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         return await handler(request)
     except Problem as p:
-        return p.response()
+        return problem_response(p)
     except web.HTTPException as e:
         if e.status < 400:
             raise
         headers = {k: v for k, v in e.headers.items() if k in ("Allow", "WWW-Authenticate")}
-        return problem_response(e.status, _http_detail(request, e), headers=headers)
+        return problem_response(Problem(e.status, _http_detail(request, e), headers=headers))
     except asyncio.CancelledError:
         raise
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path)
-        return problem_response(500, "The backend failed unexpectedly; the log has the details.")
+        return problem_response(
+            Problem(500, "The backend failed unexpectedly; the log has the details.")
+        )
 
 
 def _http_detail(request: web.Request, e: web.HTTPException) -> str:
@@ -108,8 +110,8 @@ async def _add_cors_headers(request: web.Request, response: web.StreamResponse) 
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
-    services = await open_services(app[keys.CONFIG])
-    app[keys.SERVICES] = services
+    services = await open_services(app[app_keys.CONFIG])
+    app[app_keys.SERVICES] = services
     try:
         yield
     finally:
@@ -118,6 +120,6 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
 async def _close_websockets(app: web.Application) -> None:
     # before the server waits for its handlers: open websockets would hold it up otherwise
-    if keys.SERVICES in app:
-        await app[keys.SERVICES].background.close()
-        await app[keys.SERVICES].hub.close_all()
+    if app_keys.SERVICES in app:
+        await app[app_keys.SERVICES].background.close()
+        await app[app_keys.SERVICES].hub.close_all()

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.problems import Problem, bad_request
 
 
@@ -16,7 +16,7 @@ def _refuse_constant(name: str) -> Any:
 
 
 async def read_json(request: web.Request) -> Any:
-    limit = request.app[keys.CONFIG].max_body_bytes  # aiohttp enforces it too while reading
+    limit = request.app[app_keys.CONFIG].max_body_bytes  # aiohttp enforces it too while reading
     if request.content_length is not None and request.content_length > limit:
         raise Problem(413, f"The body is larger than {limit} bytes.")
     try:

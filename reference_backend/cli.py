@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -197,13 +198,20 @@ async def _serve(args: argparse.Namespace) -> int:
                 memfault_interval=args.memfault_interval,
             ),
         )
-    except (ValueError, OSError) as e:
+    except ValueError as e:  # the configuration (a bad --load, --state, --nrfcloud URL)
         print(f"hello-backend: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the address is taken (or not this machine's): a run-time failure
+        print(f"hello-backend: cannot listen on {args.host}:{args.port}: {e.strerror or e}",
+              file=sys.stderr)
+        return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        with contextlib.suppress(NotImplementedError):  # not on Windows: Ctrl-C still stops
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
     print(
         f"hello-backend {__version__} listening on {backend.url} (websocket {backend.ws_url})",
         flush=True,
@@ -213,7 +221,7 @@ async def _serve(args: argparse.Namespace) -> int:
     try:
         await stop.wait()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in handled:
             loop.remove_signal_handler(sig)
         print("hello-backend: stopping", flush=True)
         await backend.stop()

@@ -8,21 +8,21 @@ from typing import Any
 
 from aiohttp import web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.body import read_json
 from reference_backend.clock import now_iso
 from reference_backend.contexts import OBJECT_UPDATE, SENML_IMPORTS
 from reference_backend.devices import device_for_request
+from reference_backend.lwm2m_types import LwM2MObject, objects_to_shadow
 from reference_backend.nrfcloud import NrfCloudError
 from reference_backend.problems import Problem, bad_request
-from reference_backend.shadow.lwm2m import LwM2MObject, objects_to_shadow
 
 _UPDATE_FAILED = "Configuration update failed"
 _UPDATE_FIELDS = {"@context", "ObjectID", "ObjectInstanceID", "ObjectVersion", "Resources"}
 
 
 async def senml_imports(request: web.Request) -> web.Response:
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = device_for_request(services.store, request)
     imports = services.ingest.imports.of(device.id, since=device.hide_data_before)
     return web.json_response(
@@ -34,7 +34,7 @@ async def senml_imports(request: web.Request) -> web.Response:
 async def update_state(request: web.Request) -> web.Response:
     """Configure the device: nRF Cloud gets the object as desired state; the backend's
     shadow gets it as `desired` even when nRF Cloud fails."""
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = device_for_request(services.store, request)
     update = object_update(await read_json(request))
     await services.shadows.write_desired(device.id, [update])
@@ -49,7 +49,7 @@ async def update_state(request: web.Request) -> web.Response:
 
 
 async def hide_data_before(request: web.Request) -> web.Response:
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = device_for_request(services.store, request)
     services.store.put_device(dataclasses.replace(device, hide_data_before=now_iso()))
     return web.Response(status=200)

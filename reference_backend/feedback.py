@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.body import read_json
 from reference_backend.problems import Problem, bad_gateway, bad_request
 
@@ -65,7 +65,7 @@ def message_card(feedback: Feedback) -> dict[str, Any]:
 
 
 async def post_feedback(request: web.Request) -> web.Response:
-    config = request.app[keys.CONFIG]
+    config = request.app[app_keys.CONFIG]
     try:
         feedback = parse_feedback(await read_json(request))
     except ValueError as e:
@@ -74,7 +74,7 @@ async def post_feedback(request: web.Request) -> web.Response:
     if url is None:
         raise Problem(503, "Feedback is not configured on this backend (no webhook URL).")
     data = json.dumps(message_card(feedback), ensure_ascii=False).encode()
-    session = request.app[keys.SERVICES].session
+    session = request.app[app_keys.SERVICES].session
     try:
         async with session.post(url, data=data, headers={"Content-Type": WEBHOOK_CONTENT_TYPE},
                                 timeout=aiohttp.ClientTimeout(total=config.nrfcloud_timeout)

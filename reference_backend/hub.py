@@ -42,9 +42,6 @@ class Hub:
     def connected_device_ids(self) -> set[str]:
         return set(self._connections)
 
-    def is_connected(self, device_id: str) -> bool:
-        return device_id in self._connections
-
     async def send(
         self, device_id: str, message: dict[str, Any], generation: str | None = None
     ) -> None:

@@ -19,12 +19,12 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.devices import UNSUPPORTED
 from reference_backend.history.auth import device_for_history
 from reference_backend.hub import Hub
 from reference_backend.location.service import iso, update_message
-from reference_backend.shadow.lwm2m import LwM2MObject
+from reference_backend.lwm2m_types import LwM2MObject
 from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Store
 from reference_backend.tasks import Background
@@ -144,7 +144,7 @@ class RebootService:
 
 
 async def reboot_history(request: web.Request) -> web.Response:
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = await device_for_history(request)
     span = time_span(request.query.get("timeSpan"))
     reboots = services.reboots

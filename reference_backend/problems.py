@@ -1,4 +1,9 @@
-"""Problem details (`application/problem+json`), the one shape of every error answer."""
+"""Problem details (`application/problem+json`), the one shape of every error answer.
+
+The names are the mock's too (mock_nrfcloud/problems.py): `Problem` is raised,
+`problem_response` answers it, `bad_request`/`not_found`/... make the usual ones; the
+two servers share the shape, not the code.
+"""
 
 from __future__ import annotations
 
@@ -24,20 +29,6 @@ def problem_body(status: int, detail: str, title: str | None = None) -> dict[str
     }
 
 
-def problem_response(
-    status: int,
-    detail: str,
-    title: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    return web.Response(
-        status=status,
-        text=json.dumps(problem_body(status, detail, title)),
-        content_type=PROBLEM_JSON,
-        headers=dict(headers or {}),
-    )
-
-
 class Problem(Exception):
     """Raised anywhere below a handler; the problem middleware turns it into the answer."""
 
@@ -54,8 +45,15 @@ class Problem(Exception):
         self.title = title
         self.headers = dict(headers or {})
 
-    def response(self) -> web.Response:
-        return problem_response(self.status, self.detail, self.title, self.headers)
+
+def problem_response(problem: Problem) -> web.Response:
+    """The answer for `problem` (the problems middleware in app.py sends it)."""
+    return web.Response(
+        status=problem.status,
+        text=json.dumps(problem_body(problem.status, problem.detail, problem.title)),
+        content_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
 
 
 def bad_request(detail: str) -> Problem:

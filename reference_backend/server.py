@@ -1,10 +1,26 @@
 """Starting and stopping a backend inside a running event loop (tests, the spec runner's
-embedded target, the CLI)."""
+embedded target, the CLI)::
+
+    async with await start_backend(nrfcloud_url=mock.url) as backend:
+        ...  # backend.url, backend.ws_url
+
+The two servers (this and mock_nrfcloud/server.py) share this shape, not code:
+`start_*()` binds (port 0: a free one) and returns a running server whose `url` is
+made from the bound address, with `stop()` (idempotent) and `async with`; set-up and
+tear-down of what the app holds go through aiohttp's `cleanup_ctx` (app.py). Their
+command lines (cli.py) share theirs: `--port` checked by argparse `type=`; exit 0 on
+Ctrl-C or SIGTERM, 1 at run time (the port is taken), 2 for usage or configuration
+(argparse, a bad --load or --state), 130 on a second Ctrl-C while stopping; signal
+handlers set where the loop supports them (not on Windows) and removed at the end;
+`main()` returns the exit code and `__main__` does `raise SystemExit(main())`.
+tests/test_server_contract.py holds both command lines to it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 from aiohttp import web
 
@@ -19,9 +35,6 @@ from reference_backend.config import (
     BackendConfig,
 )
 
-# Fast intervals for an in-process backend that specs run against.
-EMBEDDED_SHADOW_INTERVAL = 0.1
-EMBEDDED_JOB_INTERVAL = 0.1
 # The Memfault project the backend's real suite queues its answers under (REAL-SUITE.md §2.5).
 TEST_MEMFAULT_TOKEN = "oat_18By8mEdkEj666666666666kIt9HwsMZ"
 TEST_MEMFAULT_ORG = "nordic-semiconductor-asa123456"
@@ -64,14 +77,28 @@ SHUTDOWN_TIMEOUT = 2.0
 
 @dataclass
 class RunningBackend:
-    url: str  # "http://127.0.0.1:PORT", no trailing slash
-    ws_url: str  # "ws://127.0.0.1:PORT/ws"
+    """A backend listening on `url` (`http://host:port`, no trailing slash)."""
+
+    url: str
+    ws_url: str  # "ws://host:port/ws"
     app: web.Application
     _runner: web.AppRunner = field(repr=False)
 
     async def stop(self) -> None:
-        """Closes the websockets, cancels the pollers, closes the client session and store."""
+        """Closes the websockets, cancels the pollers, closes the client session and store;
+        idempotent."""
         await self._runner.cleanup()
+
+    async def __aenter__(self) -> RunningBackend:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
 
 
 async def start_backend(
@@ -104,7 +131,9 @@ async def start_backend(
         **asdict(third_parties or ThirdParties()),
     )
     app = create_app(config)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
@@ -112,6 +141,7 @@ async def start_backend(
     except BaseException:
         await runner.cleanup()
         raise
-    bound_port = runner.addresses[0][1]
-    authority = f"[{host}]:{bound_port}" if ":" in host else f"{host}:{bound_port}"
+    bound_host, bound_port = runner.addresses[0][:2]
+    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+    authority = f"{shown_host}:{bound_port}"
     return RunningBackend(f"http://{authority}", f"ws://{authority}/ws", app, runner)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reference_backend.shadow.lwm2m import ShadowSide, objects_to_shadow
+from reference_backend.lwm2m_types import ShadowSide, objects_to_shadow
 
 FINISHED_STATUSES = frozenset(
     {"COMPLETED", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "REJECTED"}

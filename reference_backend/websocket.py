@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.api import device_identity
 from reference_backend.clock import iso_seconds
 from reference_backend.devices import device_for_fingerprint
@@ -21,7 +21,7 @@ MAX_MESSAGE_BYTES = 64 * 1024
 
 async def connect(request: web.Request, base: str = "") -> web.WebSocketResponse:
     """`base`: the API generation the socket was opened under (see hub.py)."""
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     # refused before the upgrade: a client never gets a socket for a device it can't name
     device = device_for_fingerprint(
         services.store, request.query.get("fingerprint"), refuse_with=403

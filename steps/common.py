@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from harness.run.context import StepContext
+from harness.targets.base import SPEC_ACCOUNT
 
 
 def json_block(ctx: StepContext) -> Any:
@@ -29,4 +30,4 @@ def code_block(ctx: StepContext) -> str:
 
 def device_account(ctx: StepContext, device_id: str) -> str:
     """The account a device of this run was registered in (`nordic` when unknown)."""
-    return ctx.state.get("devices", {}).get(device_id) or "nordic"
+    return ctx.state.get("devices", {}).get(device_id) or SPEC_ACCOUNT

@@ -5,6 +5,7 @@ from __future__ import annotations
 from behave import step, use_step_matcher
 
 from harness.run.context import StepContext
+from harness.targets.base import SPEC_ACCOUNT
 
 use_step_matcher("re")
 
@@ -21,7 +22,7 @@ async def _register(ctx: StepContext, model: str, name: str, account: str | None
 @step(r"I have the fingerprint for a `(?P<model>[^`]+)` device in `(?P<name>[^`]+)`")
 async def device(ctx: StepContext, model: str, name: str) -> None:
     """Register a device in account `nordic`; `<name>` and `<name>_deviceId` get its IDs."""
-    await _register(ctx, model, name, "nordic")
+    await _register(ctx, model, name, SPEC_ACCOUNT)
 
 
 @step(r"I have the fingerprint for a `(?P<model>[^`]+)` device in the `(?P<account>[^`]+)` "

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 from behave import step, use_step_matcher
 
 from harness.run.context import StepContext
+from harness.targets.base import SPEC_ACCOUNT
 from mock_nrfcloud.hosts import route
 from mock_nrfcloud.rawhttp import RawHttpError, RawRequest, parse_raw_request, parse_raw_response
 
@@ -53,7 +54,7 @@ async def _account(ctx: StepContext, path: str) -> tuple[str, str]:
     host, routed = route(path)
     if host is not None:
         return host, routed
-    return (await ctx.target.account("nordic")).api_key, routed
+    return (await ctx.target.account(SPEC_ACCOUNT)).api_key, routed
 
 
 @step(r"this HTTP API Mock response for `(?P<target>[^`]+)` is queued(?P<kept> and kept)?")

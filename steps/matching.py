@@ -1,6 +1,7 @@
 """The one JSON matcher module: exact, partial and deep partial matches that explain themselves.
 
-- equal: the same JSON value (1 equals 1.0; "1" does not equal 1; true is not 1).
+- equal: the same JSON value (1 equals 1.0; "1" does not equal 1; true is not 1): the
+  mock's rule (mock_nrfcloud/jsonequal.py), held to it by tests/test_json_equality.py.
 - partial ("should match"): every expected key present and matching recursively; arrays
   of the same length, item by item.
 - deep partial ("matches", websocket): objects as partial; an expected array matches an
@@ -15,6 +16,8 @@ from __future__ import annotations
 import difflib
 import json
 from typing import Any
+
+from mock_nrfcloud.jsonequal import same_scalar
 
 EQUAL, PARTIAL, DEEP = "equal", "partial", "deep"
 
@@ -66,15 +69,6 @@ def _deep_array(expected: list, actual: list, path: str) -> str | None:
             why = f" (closest: {closest})" if closest else " (the array is empty)"
             return f"at {path}: no item matches expected item {i} {_show(item)}{why}"
     return None
-
-
-def same_scalar(expected: Any, actual: Any) -> bool:
-    """JSON scalar equality: numbers by value (bools are not numbers), others by type."""
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return type(expected) is type(actual) and expected == actual
-    if isinstance(expected, int | float) and isinstance(actual, int | float):
-        return expected == actual
-    return type(expected) is type(actual) and expected == actual
 
 
 def check(expected: Any, actual: Any, mode: str = PARTIAL, what: str = "value") -> None:

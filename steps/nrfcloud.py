@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from behave import step, use_step_matcher
 
 from harness.run.context import StepContext
+from harness.targets.base import SPEC_ACCOUNT
 from mock_nrfcloud.guard import REDACTED, SECRET_HEADERS
 from mock_nrfcloud.rawhttp import RawHttpError, RawRequest, parse_raw_request, parse_raw_response
 
@@ -66,7 +67,7 @@ async def queue_response(ctx: StepContext, target: str) -> None:
     except RawHttpError as exc:
         raise ValueError(f"the raw HTTP response is invalid: {exc}") from None
     parts = urlsplit(url)
-    account = await ctx.target.account("nordic")
+    account = await ctx.target.account(SPEC_ACCOUNT)
     await ctx.target.mock.queue_raw(account.api_key, method.upper(), parts.path, raw,
                                     query=dict(parse_qsl(parts.query)) or None)
 
@@ -79,7 +80,7 @@ async def called_with(ctx: StepContext) -> None:
     except RawHttpError as exc:
         raise ValueError(f"the raw HTTP request is invalid: {exc}") from None
     target = ctx.target
-    accounts = target.accounts or [await target.account("nordic")]
+    accounts = target.accounts or [await target.account(SPEC_ACCOUNT)]
     entries: list[dict[str, Any]] = []
     for account in accounts:
         entries += await target.mock.find(account.api_key, method=expected.method,

@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
-from test_backend_support import (
+from support.backend import (
     ADMIN_TOKEN,
     Stack,
     assert_problem,
-    close_stack,
     eventually,
     job_details,
-    open_stack,
     receive_until,
     shadow_item,
 )
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.server import start_backend
 
 IDENTITY = "https://github.com/hello-nrfcloud/proto/deviceIdentity"
@@ -31,12 +28,8 @@ JOB = "https://github.com/hello-nrfcloud/proto/fota/job-execution"
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    s = await open_stack(max_body_bytes=100_000)
-    try:
-        yield s
-    finally:
-        await close_stack(s)
+def stack_options() -> dict[str, Any]:
+    return {"max_body_bytes": 100_000}
 
 
 def is_shadow(message: dict[str, Any]) -> bool:
@@ -393,7 +386,7 @@ async def test_bad_input_gets_4xx_problems_and_changes_nothing(stack: Stack) -> 
     jobs = await stack.http.get(stack.device_url(device_id, fingerprint, "fota/jobs"))
     assert (await jobs.json())["jobs"] == []
     assert await stack.nrf.find(account, method="POST", path="/v1/fota-jobs") == []
-    assert stack.backend.app[keys.SERVICES].store.jobs_of(device_id) == []
+    assert stack.backend.app[app_keys.SERVICES].store.jobs_of(device_id) == []
 
 
 async def test_the_backend_stops_with_open_websockets(stack: Stack) -> None:

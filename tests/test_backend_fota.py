@@ -6,22 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from test_backend_support import (
+from support.backend import (
     Stack,
     assert_problem,
-    close_stack,
     eventually,
     job_details,
-    open_stack,
     receive_until,
     shadow_item,
 )
 
-from reference_backend import keys
+from reference_backend import app_keys
 
 JOB = "https://github.com/hello-nrfcloud/proto/fota/job-execution"
 JOBS = "https://github.com/hello-nrfcloud/proto/fota/job-executions"
@@ -32,12 +29,8 @@ MODEM = "MODEM*ad48df2a*mfw_nrf91x1_2.0.2"
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    s = await open_stack(nrfcloud_timeout=0.5)
-    try:
-        yield s
-    finally:
-        await close_stack(s)
+def stack_options() -> dict[str, Any]:
+    return {"nrfcloud_timeout": 0.5}
 
 
 async def device_with_shadow(stack: Stack, **shadow: Any) -> tuple[str, str, str]:
@@ -174,7 +167,7 @@ async def test_multi_step_upgrade(stack: Stack) -> None:
     assert (await receive_until(ws, lambda m: m.get("id") == "job-2"))["status"] == "COMPLETED"
     await stack.shadow(account, shadow_item(device_id, 3, app="2.0.2"))
     await receive_until(ws, lambda m: m["@context"] == SHADOW)
-    store = stack.backend.app[keys.SERVICES].store
+    store = stack.backend.app[app_keys.SERVICES].store
     await eventually(lambda: _true(not store.awaiting_jobs()))
     assert len(await created_jobs(stack, account)) == 2
 
@@ -403,7 +396,7 @@ async def test_job_polling_recovers_and_ignores_404(stack: Stack) -> None:
     message = await receive_until(ws, lambda m: m["@context"] == JOB)
     assert message["status"] == "COMPLETED" and message["lastUpdatedAt"] == "t9"
     # a finished job is not polled any more
-    store = stack.backend.app[keys.SERVICES].store
+    store = stack.backend.app[app_keys.SERVICES].store
     assert store.unfinished_jobs() == []
 
 

@@ -5,10 +5,10 @@ a 403, not a 500."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from test_backend_support import Stack, assert_problem, close_stack, open_stack
+from support.backend import Stack, assert_problem
 
 from reference_backend.devices import is_fingerprint
 from reference_backend.fota.upgrade_path import InvalidRequest, validate_body
@@ -18,12 +18,8 @@ APP = "APP*1e29dfa3*v2.0.1"
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    s = await open_stack(max_body_bytes=100_000)
-    try:
-        yield s
-    finally:
-        await close_stack(s)
+def stack_options() -> dict[str, Any]:
+    return {"max_body_bytes": 100_000}
 
 
 def test_a_trailing_newline_is_no_fingerprint_or_upgrade_path_key() -> None:

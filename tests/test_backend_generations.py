@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
-from test_backend_support import (
+from support.backend import (
     ADMIN_TOKEN,
     Stack,
     assert_problem,
@@ -35,12 +34,8 @@ APP_2 = "APP*cd5412d9*v2.0.2"
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    s = await open_stack(nrfcloud_timeout=0.5)
-    try:
-        yield s
-    finally:
-        await close_stack(s)
+def stack_options() -> dict[str, Any]:
+    return {"nrfcloud_timeout": 0.5}
 
 
 def url(stack: Stack, base: str, device_id: str, fingerprint: str, rest: str) -> str:

@@ -12,18 +12,17 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from test_backend_support import (
+from support.backend import (
     Stack,
     assert_problem,
-    close_stack,
     eventually,
-    open_stack,
     shadow_item,
 )
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.history.store import ResourceHistory
-from reference_backend.jwt import DEVICE_JWT_CONTEXT, MapKeys
+from reference_backend.jwt import DEVICE_JWT_CONTEXT
+from reference_backend.server import ThirdParties
 from steps.jwt import random_public_device_id, sign_device_jwt
 
 HISTORY = "https://github.com/hello-nrfcloud/proto/lwm2m/object/history"
@@ -33,7 +32,9 @@ OTHER_KEY = ec.generate_private_key(ec.SECP521R1())
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
+async def map_api() -> AsyncIterator[str]:
+    """The map backend's API, serving the JWKS that holds KEY."""
+
     async def jwks(request: web.Request) -> web.Response:
         pem = KEY.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -47,20 +48,19 @@ async def stack() -> AsyncIterator[Stack]:
     runner = web.AppRunner(map_app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
-    s = await open_stack()
-    # the map API this test serves; the target sets BackendConfig.map_api_url instead
-    services = s.backend.app[keys.SERVICES]
-    services.map_keys = MapKeys(services.session,
-                                f"http://127.0.0.1:{runner.addresses[0][1]}/map/")
     try:
-        yield s
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/map/"
     finally:
-        await close_stack(s)
         await runner.cleanup()
 
 
+@pytest.fixture
+def stack_options(map_api: str) -> dict[str, Any]:
+    return {"third_parties": ThirdParties(map_api_url=map_api)}
+
+
 def history_of(stack: Stack) -> ResourceHistory:
-    return stack.backend.app[keys.SERVICES].history
+    return stack.backend.app[app_keys.SERVICES].history
 
 
 def token(device_id: str, key: ec.EllipticCurvePrivateKey = KEY, **more: Any) -> str:
@@ -143,7 +143,7 @@ async def test_hide_data_before_hides_older_rows(stack: Stack) -> None:
     now = int(time.time())
     for age in (100, 10):
         await history_of(stack).record(device_id, {"14202:1.0": {"0": {"1": age, "99": now - age}}})
-    device = stack.backend.app[keys.SERVICES].store.device(device_id)
+    device = stack.backend.app[app_keys.SERVICES].store.device(device_id)
     assert device is not None
     # the field the devices branch adds to Device; set here as POST .../hideDataBefore would
     device.hide_data_before = time.strftime(  # type: ignore[attr-defined]

@@ -4,80 +4,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import signal
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from test_backend_support import ADMIN_TOKEN, job_details, receive_until, shadow_item
+from support.backend import ADMIN_TOKEN, job_details, receive_until, shadow_item
+from support.processes import BACKEND, ServerProcess, run_module, started
 
 from mock_nrfcloud.client import MockClient
-from mock_nrfcloud.server import RunningMock, start_mock
-
-ROOT = Path(__file__).resolve().parent.parent
-LISTENING = re.compile(rb"listening on (http://\S+)")
+from mock_nrfcloud.server import RunningMock
 
 
-class Backend:
-    def __init__(self, process: asyncio.subprocess.Process, url: str) -> None:
-        self.process = process
-        self.url = url
-        self.ws_url = url.replace("http://", "ws://") + "/ws"
-
-
-async def spawn(*args: str) -> Backend:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "reference_backend",
-        "--port",
-        "0",
-        "--log-level",
-        "WARNING",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    try:
-        while True:
-            line = await asyncio.wait_for(process.stdout.readline(), 15)
-            if not line:
-                stderr = await process.stderr.read() if process.stderr else b""
-                raise AssertionError(f"backend did not start: {stderr.decode()}")
-            if match := LISTENING.search(line):
-                return Backend(process, match.group(1).decode())
-    except BaseException:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        raise
-
-
-async def kill(backend: Backend) -> None:
-    if backend.process.returncode is None:
-        backend.process.kill()
-    await asyncio.wait_for(backend.process.wait(), 10)
-
-
-@pytest.fixture
-async def mock() -> AsyncIterator[RunningMock]:
-    m = await start_mock()
-    try:
-        yield m
-    finally:
-        await m.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-        yield session
+async def spawn(*args: str) -> ServerProcess:
+    return await started(BACKEND, "--log-level", "WARNING", *args)
 
 
 async def test_state_survives_kill_9(
@@ -124,7 +64,7 @@ async def _kill_9_and_restart(
         response = await http.post(url, json={"upgradePath": {"2.0.0": "APP*1e29dfa3*v2.0.1"}})
         assert response.status == 201
     finally:
-        await kill(backend)  # SIGKILL: no shutdown code runs
+        backend.kill9()  # no shutdown code runs
 
     backend = await spawn(*options)
     try:
@@ -147,7 +87,7 @@ async def _kill_9_and_restart(
         assert message["status"] == "COMPLETED"
         await ws.close()
     finally:
-        await kill(backend)
+        backend.kill9()
 
 
 async def test_load_and_ctrl_c(
@@ -186,36 +126,23 @@ async def test_load_and_ctrl_c(
         # no admin API without --admin-token
         response = await http.post(f"{backend.url}/__admin/devices", json={"model": "X"})
         assert response.status == 404
-        backend.process.send_signal(signal.SIGINT)
-        assert await asyncio.wait_for(backend.process.wait(), 10) == 0
-        assert backend.process.stderr is not None
-        assert b"Traceback" not in await backend.process.stderr.read()
+        code, _, stderr = await asyncio.to_thread(backend.stop, signal.SIGINT)
+        assert code == 0
+        assert "Traceback" not in stderr
     finally:
-        await kill(backend)
+        backend.kill9()
         await nrf.close()
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--load", "/nonexistent/devices.yaml"), b"cannot be read"),
-        (("--shadow-interval", "0"), b"greater than 0"),
-        (("--nrfcloud", "not a url"), b"http(s) URL"),
+        (("--load", "/nonexistent/devices.yaml"), "cannot be read"),
+        (("--shadow-interval", "0"), "greater than 0"),
+        (("--nrfcloud", "not a url"), "http(s) URL"),
     ],
 )
-async def test_start_up_errors(args: tuple[str, ...], message: bytes) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "reference_backend",
-        "--port",
-        "0",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ},
-    )
-    _, stderr = await asyncio.wait_for(process.communicate(), 15)
-    assert process.returncode == 2
-    assert message in stderr and b"Traceback" not in stderr
+def test_start_up_errors(args: tuple[str, ...], message: str) -> None:
+    result = run_module(BACKEND, "--port", "0", *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr

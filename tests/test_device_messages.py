@@ -6,17 +6,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import web
-from test_backend_support import (
+from support.backend import (
     Stack,
     assert_problem,
-    close_stack,
     eventually,
-    open_stack,
     receive_until,
     shadow_item,
 )
@@ -33,13 +30,6 @@ SHADOW = "https://github.com/hello-nrfcloud/proto/shadow"
 IDENTITY = "https://github.com/hello-nrfcloud/proto/deviceIdentity"
 
 
-@pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    s = await open_stack()
-    try:
-        yield s
-    finally:
-        await close_stack(s)
 
 
 def senml(value: float, ts: int = 1700000000) -> list[dict[str, Any]]:

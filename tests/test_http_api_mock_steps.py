@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
 import aiohttp
@@ -13,7 +12,7 @@ import pytest
 
 from mock_nrfcloud.client import MockClient
 from mock_nrfcloud.rawhttp import parse_raw_request
-from mock_nrfcloud.server import RunningMock, start_mock
+from mock_nrfcloud.server import RunningMock
 from steps import http_api_mock
 from steps.http_api_mock import request_difference
 from steps.matching import MatchFailure
@@ -27,15 +26,6 @@ content-type: application/json; charset=utf-8
 
 {"summary": "New feedback", "sections": [{"text": "%s"}]}
 """
-
-
-@pytest.fixture
-async def mock() -> AsyncIterator[RunningMock]:
-    running = await start_mock()
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 def run_context(mock: RunningMock, client: MockClient, text: str) -> SimpleNamespace:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -14,7 +15,6 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from test_backend_support import within
 
 from reference_backend.jwt import (
     DEVICE_JWT_CONTEXT,
@@ -202,7 +202,9 @@ async def test_keys_are_fetched_again_for_an_unknown_key_id(
     async with aiohttp.ClientSession() as session:
         keys = MapKeys(session, map_api["url"], clock=lambda: NOW)
         with pytest.raises(InvalidJWT, match="No public key found"):
-            await within(5, keys.verify(sign_device_jwt(corpus_key, KID, payload(), NOW)))
+            await asyncio.wait_for(
+                keys.verify(sign_device_jwt(corpus_key, KID, payload(), NOW)), 5
+            )
         assert map_api["calls"] == 1
         map_api["jwks"] = jwks((KID, corpus_key))
         claims = await keys.verify(sign_device_jwt(corpus_key, KID, payload(), NOW))

@@ -8,60 +8,35 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from support.processes import BACKEND, EXAMPLE, MOCK, ServerProcess, started
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "mock_nrfcloud" / "data" / "example.yaml"
-LISTENING = re.compile(rb"listening on (http://\S+)")
 PROTO = "https://github.com/hello-nrfcloud/proto/"
 # the README's intervals for the local stack
 README_INTERVALS = ("--shadow-interval", "1", "--job-interval", "1")
 
 
-async def spawn(module: str, *args: str) -> tuple[asyncio.subprocess.Process, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, "--port", "0", *args,
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    assert process.stdout is not None
-    try:
-        while True:
-            line = await asyncio.wait_for(process.stdout.readline(), 15)
-            if not line:
-                raise AssertionError(f"{module} did not start")
-            if match := LISTENING.search(line):
-                return process, match.group(1).decode()
-    except BaseException:
-        process.kill()
-        await process.wait()
-        raise
-
-
 @pytest.fixture
-async def stack() -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
-    processes = []
+async def local_stack() -> AsyncIterator[tuple[str, aiohttp.ClientSession]]:
+    """The README's local stack as processes: the backend's URL and an HTTP client."""
+    processes: list[ServerProcess] = []
     try:
-        mock, mock_url = await spawn("mock_nrfcloud", "--load", str(EXAMPLE))
+        mock = await started(MOCK, "--load", str(EXAMPLE))
         processes.append(mock)
-        backend, url = await spawn(
-            "reference_backend", "--nrfcloud", mock_url, "--load", str(EXAMPLE),
+        backend = await started(
+            BACKEND, "--nrfcloud", mock.url, "--load", str(EXAMPLE),
             "--log-level", "WARNING", *README_INTERVALS,
         )  # fmt: skip
         processes.append(backend)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
-            yield url, http
+            yield backend.url, http
     finally:
-        for process in processes:
-            if process.returncode is None:
-                process.terminate()
-            await asyncio.wait_for(process.wait(), 10)
+        for process in reversed(processes):
+            await asyncio.to_thread(process.stop)
 
 
 async def next_message(ws: aiohttp.ClientWebSocketResponse, wanted: Any) -> dict[str, Any]:
@@ -142,7 +117,7 @@ async def three_updates_root(url: str, http: aiohttp.ClientSession) -> None:
 
 
 async def test_three_updates_in_a_row_on_the_example_stack(
-    stack: tuple[str, aiohttp.ClientSession],
+    local_stack: tuple[str, aiohttp.ClientSession],
 ) -> None:
-    url, http = stack
+    url, http = local_stack
     await asyncio.gather(three_updates_2024_04_17(url, http), three_updates_root(url, http))

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
-from support.mock_servers import EXAMPLE, ROOT, mock_process
+from support.processes import EXAMPLE, MOCK, run_module, server_process
 
 from mock_nrfcloud.client import MockClient
 
 
 async def test_serves_and_stops_cleanly_on_ctrl_c() -> None:
-    with mock_process("--load", str(EXAMPLE)) as (process, url):
+    with server_process(MOCK, "--load", str(EXAMPLE)) as server:
+        url = server.url
         assert url.startswith("http://127.0.0.1:")
         async with asyncio.timeout(10), aiohttp.ClientSession() as http:
             async with http.get(f"{url}/v1/firmwares") as response:
@@ -29,10 +27,9 @@ async def test_serves_and_stops_cleanly_on_ctrl_c() -> None:
             # An open live stream must not hold the shutdown up.
             stream = await http.get(f"{url}/__admin/requests/stream")
             await stream.content.readline()
-            process.send_signal(signal.SIGINT)
-            stdout, stderr = process.communicate(timeout=10)
+            code, stdout, stderr = server.stop(signal.SIGINT)
             stream.release()
-    assert process.returncode == 0, stderr
+    assert code == 0, stderr
     assert "stopped" in stdout
     assert "Traceback" not in stderr
 
@@ -40,29 +37,20 @@ async def test_serves_and_stops_cleanly_on_ctrl_c() -> None:
 def test_a_bad_load_file_is_refused_naming_file_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("responses:\n  - method: GET\n    path: /v1/x\n  - method: GET\n    path: x\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "mock_nrfcloud", "--port", "0", "--load", str(bad)],
-        cwd=ROOT, capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
+    result = run_module(MOCK, "--port", "0", "--load", str(bad))
     assert result.returncode == 2
     assert f"{bad}: responses[1].path: " in result.stderr
     assert "Traceback" not in result.stderr
 
     broken = tmp_path / "broken.json"
     broken.write_text('{"responses": [}')
-    result = subprocess.run(
-        [sys.executable, "-m", "mock_nrfcloud", "--load", str(broken)],
-        cwd=ROOT, capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
+    result = run_module(MOCK, "--load", str(broken))
     assert result.returncode == 2
     assert "line 1 column 16" in result.stderr
 
 
 def test_help_lists_the_options() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mock_nrfcloud", "--help"],
-        cwd=ROOT, capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
+    result = run_module(MOCK, "--help")
     assert result.returncode == 0
     for option in ("--host", "--port", "--load", "--state", "--require-auth", "--no-cors",
                    "--journal-limit"):  # fmt: skip
@@ -71,7 +59,8 @@ def test_help_lists_the_options() -> None:
 
 async def test_state_survives_kill_minus_9(tmp_path: Path) -> None:
     state = tmp_path / "mock.sqlite"
-    with mock_process("--state", str(state)) as (process, url):
+    with server_process(MOCK, "--state", str(state)) as server:
+        url = server.url
         async with asyncio.timeout(15), MockClient(url) as admin, aiohttp.ClientSession() as http:
             twice = await admin.queue(
                 "nordic", "POST", "/v1/fota-jobs", body={"jobId": "a"}, times=2
@@ -92,10 +81,10 @@ async def test_state_survives_kill_minus_9(tmp_path: Path) -> None:
                 f"{url}/v1/account", headers={"Authorization": "Bearer other"}
             ) as r:
                 assert r.status == 200
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        server.kill9()
 
-    with mock_process("--state", str(state)) as (_, url):
+    with server_process(MOCK, "--state", str(state)) as server:
+        url = server.url
         async with asyncio.timeout(15), MockClient(url) as admin, aiohttp.ClientSession() as http:
             pending = {r["id"]: r for r in await admin.responses("nordic")}
             assert set(pending) == {twice, kept}
@@ -122,10 +111,7 @@ async def test_state_survives_kill_minus_9(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("argument", [["--journal-limit", "-1"], ["--port", "70000"]])
 def test_bad_arguments_are_refused(argument: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mock_nrfcloud", *argument],
-        cwd=ROOT, capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
+    result = run_module(MOCK, *argument)
     assert result.returncode == 2
     assert argument[0] in result.stderr
 
@@ -133,10 +119,7 @@ def test_bad_arguments_are_refused(argument: list[str]) -> None:
 def test_a_state_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "state.sqlite"
     state.write_text("this is not a database, " * 20)
-    result = subprocess.run(
-        [sys.executable, "-m", "mock_nrfcloud", "--port", "0", "--state", str(state)],
-        cwd=ROOT, capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
+    result = run_module(MOCK, "--port", "0", "--state", str(state))
     assert result.returncode == 2
     assert f"cannot use the state file {state}" in result.stderr
     assert "Traceback" not in result.stderr

@@ -8,13 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
-from support.mock_servers import ROOT, mock_process
+from support.processes import MOCK, run_module, server_process
 
 from mock_nrfcloud.client import MockAdminError, MockClient
 from mock_nrfcloud.server import start_mock
@@ -25,7 +23,8 @@ BURST = 400
 async def test_every_answered_call_survives_kill_minus_9_during_a_burst(tmp_path: Path) -> None:
     state = tmp_path / "mock.sqlite"
     answered: set[str] = set()
-    with mock_process("--state", str(state)) as (process, url):
+    with server_process(MOCK, "--state", str(state)) as server:
+        url = server.url
         async with (
             asyncio.timeout(30),
             MockClient(url) as admin,
@@ -55,11 +54,11 @@ async def test_every_answered_call_survives_kill_minus_9_during_a_burst(tmp_path
             calls += [asyncio.create_task(queue(n)) for n in range(BURST // 4)]
             while len(answered) < BURST // 2:
                 await asyncio.sleep(0.001)
-            process.kill()
+            server.kill9()
             await asyncio.gather(*calls)
-        process.wait(timeout=10)
     assert len(answered) >= BURST // 2
-    with mock_process("--state", str(state)) as (_, url):
+    with server_process(MOCK, "--state", str(state)) as server:
+        url = server.url
         async with asyncio.timeout(15), MockClient(url) as admin:
             journaled = {e["query"]["n"] for e in await admin.requests("k")}
             kept = {r["id"] for r in await admin.responses("q")}
@@ -69,11 +68,8 @@ async def test_every_answered_call_survives_kill_minus_9_during_a_burst(tmp_path
 
 def test_a_second_process_on_the_same_state_file_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "mock.sqlite"
-    with mock_process("--state", str(state)):
-        result = subprocess.run(
-            [sys.executable, "-m", "mock_nrfcloud", "--port", "0", "--state", str(state)],
-            cwd=ROOT, capture_output=True, text=True, timeout=20,
-        )  # fmt: skip
+    with server_process(MOCK, "--state", str(state)):
+        result = run_module(MOCK, "--port", "0", "--state", str(state))
     assert result.returncode == 2
     assert f"the state file {state} is in use by another process" in result.stderr
     assert "Traceback" not in result.stderr
@@ -81,16 +77,14 @@ def test_a_second_process_on_the_same_state_file_is_refused(tmp_path: Path) -> N
 
 def test_a_damaged_row_is_named_at_start(tmp_path: Path) -> None:
     state = tmp_path / "mock.sqlite"
-    with mock_process("--state", str(state)) as (_, url):
+    with server_process(MOCK, "--state", str(state)) as server:
+        url = server.url
         asyncio.run(_one_call(url))
     db = sqlite3.connect(state)
     db.execute("UPDATE journal SET data = '{not json' WHERE id = 1")
     db.commit()
     db.close()
-    result = subprocess.run(
-        [sys.executable, "-m", "mock_nrfcloud", "--port", "0", "--state", str(state)],
-        cwd=ROOT, capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
+    result = run_module(MOCK, "--port", "0", "--state", str(state))
     assert result.returncode == 2
     assert "row 1 of table journal is damaged" in result.stderr
     assert "Traceback" not in result.stderr
@@ -108,10 +102,7 @@ def test_a_lock_held_at_start_is_a_clear_error(tmp_path: Path) -> None:
     holder.execute("CREATE TABLE IF NOT EXISTS responses (id TEXT)")
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "mock_nrfcloud", "--port", "0", "--state", str(state)],
-            cwd=ROOT, capture_output=True, text=True, timeout=20,
-        )  # fmt: skip
+        result = run_module(MOCK, "--port", "0", "--state", str(state))
     finally:
         holder.close()
     assert result.returncode == 2
@@ -145,16 +136,14 @@ async def test_a_lock_held_while_serving_is_a_503_not_a_freeze_or_500(tmp_path: 
 @pytest.mark.parametrize("table", ["responses"])
 def test_a_damaged_response_row_is_named_at_start(tmp_path: Path, table: str) -> None:
     state = tmp_path / "mock.sqlite"
-    with mock_process("--state", str(state)) as (_, url):
+    with server_process(MOCK, "--state", str(state)) as server:
+        url = server.url
         asyncio.run(_queue(url))
     db = sqlite3.connect(state)
     db.execute("UPDATE responses SET spec = '{\"method\": 1}'")
     db.commit()
     db.close()
-    result = subprocess.run(
-        [sys.executable, "-m", "mock_nrfcloud", "--port", "0", "--state", str(state)],
-        cwd=ROOT, capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
+    result = run_module(MOCK, "--port", "0", "--state", str(state))
     assert result.returncode == 2
     assert f"of table {table} is damaged" in result.stderr
     assert "Traceback" not in result.stderr
@@ -167,18 +156,12 @@ async def _queue(url: str) -> None:
 
 @pytest.mark.parametrize("argument", [["--journal-max-mb", "0"], ["--idle-account-s", "-1"]])
 def test_bad_bounds_are_refused(argument: list[str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mock_nrfcloud", *argument],
-        cwd=ROOT, capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
+    result = run_module(MOCK, *argument)
     assert result.returncode == 2
     assert argument[0] in result.stderr
 
 
 def test_help_lists_the_new_options() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mock_nrfcloud", "--help"],
-        cwd=ROOT, capture_output=True, text=True, timeout=20,
-    )  # fmt: skip
+    result = run_module(MOCK, "--help")
     for option in ("--allowed-host", "--admin-origin", "--journal-max-mb", "--idle-account-s"):
         assert option in result.stdout

@@ -8,37 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from support.mock_servers import bearer
 
 from mock_nrfcloud.client import MockClient
 from mock_nrfcloud.server import RunningMock, start_mock
-
-
-@pytest.fixture
-async def mock() -> AsyncIterator[RunningMock]:
-    running = await start_mock()
-    yield running
-    await running.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
-        yield session
-
-
-@pytest.fixture
-async def admin(mock: RunningMock, http: aiohttp.ClientSession) -> MockClient:
-    return MockClient(mock.url, http)
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
 
 # -- Host: DNS rebinding ---------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from mock_nrfcloud.matching import (
     json_equal,
     normalize_path,
 )
-from mock_nrfcloud.problems import ProblemError
+from mock_nrfcloud.problems import Problem
 from mock_nrfcloud.store import Store
 from mock_nrfcloud.validation import parse_response_spec
 
@@ -272,17 +272,17 @@ def test_reset_returns_to_the_loaded_responses() -> None:
     ],
 )
 def test_bad_response_specs_name_the_field(fields: dict[str, Any], field: str) -> None:
-    with pytest.raises(ProblemError) as caught:
+    with pytest.raises(Problem) as caught:
         spec(**fields)
     assert caught.value.status == 400
     assert caught.value.field == field
 
 
 def test_required_fields() -> None:
-    with pytest.raises(ProblemError) as caught:
+    with pytest.raises(Problem) as caught:
         parse_response_spec({"path": "/v1/x"})
     assert caught.value.field == "method"
-    with pytest.raises(ProblemError) as caught:
+    with pytest.raises(Problem) as caught:
         parse_response_spec({"method": "GET"}, prefix="responses[2].")
     assert caught.value.field == "responses[2].path"
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import pytest
+from support.mock_servers import bearer
+from support.processes import EXAMPLE
 
 from mock_nrfcloud.client import MockAdminError, MockClient
 from mock_nrfcloud.server import RunningMock, start_mock
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "mock_nrfcloud" / "data" / "example.yaml"
 
 FOTA_JOB_RESPONSE = """HTTP/1.1 200 OK
 Content-Type: application/json
@@ -40,28 +39,6 @@ def bounded(seconds: float) -> Callable[..., Any]:
         return run
 
     return decorate
-
-
-@pytest.fixture
-async def mock() -> AsyncIterator[RunningMock]:
-    running = await start_mock()
-    yield running
-    await running.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
-        yield session
-
-
-@pytest.fixture
-async def admin(mock: RunningMock, http: aiohttp.ClientSession) -> MockClient:
-    return MockClient(mock.url, http)
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
 
 
 # -- as a new user would --------------------------------------------------------------

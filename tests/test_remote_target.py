@@ -2,47 +2,26 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-LISTENING = re.compile(r"listening on (http://\S+)")
-
-
-def start(*args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", *args, "--port", "0"], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if m := LISTENING.search(line):
-            # keep reading what it logs, so a full pipe never blocks the server
-            threading.Thread(target=proc.stdout.read, daemon=True).start()
-            return proc, m.group(1)
-    proc.wait()
-    raise AssertionError(f"{args[0]} did not start")
+from support.processes import BACKEND, MOCK, ROOT, server_process
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[tuple[str, str]]:
-    mock, mock_url = start("mock_nrfcloud")
-    try:
-        backend, api_url = start("reference_backend", "--nrfcloud", mock_url, "--admin-token",
-                                 "s3cret", "--shadow-interval", "0.2", "--job-interval", "0.2",
-                                 "--log-level", "WARNING")
+def remote_stack() -> Iterator[tuple[str, str]]:
+    """A mock and a backend started by hand: the backend's URL and the mock's."""
+    with server_process(MOCK) as mock, server_process(
+        BACKEND, "--nrfcloud", mock.url, "--admin-token", "s3cret", "--shadow-interval", "0.2",
+        "--job-interval", "0.2", "--log-level", "WARNING",
+    ) as backend:  # fmt: skip
         try:
-            yield api_url, mock_url
+            yield backend.url, mock.url
         finally:
-            backend.terminate()
-            backend.wait(10)
-    finally:
-        mock.terminate()
-        mock.wait(10)
+            backend.stop()
+            mock.stop()
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -50,8 +29,8 @@ def run(*args: str) -> subprocess.CompletedProcess:
                           text=True, capture_output=True, timeout=120)
 
 
-def test_specs_pass_against_a_hand_started_stack(stack, tmp_path):
-    api_url, mock_url = stack
+def test_specs_pass_against_a_hand_started_stack(remote_stack, tmp_path):
+    api_url, mock_url = remote_stack
     config = tmp_path / "remote.yaml"
     config.write_text(f"api_url: {api_url}\nmock_url: {mock_url}\nadmin_token: s3cret\n")
     done = run("specs/FOTA.feature.md", "tests/specs/vars", "--var", "greeting=hello world",
@@ -59,8 +38,8 @@ def test_specs_pass_against_a_hand_started_stack(stack, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr  # vars: VERSION from /health
 
 
-def test_an_admin_token_refusal_is_exit_3_with_the_url(stack, tmp_path):
-    api_url, mock_url = stack
+def test_an_admin_token_refusal_is_exit_3_with_the_url(remote_stack, tmp_path):
+    api_url, mock_url = remote_stack
     reports = tmp_path / "reports"
     for token in ("wrong", ""):
         done = run("specs/FOTA.feature.md", "--target", "remote", "--api-url", api_url,

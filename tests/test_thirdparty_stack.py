@@ -5,23 +5,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
-import aiohttp
 import pytest
-from test_backend_support import (
-    ADMIN_TOKEN,
+from support.backend import (
     Stack,
     assert_problem,
     eventually,
     receive_until,
 )
 
-from mock_nrfcloud.client import MockClient
-from mock_nrfcloud.server import start_mock
-from reference_backend import keys
-from reference_backend.server import ThirdParties, start_backend
+from reference_backend import app_keys
+from reference_backend.server import ThirdParties
 
 UPDATE = "https://github.com/hello-nrfcloud/proto/lwm2m/object/update"
 SHADOW = "https://github.com/hello-nrfcloud/proto/shadow"
@@ -35,20 +31,9 @@ def iso(ts: float) -> str:
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
-    mock = await start_mock()
-    backend = await start_backend(
-        admin_token=ADMIN_TOKEN, shadow_interval=0.05, job_interval=0.05, nrfcloud_timeout=1.0,
-        third_parties=ThirdParties.on_mock(mock.url, 0.05))
-    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-    s = Stack(mock, MockClient(mock.url), backend, http)
-    try:
-        yield s
-    finally:
-        await http.close()
-        await backend.stop()
-        await s.nrf.close()
-        await mock.stop()
+def stack_options() -> dict[str, Any]:
+    # Every third party on the mock, polled as fast as the specs' embedded target does.
+    return {"third_parties": lambda mock_url: ThirdParties.on_mock(mock_url, 0.05)}
 
 
 # -- the mock's hosts -----------------------------------------------------------------
@@ -208,7 +193,7 @@ async def test_location_pages_are_followed_sent_kept_and_trailed(stack: Stack) -
     assert body["query"]["binIntervalMinutes"] == 15
     assert [(p["0"], p["6"]) for p in body["partialInstances"]] == [(63.4001, "mixed")]
     # hideDataBefore (stored by the devices helper's route) hides what came before it
-    device = stack.backend.app[keys.SERVICES].store.device(device_id)
+    device = stack.backend.app[app_keys.SERVICES].store.device(device_id)
     device.hide_data_before = iso(now - 10)
     status, body = await get("")
     assert [p["0"] for p in body["partialInstances"]] == [63.4002]

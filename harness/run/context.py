@@ -12,33 +12,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import expressions
-from ..events import Attachment, EventBus, Log
-from ..spec.model import Step, Table
-from ..targets.base import TargetRun
+from harness import expressions
+from harness.events import Attachment, EventBus, Log
+from harness.run.resolve import ResolvedStep
+from harness.spec.model import Table
+from harness.targets.base import TargetRun
 
 if TYPE_CHECKING:
     import aiohttp
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ResolvedStep:
-    """A step as it runs: placeholders in title, code block and table resolved."""
-    source: Step
-    text: str
-    code: str | None
-    language: str | None
-    table: Table | None
-
-    @property
-    def keyword(self) -> str:
-        return self.source.keyword
-
-    @property
-    def kind(self) -> str:
-        return self.source.kind
 
 
 @dataclass
@@ -126,11 +109,14 @@ class StepContext:
 
     @property
     def text(self) -> str | None:
-        """The attached code block, placeholders resolved."""
+        """The attached code block, placeholders resolved. Named `text` because behave
+        calls a step's attached block (its docstring) `context.text`, and step modules
+        written for behave read it there; it is the code block, not the step's title."""
         return self.step.code
 
     @property
     def table(self) -> Table | None:
+        """The attached table, placeholders resolved (behave's `context.table`)."""
         return self.step.table
 
     @property

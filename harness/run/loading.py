@@ -19,7 +19,7 @@ from types import ModuleType
 
 BUILTIN = "steps"
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / BUILTIN
-BUILTIN_LIBRARY = "<built-in steps>"  # what the registry loads by default
+BUILTIN_LIBRARY = "<built-in steps>"  # what the command line always loads (cli.py)
 
 
 class StepLoadError(Exception):

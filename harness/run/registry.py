@@ -17,13 +17,12 @@ from typing import Any
 from behave import step_registry
 from behave.matchers import Matcher
 
-from ..spec.model import Step
-from .loading import BUILTIN_LIBRARY, StepLoadError, load_module  # noqa: F401  (StepLoadError: re-exported)
+from harness.run.loading import StepLoadError, load_module  # noqa: F401  (StepLoadError: re-exported)
+from harness.spec.model import Step
 
 # Which definitions a step of each effective kind may use (Soon steps are assertions).
 DEFINITION_TYPES = {"given": ("given", "step"), "when": ("when", "step"),
                     "then": ("then", "step"), "soon": ("then", "step")}
-DEFAULT_STEP_MODULES = (BUILTIN_LIBRARY,)
 
 
 @dataclass
@@ -59,8 +58,9 @@ class StepRegistry:
         self._defined: dict[tuple[str, str], list[Matcher]] = {}
         self._matches: dict[tuple[str, str], StepMatch] = {}
 
-    def load(self, modules: list[str] | tuple[str, ...] = DEFAULT_STEP_MODULES) -> None:
-        """Import step modules: a dotted name, a `.py` file or a folder (loading.py)."""
+    def load(self, modules: list[str] | tuple[str, ...]) -> None:
+        """Import step modules: a dotted name, a `.py` file or a folder (loading.py); which
+        ones is the command line's to say (harness/cli.py `DEFAULT_STEP_MODULES`)."""
         self._defined.clear()  # new definitions: what matched before may not now
         self._matches.clear()
         for name in modules:

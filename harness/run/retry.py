@@ -13,10 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..spec.retry import split_after_retries
-
-__all__ = ["MIN_DELAY", "RetryPolicy", "split_after_retries"]
-
 # Seconds: the least wait between attempts, whatever the settings say. A zero delay
 # would spin the loop, starve every other feature run, and record attempts unbounded.
 MIN_DELAY = 0.001

@@ -12,9 +12,9 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import expressions
-from ..api_version import feature_api_version
-from ..events import (
+from harness import expressions
+from harness.api_version import feature_api_version
+from harness.events import (
     Attachment,
     EventBus,
     FeatureRunFinished,
@@ -27,14 +27,14 @@ from ..events import (
     StepFinished,
     worst,
 )
-from ..hooks import Hooks
-from ..plan import Execution, FeatureRun, Plan, PlannedStep, counts_as_scenario
-from ..spec.model import Step, Table
-from ..targets.base import Target, TargetError
-from . import blocking
-from .context import FeatureRunState, ResolvedStep, StepContext
-from .registry import Ambiguous, StepRegistry, Undefined
-from .retry import RetryPolicy
+from harness.hooks import Hooks
+from harness.plan import Execution, FeatureRun, Plan, PlannedStep, counts_as_scenario
+from harness.run import blocking
+from harness.run.context import FeatureRunState, StepContext
+from harness.run.registry import Ambiguous, StepRegistry, Undefined
+from harness.run.resolve import ResolvedStep, resolve_step, unresolved
+from harness.run.retry import RetryPolicy
+from harness.targets.base import Target, TargetError
 
 
 @dataclass
@@ -358,7 +358,7 @@ class Runner:
         if hooks and self.hooks.has("after_step"):
             # Once per step, whatever the outcome, with the final status (as in behave).
             if ctx is None:
-                ctx = StepContext(state, resolved or _unresolved(step), step_id, attempt)
+                ctx = StepContext(state, resolved or unresolved(step), step_id, attempt)
             try:
                 await self.hooks.call("after_step", ctx, status)
             except Exception as exc:
@@ -402,39 +402,6 @@ class Runner:
         result = blocking.call(match.func, [ctx, *match.args], match.kwargs, max(limit, 0.001))
         if asyncio.iscoroutine(result):
             await asyncio.wait_for(result, self.settings.step_timeout)
-
-
-def _unresolved(step: Step) -> ResolvedStep:
-    """The step as written, for an after_step hook when resolving it failed."""
-    return ResolvedStep(source=step, text=step.text,
-                        code=step.code.text if step.code else None,
-                        language=step.code.language if step.code else None, table=step.table)
-
-
-def resolve_step(step: Step, text: str, values: dict[str, Any], row: dict[str, str] | None,
-                 variant: dict[str, Any] | None, path: str = "") -> ResolvedStep:
-    """Replace `<...>` placeholders, then `${...}`, in title, code block and table.
-
-    A `json` code block must be JSON once resolved: else an ExpressionError with the
-    spec's `path:line`, so the step fails saying where (not with a step's traceback)."""
-    angle: dict[str, Any] = {"variant": variant or {}, **(row or {})}
-    data = {**values, **row} if row else values
-
-    def sub(value: str, json_strings: bool = False) -> str:
-        return expressions.substitute(expressions.replace_angle(value, angle), data,
-                                      json_strings=json_strings)
-
-    code = step.code
-    table = step.table
-    code_text = sub(code.text, json_strings=code.language == "json") if code else None
-    if code is not None and code.language == "json":
-        expressions.check_json(code_text, path or "<spec>", code.line)
-    return ResolvedStep(
-        source=step, text=sub(text),
-        code=code_text,
-        language=code.language if code else None,
-        table=Table(header=table.header, rows=[[sub(c) for c in r] for r in table.rows],
-                    line=table.line) if table else None)
 
 
 def _step_error(exc: BaseException) -> StepError:

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from .errors import SpecError
+from harness.spec.errors import SpecError
 
 # libyaml's loader when the platform has it: several times faster than pure Python.
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -10,9 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
-# Effective step kinds; `And`/`But` inherit the kind of the step before.
-STEP_KINDS = ("given", "when", "then", "soon")
-
 
 @dataclass
 class CodeBlock:
@@ -38,7 +35,7 @@ class Table:
 @dataclass
 class Step:
     keyword: str  # as written: Given, When, Then, And, But, Soon
-    kind: str  # effective kind, one of STEP_KINDS
+    kind: str  # effective kind: given, when, then or soon (`And`/`But` take the one before)
     text: str  # wrapped lines joined by single spaces
     line: int
     code: CodeBlock | None = None

@@ -11,12 +11,12 @@ import difflib
 import re
 from pathlib import Path
 
-from .blocks import Block, split_blocks
-from .errors import SpecError, SpecErrors
-from .frontmatter import parse_front_matter
-from .model import CodeBlock, Examples, Feature, Rule, Scenario, Step, Table
-from .retry import TAG as RETRY_TAG
-from .retry import parse_retry_tag, split_after_retries
+from harness.spec.blocks import Block, split_blocks
+from harness.spec.errors import SpecError, SpecErrors
+from harness.spec.frontmatter import parse_front_matter
+from harness.spec.model import CodeBlock, Examples, Feature, Rule, Scenario, Step, Table
+from harness.spec.retry import TAG as RETRY_TAG
+from harness.spec.retry import parse_retry_tag, split_after_retries
 
 STEP_KEYWORDS = {"Given": "given", "When": "when", "Then": "then", "Soon": "soon",
                  "And": None, "But": None}

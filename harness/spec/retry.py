@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .frontmatter import RETRY_KEYS, check_retry
+from harness.spec.frontmatter import RETRY_KEYS, check_retry
 
 _AFTER_RETRIES = re.compile(r"\s+after (\d+) retries$")
 TAG = "retry:"

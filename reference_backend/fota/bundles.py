@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.contexts import FOTA_BUNDLE, FOTA_BUNDLES
 from reference_backend.devices import device_for_request
 from reference_backend.nrfcloud import NrfCloudError
@@ -40,7 +40,7 @@ def bundles_document(device_id: str, firmwares: list[dict[str, Any]]) -> dict[st
 
 
 async def list_bundles(request: web.Request) -> web.Response:
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = device_for_request(services.store, request)
     account = services.store.account(device.account)
     if account is None:

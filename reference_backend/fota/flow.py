@@ -10,7 +10,7 @@ from typing import Any
 from reference_backend.contexts import FOTA_JOB
 from reference_backend.fota.upgrade_path import BUNDLE_PATTERN, MAX_ENTRIES, MAX_LENGTH
 from reference_backend.fota.versions import is_valid_key, key_matches, parse_version
-from reference_backend.shadow.lwm2m import ShadowSide
+from reference_backend.lwm2m_types import ShadowSide
 
 NEW, IN_PROGRESS, SUCCEEDED, FAILED = "NEW", "IN_PROGRESS", "SUCCEEDED", "FAILED"
 RUNNING = frozenset({NEW, IN_PROGRESS})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.body import read_json
 from reference_backend.devices import device_for_request
 from reference_backend.fota.flow import FlowProblem, fota_job, validate_request
@@ -13,7 +13,7 @@ from reference_backend.problems import Problem
 
 
 async def create_job(request: web.Request) -> web.Response:
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = device_for_request(services.store, request)
     # the URL's target is not used: the bundle types decide (as in the real backend)
     try:
@@ -25,13 +25,13 @@ async def create_job(request: web.Request) -> web.Response:
 
 
 async def list_jobs(request: web.Request) -> web.Response:
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = device_for_request(services.store, request)
     return web.json_response(services.fota_flow.jobs(device), headers={"Cache-Control": "no-store"})
 
 
 async def abort_job(request: web.Request) -> web.Response:
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = device_for_request(services.store, request)
     await services.fota_flow.abort(device, request.match_info["jobId"])
     return web.Response(status=202)

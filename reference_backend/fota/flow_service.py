@@ -38,9 +38,9 @@ from reference_backend.fota.flow import (
     reported_raw_version,
 )
 from reference_backend.hub import Hub
+from reference_backend.lwm2m_types import ShadowSide
 from reference_backend.nrfcloud import NrfCloud, NrfCloudError
 from reference_backend.problems import Problem, bad_gateway, bad_request, conflict, forbidden
-from reference_backend.shadow.lwm2m import ShadowSide
 from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Account, Device, Store
 from reference_backend.tasks import Background

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.body import read_json
 from reference_backend.devices import device_for_request
 from reference_backend.fota.jobs import job_execution
@@ -14,7 +14,7 @@ from reference_backend.problems import bad_request
 
 
 async def schedule_fota(request: web.Request) -> web.Response:
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = device_for_request(services.store, request)
     target = request.match_info["target"]
     body = await read_json(request)
@@ -27,13 +27,13 @@ async def schedule_fota(request: web.Request) -> web.Response:
 
 
 async def list_jobs(request: web.Request) -> web.Response:
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = device_for_request(services.store, request)
     return web.json_response(services.fota.executions(device))
 
 
 async def cancel_job(request: web.Request) -> web.Response:
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = device_for_request(services.store, request)
     job = await services.fota.cancel(device, request.match_info["jobId"])
     return web.json_response(job_execution(job), status=202)

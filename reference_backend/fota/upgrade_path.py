@@ -11,9 +11,8 @@ import re
 from typing import Any
 
 from reference_backend.fota.versions import is_valid_key
-from reference_backend.shadow.lwm2m import DEVICE_INFORMATION, FOTA, LwM2MObject, resource
-
-TARGETS = ("app", "modem")
+from reference_backend.lwm2m_types import LwM2MObject
+from reference_backend.shadow.lwm2m import DEVICE_INFORMATION, FOTA, resource
 
 # bundle IDs look like `APP*1e29dfa3*v2.0.1`: type, 8 alphanumerics, anything
 BUNDLE_TYPES = ("APP", "MODEM", "BOOT", "SOFTDEVICE", "BOOTLOADER", "MDM_FULL")

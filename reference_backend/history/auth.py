@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.devices import DEFAULT_ACCOUNT, device_for_request, is_fingerprint
 from reference_backend.jwt import InvalidJWT
 from reference_backend.problems import Problem, bad_request
@@ -21,7 +21,7 @@ async def device_for_history(request: web.Request) -> Device:
     validate JWT!", 403 "Device JWT does not match!" for another device's token). A device
     shared on the map need not be registered here: it is served as `{id, account:
     nordic}`; a registered one keeps its settings (hideDataBefore)."""
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     fingerprint = request.query.get("fingerprint")
     token = request.query.get("jwt")
     if (fingerprint is None) == (token is None):

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.contexts import LWM2M_OBJECT_HISTORY
 from reference_backend.history.auth import device_for_history
 from reference_backend.history.definitions import OBJECT_VERSION, is_object_id, numeric_resources
@@ -49,7 +49,7 @@ async def get_history(request: web.Request) -> web.Response:
     device = await device_for_history(request)
     instance_id = int(instance_text)
     span = TIME_SPANS[time_span]
-    history = request.app[keys.SERVICES].history
+    history = request.app[app_keys.SERVICES].history
     after = window_start_ms(history.clock(), span, hide_data_before_ms(device))
     rows = history.rows(device.id, (object_id, OBJECT_VERSION, instance_id), after)
     return web.json_response(

@@ -21,7 +21,7 @@ from reference_backend.history.definitions import (
     TIMESTAMP_RESOURCE,
     numeric_resources,
 )
-from reference_backend.shadow.lwm2m import ShadowSide
+from reference_backend.lwm2m_types import ShadowSide
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from reference_backend.shadow.lwm2m import LwM2MObject
+from reference_backend.lwm2m_types import LwM2MObject
 
 # The objects PMAP defines (lwm2m/timestampResources.ts); each keeps its time in 99.
 TIMESTAMP_RESOURCES: dict[int, int] = {

@@ -25,7 +25,7 @@ from reference_backend.hub import Hub
 from reference_backend.ingest.imports import ImportLog
 from reference_backend.ingest.lwm2m import gnss_to_lwm2m, senml_to_lwm2m
 from reference_backend.ingest.senml import DECODE_FAILED, SenMLDecodeError, check_json, decode_cbor
-from reference_backend.shadow.lwm2m import LwM2MObject
+from reference_backend.lwm2m_types import LwM2MObject
 from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Store
 

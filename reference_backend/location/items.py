@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from reference_backend.shadow.lwm2m import LwM2MObject
+from reference_backend.lwm2m_types import LwM2MObject
 from reference_backend.timeline import iso_ms
 
 GEOLOCATION = 14201

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from reference_backend import keys
+from reference_backend import app_keys
 from reference_backend.history.auth import device_for_history
 from reference_backend.location.items import GEOLOCATION
 from reference_backend.location.trail import Point, trail
@@ -27,7 +27,7 @@ def parse_trail(value: str | None) -> int | None:
 
 
 async def location_history(request: web.Request) -> web.Response:
-    services = request.app[keys.SERVICES]
+    services = request.app[app_keys.SERVICES]
     device = await device_for_history(request)
     span = time_span(request.query.get("timeSpan"))
     min_km = parse_trail(request.query.get("trail"))

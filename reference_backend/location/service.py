@@ -20,8 +20,8 @@ from reference_backend.location.items import (
     parse_page,
     to_geolocation,
 )
+from reference_backend.lwm2m_types import LwM2MObject
 from reference_backend.nrfcloud import NrfCloud, NrfCloudError
-from reference_backend.shadow.lwm2m import LwM2MObject
 from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Store
 from reference_backend.tasks import Background

@@ -7,17 +7,14 @@ missing in the shadow is left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
+
+from reference_backend.lwm2m_types import LwM2MObject, ShadowSide
 
 FOTA = 14401
 DEVICE_INFORMATION = 14204
 CONNECTION_INFORMATION = 14203
 
-LwM2MObject = dict[str, Any]
-# The LwM2M shadow form (REAL-SUITE.md §2.2): {"<ObjectID>:<ObjectVersion>": {"<instance>":
-# {"<resource>": value}}}, as in nRF Cloud's `state.*.lwm2m` and the backend's own shadow.
-ShadowSide = dict[str, dict[str, dict[str, Any]]]
 
 # nRF Cloud reports metadata timestamps in seconds; anything this large can only be
 # milliseconds, so it is scaled down rather than reported as a date 50,000 years ahead.
@@ -103,16 +100,6 @@ def largest_timestamp(metadata: Any) -> int | None:
 
 def objects_by_id(objects: list[LwM2MObject]) -> dict[int, LwM2MObject]:
     return {o["ObjectID"]: o for o in objects}
-
-
-def objects_to_shadow(objects: Iterable[LwM2MObject]) -> ShadowSide:
-    """LwM2M objects in the shadow form; ObjectVersion defaults to 1.0, instance to 0."""
-    side: ShadowSide = {}
-    for o in objects:
-        key = f"{o['ObjectID']}:{o.get('ObjectVersion') or '1.0'}"
-        instance = str(o.get("ObjectInstanceID") or 0)
-        side.setdefault(key, {})[instance] = dict(o["Resources"])
-    return side
 
 
 def resource(objects: dict[int, LwM2MObject], object_id: int, resource_id: str) -> Any:

@@ -11,16 +11,9 @@ from typing import Any
 
 from reference_backend.contexts import SHADOW
 from reference_backend.hub import Hub
+from reference_backend.lwm2m_types import LwM2MObject, ShadowSide, objects_to_shadow
 from reference_backend.nrfcloud import SHADOW_PAGE_LIMIT, NrfCloud, NrfCloudError
-from reference_backend.shadow.lwm2m import (
-    LwM2MObject,
-    ShadowSide,
-    merged,
-    objects_to_shadow,
-    shadow_to_objects,
-    side_diff,
-    side_to_objects,
-)
+from reference_backend.shadow.lwm2m import merged, shadow_to_objects, side_diff, side_to_objects
 from reference_backend.store import Device, KnownShadow, Store
 from reference_backend.tasks import Background
 from reference_backend.ticker import Ticker

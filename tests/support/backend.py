@@ -1,5 +1,6 @@
-"""Helpers for the backend's tests: the mock nRF Cloud and a backend on loopback ports,
-shadow and job documents, websocket helpers, and time bounds. Holds no tests itself."""
+"""Helpers for the backend's tests: the mock nRF Cloud and a backend on loopback ports
+(`Stack`; the `stack` fixture in tests/conftest.py), shadow and job documents, and
+websocket helpers."""
 
 from __future__ import annotations
 
@@ -14,11 +15,6 @@ import aiohttp
 from mock_nrfcloud.client import MockClient
 from mock_nrfcloud.server import RunningMock, start_mock
 from reference_backend.server import RunningBackend, start_backend
-
-
-async def within(seconds: float, awaitable: Any) -> Any:
-    """Bounds a step of a test in time, so that a bug shows as a failure, not a hang."""
-    return await asyncio.wait_for(awaitable, seconds)
 
 
 async def receive_until(
@@ -157,6 +153,11 @@ class Stack:
 
 
 async def open_stack(**backend_options: Any) -> Stack:
+    """The mock and a backend talking to it; `backend_options` go to `start_backend`
+    (a `third_parties` given as a function is called with the mock's URL)."""
+    mock = await start_mock()
+    if callable(backend_options.get("third_parties")):
+        backend_options["third_parties"] = backend_options["third_parties"](mock.url)
     options = {
         "admin_token": ADMIN_TOKEN,
         "shadow_interval": 0.05,
@@ -164,7 +165,6 @@ async def open_stack(**backend_options: Any) -> Stack:
         "nrfcloud_timeout": 1.0,
         **backend_options,
     }
-    mock = await start_mock()
     backend = await start_backend(**options)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
     return Stack(mock, MockClient(mock.url), backend, http)

@@ -1,0 +1,53 @@
+"""Fixtures shared by the test modules; helpers live in tests/support/.
+
+`mock` is the mock nRF Cloud in this test's loop, `admin` its client, `http` a client
+session.
+
+`stack` is the mock nRF Cloud and a reference backend in this test's loop (a
+`support.backend.Stack`). A module that needs other backend options overrides
+`stack_options`, e.g. ``@pytest.fixture def stack_options(): return {"nrfcloud_timeout": 0.5}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from support.backend import Stack, close_stack, open_stack
+
+from mock_nrfcloud.client import MockClient
+from mock_nrfcloud.server import RunningMock, start_mock
+
+
+@pytest.fixture
+async def mock() -> AsyncIterator[RunningMock]:
+    async with await start_mock() as running:
+        yield running
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as session:
+        yield session
+
+
+@pytest.fixture
+async def admin(mock: RunningMock, http: aiohttp.ClientSession) -> MockClient:
+    return MockClient(mock.url, http)
+
+
+@pytest.fixture
+def stack_options() -> dict[str, Any]:
+    """`start_backend` options of `stack`, besides open_stack's defaults."""
+    return {}
+
+
+@pytest.fixture
+async def stack(stack_options: dict[str, Any]) -> AsyncIterator[Stack]:
+    s = await open_stack(**stack_options)
+    try:
+        yield s
+    finally:
+        await close_stack(s)
