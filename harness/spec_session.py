@@ -14,11 +14,12 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from .cli import DEFAULT_STEP_MODULES
 from .events import EventBus
 from .hooks import HOOKS
 from .plan import Plan
 from .report.results import ResultBuilder
-from .run.registry import DEFAULT_STEP_MODULES, StepRegistry
+from .run.registry import StepRegistry
 from .run.runner import Runner, RunSettings
 from .targets.base import Target
 

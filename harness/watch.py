@@ -17,11 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+from .cli import DEFAULT_STEP_MODULES
 from .events import EventBus
 from .hooks import HOOKS
 from .loader import discover, parse_all
 from .plan import Selection, make_plan
-from .run.registry import DEFAULT_STEP_MODULES, StepLoadError, StepRegistry
+from .run.registry import StepLoadError, StepRegistry
 from .run.runner import Runner, RunSettings
 from .spec.errors import SpecErrors
 from .tags import parse_tag_expression
