@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from .api_version import parse_api_version
+from .entry import started
 from .events import EventBus
 from .hooks import HOOKS
 from .loader import add_needed, check_examples, check_steps, discover, parse_all
@@ -318,6 +319,7 @@ async def _run(plan: Plan, registry: StepRegistry, target: Target, settings: Run
     for reporter in reporters:
         bus.subscribe(reporter)
     args.reporting = True  # from here on the reports are this run's
+    started()  # start-up's objects out of the collector's way (see entry.py)
     try:
         runner = Runner(plan, registry, target, bus, settings, hooks=HOOKS, paths=files)
         with _StopSignals(asyncio.get_running_loop(), runner):

@@ -9,10 +9,19 @@ core that time overlaps with the harness's own imports, the parsing and the plan
 Python's import lock makes the main thread's `import aiohttp` wait for (and then share)
 the module the thread is importing, so nothing is imported twice or half. The thread is
 only a head start: if it fails, the main thread's import fails the ordinary way.
+
+The cyclic garbage collector is off while the process starts: start-up creates ~60,000
+objects that live as long as the process (modules, classes, functions, compiled
+patterns), and each of the ~130 collections their allocation triggered traversed them
+again (50–80 ms of a FOTA run, and a full collection at exit). `started()`, called once
+the target and the reporters are up, moves them to the permanent generation
+(`gc.freeze()`), where collections do not look, and turns the collector back on for the
+run.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 
@@ -36,7 +45,25 @@ def preload(modules: tuple[str, ...]) -> threading.Thread:
     return thread
 
 
+_collector_held = False  # main() turned the collector off; started() turns it back on
+
+
+def started() -> None:
+    """Start-up is over (the run begins): what it allocated is kept out of every later
+    collection, and the collector runs again. Nothing unless main() turned it off, so
+    `cli.main()` called in a long-lived process (a test) leaves the collector alone."""
+    global _collector_held
+    if _collector_held:
+        _collector_held = False
+        gc.freeze()
+        gc.enable()
+
+
 def main() -> None:
+    global _collector_held
+    if gc.isenabled():
+        gc.disable()
+        _collector_held = True
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command in PRELOADED:
         preload(PRELOADED[command])
