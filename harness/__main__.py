@@ -1,5 +1,5 @@
 """`python -m harness` is `spec-harness`."""
 
-from .cli import main
+from .entry import main
 
 raise SystemExit(main())

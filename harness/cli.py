@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from .api_version import parse_api_version
+from .entry import started
 from .events import EventBus
 from .hooks import HOOKS
 from .loader import add_needed, check_examples, check_steps, discover, parse_all
@@ -44,7 +45,7 @@ class UsageError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spec-harness", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"spec-harness {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def selection_args(p: argparse.ArgumentParser) -> None:
@@ -118,6 +119,20 @@ def _version() -> str:
         return version("hello-spec-harness")
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown (not installed)"
+
+
+class _VersionAction(argparse.Action):
+    """`--version`, reading the installed version only when asked: importlib.metadata
+    costs ~10 ms that every other command would pay at start-up."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS,
+                 help: str = "show program's version number and exit") -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"spec-harness {_version()}")
+        parser.exit()
 
 
 class _Terminated(BaseException):
@@ -316,6 +331,7 @@ async def _run(plan: Plan, registry: StepRegistry, target: Target, settings: Run
     for reporter in reporters:
         bus.subscribe(reporter)
     args.reporting = True  # from here on the reports are this run's
+    started()  # start-up's objects out of the collector's way (see entry.py)
     try:
         runner = Runner(plan, registry, target, bus, settings, hooks=HOOKS, paths=files)
         with _StopSignals(asyncio.get_running_loop(), runner):

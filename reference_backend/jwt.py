@@ -10,13 +10,15 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from jwt.algorithms import ECAlgorithm
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+# PyJWT and cryptography (~45 ms to import) are imported where a key is read or a token
+# checked, so that a backend serving no `jwt=` request never pays for them.
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,11 @@ def parse_jwks(document: Any) -> dict[str, ec.EllipticCurvePublicKey]:
     """Key ID -> public key. The map backend publishes `{"alg", "kid", "use", "key": <SPKI
     PEM>}` (not standard JWK members); standard EC JWKs are read too. Keys that are not
     ES512 (P-521) or do not parse are skipped, with a warning."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    from jwt.algorithms import ECAlgorithm
+
     keys: dict[str, ec.EllipticCurvePublicKey] = {}
     entries = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(entries, list):
@@ -84,6 +91,8 @@ def verify_device_jwt(
     """The claims of a device JWT signed (ES512) by one of `keys`, for the audience
     hello.nrfcloud.com, not expired at `now` (s), with a PMAP DeviceJWTPayload; InvalidJWT
     otherwise."""
+    import jwt
+
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -153,6 +162,8 @@ class MapKeys:
 
     async def verify(self, token: str) -> DeviceClaims:
         """The claims of a valid device JWT; InvalidJWT otherwise."""
+        import jwt
+
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as exc:

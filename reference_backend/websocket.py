@@ -37,7 +37,7 @@ async def connect(request: web.Request, base: str = "") -> web.WebSocketResponse
     services.hub.add(device.id, ws, base)
     try:
         if device.account is not None:
-            services.shadows.ticker.kick()  # fetch a first shadow now, not an interval later
+            services.shadows.poll_now(device.account)  # a first shadow now, not an interval later
         shadow = services.shadows.full(device.id)
         if shadow is not None:
             # the full shadow, without objects from before hideDataBefore

@@ -6,16 +6,20 @@ from __future__ import annotations
 import secrets
 import string
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
 from behave import step, use_step_matcher
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from harness.run.context import StepContext
 
 from .common import code_block, json_block
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+# PyJWT and cryptography are imported where a key is read or a token signed: together
+# they take ~45 ms to import, which every run would pay at start-up for steps most
+# specs never use.
 
 use_step_matcher("re")
 
@@ -28,6 +32,9 @@ _KEYS = "jwt_private_keys"  # ctx.state: key ID -> private key, for this feature
 def load_private_key(pem: str, kid: str) -> ec.EllipticCurvePrivateKey:
     """The EC private key of a PEM block. OpenSSL's `ecparam -genkey` output starts with an
     `EC PARAMETERS` block; only the `PRIVATE KEY` block is read."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
     start = pem.find("-----BEGIN ")
     while start != -1 and "PRIVATE KEY-----" not in pem[start : pem.find("\n", start)]:
         start = pem.find("-----BEGIN ", start + 1)
@@ -48,6 +55,8 @@ def sign_device_jwt(
     """ES512 with the header {alg, typ, kid}; the claims are the payload without `aud`, then
     `iat`, `exp` (an hour later) and `aud` (the payload's, else hello.nrfcloud.com), in the
     order jsonwebtoken writes them. The signature is r||s (JWS), not DER."""
+    import jwt
+
     claims = {k: v for k, v in payload.items() if k != "aud"}
     iat = int(time.time() if now is None else now)
     claims.update(iat=iat, exp=iat + LIFETIME_SECONDS, aud=payload.get("aud", DEFAULT_AUDIENCE))

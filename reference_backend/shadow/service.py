@@ -141,6 +141,18 @@ class ShadowService:
         return self.known(device.id)
 
     def _tick(self) -> None:
+        for account, device_ids in self._watched_by_account().items():
+            self._spawn_poll(account, device_ids)
+
+    def poll_now(self, account: str) -> None:
+        """Poll this account's devices now rather than at the next tick (one of them has
+        just connected). Only this account: with an account per feature run, a tick for
+        every connection would poll every account once more per connection."""
+        device_ids = self._watched_by_account().get(account)
+        if device_ids:
+            self._spawn_poll(account, device_ids)
+
+    def _watched_by_account(self) -> dict[str, list[str]]:
         watched = self._hub.connected_device_ids()
         for more in self._watchers:
             watched.update(more())
@@ -149,15 +161,17 @@ class ShadowService:
             device = self._store.device(device_id)
             if device is not None and device.account is not None:
                 by_account.setdefault(device.account, []).append(device_id)
-        for account, device_ids in by_account.items():
-            # one poll per account at a time: a slow account must not pile up requests, and
-            # must not hold up the others
-            if account in self._in_flight:
-                continue
-            self._in_flight.add(account)
-            self._background.spawn(
-                self._poll_account(account, sorted(device_ids)), f"shadows {account}"
-            )
+        return by_account
+
+    def _spawn_poll(self, account: str, device_ids: list[str]) -> None:
+        # one poll per account at a time: a slow account must not pile up requests, and
+        # must not hold up the others
+        if account in self._in_flight:
+            return
+        self._in_flight.add(account)
+        self._background.spawn(
+            self._poll_account(account, sorted(device_ids)), f"shadows {account}"
+        )
 
     async def _poll_account(self, account_name: str, device_ids: list[str]) -> None:
         try:
