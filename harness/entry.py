@@ -62,7 +62,7 @@ def started() -> None:
         gc.enable()
 
 
-def main() -> None:
+def main() -> int:
     global _collector_held
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command in COLLECTOR_HELD and gc.isenabled():
@@ -72,4 +72,4 @@ def main() -> None:
         preload(PRELOADED[command])
     from harness.cli import main as cli_main
 
-    cli_main()
+    return cli_main()

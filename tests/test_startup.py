@@ -25,7 +25,8 @@ def test_a_run_imports_no_jwt_library_until_a_jwt_step_or_query_needs_it():
     done = run_python("""
         import sys
         import harness.cli, harness.report, harness.targets.embedded
-        from harness.run.registry import DEFAULT_STEP_MODULES, StepRegistry
+        from harness.cli import DEFAULT_STEP_MODULES
+        from harness.run.registry import StepRegistry
         StepRegistry().load(list(DEFAULT_STEP_MODULES))
         print(sorted({m.split(".")[0] for m in sys.modules} & {"jwt", "cryptography"}))
         import steps.jwt
