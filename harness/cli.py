@@ -26,7 +26,9 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TARGET, EXIT_INTERRUPTED = 0, 1, 2, 3, 13
 
 
 class UsageError(Exception):
-    pass
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []  # `path:line:col: ...` texts, for annotations
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,9 +102,11 @@ def main(argv: list[str] | None = None) -> int:
                 "report": cmd_report}[args.command](args)
     except SpecErrors as exc:
         _err(f"{exc}\n{len(exc.errors)} problem(s) in the specs")
+        _annotate([str(e) for e in exc.errors])
         code = EXIT_USAGE
     except (UsageError, StepLoadError, TagExpressionError) as exc:
         _err(f"error: {exc}")
+        _annotate(getattr(exc, "problems", []))
         code = EXIT_USAGE
     except TargetError as exc:
         _err(f"target unavailable: {exc}")
@@ -114,6 +118,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _err(message: str) -> None:
     print(message, file=sys.stderr)
+
+
+def _annotate(problems: list[str]) -> None:
+    """Spec errors as GitHub annotations, when running there (harness/report/github.py)."""
+    from .report import github
+
+    if github.enabled():
+        for line in github.problem_annotations(problems):
+            print(line)
 
 
 def _plan(args: argparse.Namespace) -> tuple[Plan, list[str]]:
@@ -137,7 +150,8 @@ def _registry(args: argparse.Namespace) -> StepRegistry:
 def _check_steps(plan: Plan, registry: StepRegistry) -> None:
     problems = check_steps(plan.runs, registry)
     if problems:
-        raise UsageError("\n".join(problems) + f"\n{len(problems)} step(s) cannot run")
+        raise UsageError("\n".join(problems) + f"\n{len(problems)} step(s) cannot run",
+                         problems)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -151,7 +165,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     features = list({r.feature.path: r.feature for r in plan.runs}.values())
     problems = check_examples(features)
     if problems:
-        raise UsageError("\n".join(problems))
+        raise UsageError("\n".join(problems), problems)
     print(f"{len(files)} spec(s), {len(plan.runs)} feature run(s): OK")
     return EXIT_OK
 

@@ -209,11 +209,16 @@ def _feature_rank(feature: FeatureResult) -> int:
     return 1 if feature.interrupted else 2
 
 
-def render(run: RunResult) -> str:
-    """The report page for a finished result tree."""
+def page_order(run: RunResult) -> list[FeatureResult]:
+    """The feature runs in the page's order."""
     # Failures first (stable, so the plan order holds within each group): a reader
     # opens the report to see what broke.
-    features = sorted(run.feature_runs, key=_feature_rank)
+    return sorted(run.feature_runs, key=_feature_rank)
+
+
+def page_anchors(features: list[FeatureResult]) -> dict[int, str]:
+    """The page's anchor of every feature run, scenario and step, by `id()` of the
+    object (junit.xml links to them too)."""
     anchors: dict[int, str] = {}
     for f_index, feature in enumerate(features, 1):
         anchors[id(feature)] = f"f{f_index}"
@@ -221,6 +226,13 @@ def render(run: RunResult) -> str:
             anchors[id(scenario)] = f"f{f_index}-s{s_index}"
             for t_index, step in enumerate(scenario.steps, 1):
                 anchors[id(step)] = f"f{f_index}-s{s_index}-{t_index}"
+    return anchors
+
+
+def render(run: RunResult) -> str:
+    """The report page for a finished result tree."""
+    features = page_order(run)
+    anchors = page_anchors(features)
     failures = [(f, s, t) for f, s, t in _failures_in(features)]
     first = failures[0] if failures else None
     first_anchor = anchors[id(first[2] or first[1] or first[0])] if first else None

@@ -1,0 +1,82 @@
+"""CI-native output (issue 14): GitHub annotations and job summary, junit.xml places."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from harness.report import github
+
+ROOT = Path(__file__).resolve().parents[1]
+CI_SPECS = "tests/specs/ci"
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
+        timeout: float = 120) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE")}
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, text=True,
+                          capture_output=True, timeout=timeout, env={**environ, **(env or {})})
+
+
+def test_a_failure_under_github_actions_is_an_annotation_and_fills_the_summary(tmp_path):
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("earlier step\n")
+    done = cli("run", CI_SPECS, "--reports", str(tmp_path / "r"),
+               env={"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary),
+                    "GITHUB_WORKSPACE": str(ROOT)})
+    assert done.returncode == 1, done.stdout + done.stderr
+    errors = [line for line in done.stdout.splitlines() if line.startswith("::error ")]
+    assert errors == [
+        "::error file=tests/specs/ci/Fails.feature.md,line=18,"
+        "title=A feature that fails › Then fails::Then `two` should equal%0A"
+        "`two` does not equal the expected JSON: at $: expected 3, got 2"]
+    text = summary.read_text()
+    assert text.startswith("earlier step\n## ❌ Spec run failed")  # appended, not replaced
+    assert "A feature that fails › Then fails" in text
+
+
+def test_no_annotations_outside_github_actions(tmp_path):
+    done = cli("run", CI_SPECS, "--reports", str(tmp_path))
+    assert done.returncode == 1
+    assert "::error" not in done.stdout
+
+
+def test_spec_errors_are_annotations_with_file_and_line(tmp_path):
+    bad = tmp_path / "Bad.feature.md"
+    bad.write_text("# Bad\n\n## One\n\nGiven a step nobody wrote\n")
+    done = cli("run", str(bad), "--reports", str(tmp_path / "r"),
+               env={"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path)})
+    assert done.returncode == 2
+    assert done.stdout.startswith(
+        "::error file=Bad.feature.md,line=5,title=spec error::undefined step: Given a step "
+        "nobody wrote%0A"), done.stdout
+
+
+def test_annotation_escapes_the_workflow_command_syntax():
+    line = github.annotation("specs/a,b:c.feature.md", 3, "T: 1, 2", "50% done\nnext",
+                             environ={"GITHUB_WORKSPACE": os.getcwd()})
+    assert line == ("::error file=specs/a%2Cb%3Ac.feature.md,line=3,title=T%3A 1%2C 2"
+                    "::50%25 done%0Anext")
+
+
+def test_junit_testcases_have_file_line_stable_names_and_the_html_link(tmp_path):
+    names = []
+    for n in range(2):
+        done = cli("run", CI_SPECS, "--reports", str(tmp_path / str(n)))
+        assert done.returncode == 1
+        root = ET.parse(tmp_path / str(n) / "junit.xml").getroot()
+        cases = list(root.iter("testcase"))
+        names.append([(c.get("classname"), c.get("name"), c.get("file"), c.get("line"))
+                      for c in cases])
+    assert names[0] == names[1]
+    assert ("A feature that fails", "Then fails", "tests/specs/ci/Fails.feature.md", "16") \
+        in names[0]
+    root = ET.parse(tmp_path / "0" / "junit.xml").getroot()
+    failed = next(c for c in root.iter("testcase") if c.find("failure") is not None)
+    out = failed.find("system-out").text
+    anchor = out.splitlines()[0].removeprefix("HTML report: index.html#")
+    assert f'id="{anchor}"' in (tmp_path / "0" / "index.html").read_text()
