@@ -78,9 +78,10 @@ class StepResult:
     id: str
     keyword: str
     kind: str
-    text: str  # as written
+    text: str  # as written (an outline's `<name>` filled from its row)
     line: int
     status: str = PLANNED
+    template: str | None = None  # an outline step as written, before its row filled it
     resolved: str | None = None  # placeholders replaced (None: never resolved)
     code: str | None = None  # resolved when the step ran, else as written
     language: str | None = None
@@ -531,7 +532,8 @@ def _planned_step(p: dict[str, Any], row: dict[str, str] | None) -> StepResult:
     code = p.get("code") or {}
     return StepResult(
         id=p["id"], keyword=p["keyword"], kind=p["kind"], text=fill(p["text"], row),
-        line=p["line"], code=fill(code["text"], row) if code else None,
+        template=p["text"] if row else None, line=p["line"],
+        code=fill(code["text"], row) if code else None,
         language=code.get("language"), table=p.get("table"),
         description=p.get("description"), comments=list(p.get("comments") or []),
         tags=[str(t) for t in p.get("tags") or []], retrying=bool(p.get("retrying")))
