@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true")
     run.add_argument("-v", "--verbose", action="store_true")
     run.add_argument("--color", action=argparse.BooleanOptionalAction, default=None)
+    ci_args(run)
 
     check = sub.add_parser("check", help="parse, plan, match steps and resolve placeholders "
                            "with exampleContext; runs nothing")
@@ -90,8 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     steps.add_argument("--steps", dest="step_modules", action="append", default=[])
 
     report = sub.add_parser("report", help="rebuild reports from a saved events.ndjson")
-    report.add_argument("events", help="path to events.ndjson")
+    report.add_argument("events", nargs="?", help="path to events.ndjson")
     report.add_argument("--reports", default="reports", metavar="DIR")
+    report.add_argument("--merge", nargs="+", metavar="EVENTS", default=[],
+                        help="one report from several events.ndjson (e.g. the shards of one "
+                        "CI run; a feature run in several: the last file's)")
     return parser
 
 
@@ -180,6 +184,8 @@ def cmd_steps(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import rebuild
 
+    if args.merge or not args.events:
+        return cmd_merge(args)
     path = Path(args.events)
     if not path.is_file():
         raise UsageError(f"{path}: no such events file")
@@ -227,10 +233,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    plan, files = _plan(args)
+    plan, files = ci_plan(args)
+    if not plan.runs:
+        return EXIT_OK  # --last-failed or --shard left nothing (it said so)
     registry = _registry(args)
     _check_steps(plan, registry)
-    settings = RunSettings(
+    settings = RunSettings(rerun_failed=args.rerun_failed, environment=ci_environment(args),
         jobs=args.jobs, step_timeout=args.step_timeout, run_timeout=args.timeout,
         retry=RetryPolicy(tries=args.retry_tries, initialDelay=args.retry_initial_delay,
                           factor=args.retry_factor, maxDelay=args.retry_max_delay,
@@ -266,3 +274,86 @@ def _on_interrupt(loop: asyncio.AbstractEventLoop, runner: Runner) -> None:
     # A second Ctrl-C gets Python's default behaviour: stop at once.
     loop.remove_signal_handler(signal.SIGINT)
     runner.interrupt()
+
+
+# -- CI: --last-failed, --shard, --rerun-failed, report --merge (issue 14) --------------
+
+
+def ci_args(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--last-failed", action="store_true",
+                     help="run only the feature runs that failed (or were skipped because "
+                     "of a failure) in the last run of --reports, with what they need")
+    run.add_argument("--rerun-failed", type=int, default=0, metavar="N",
+                     help="run a failed feature run again, up to N times; one that then "
+                     "passes is flaky in every report")
+    run.add_argument("--shard", metavar="K/N",
+                     help="run shard K of N: a deterministic share of the feature runs, "
+                     "each with what it needs; the N shards together run every one once")
+    run.add_argument("--shard-durations", metavar="EVENTS",
+                     help="balance the shards by the durations of a previous run "
+                     "(its events.ndjson) instead of by step counts")
+
+
+def ci_plan(args: argparse.Namespace) -> tuple[Plan, list[str]]:
+    """The plan, narrowed by --last-failed and --shard (harness/narrow.py)."""
+    from . import narrow
+
+    if args.rerun_failed < 0:
+        raise UsageError("--rerun-failed must be 0 or more")
+    try:
+        failed = None
+        if args.last_failed:
+            last = narrow.last_run(Path(args.reports) / "events.ndjson")
+            failed = narrow.failed_run_ids(last)
+            if not failed:
+                print(f"--last-failed: nothing failed in the last run of {args.reports}/")
+                return Plan(runs=[]), []
+            if args.paths == ["specs"] and last.paths:  # the default: what the last run ran
+                args.paths = [p for p in last.paths if Path(p).exists()] or args.paths
+        plan, files = _plan(args)
+        if failed is not None:
+            plan = narrow.narrow(plan, failed)
+            if not plan.runs:
+                raise UsageError("--last-failed: none of the feature runs that failed last "
+                                 f"time is in {', '.join(args.paths)}: {', '.join(failed)}")
+        if args.shard:
+            k, n = narrow.parse_shard(args.shard)
+            durations = narrow.durations_of(Path(args.shard_durations)) \
+                if args.shard_durations else None
+            total = len(plan.runs)
+            plan = narrow.shard(plan, k, n, durations)
+            if not plan.runs:
+                print(f"--shard {k}/{n}: nothing to run ({total} feature runs in fewer "
+                      f"groups than {n} shards)")
+    except narrow.NarrowError as exc:
+        raise UsageError(str(exc)) from None
+    return plan, files
+
+
+def ci_environment(args: argparse.Namespace) -> dict:
+    """RunStarted.environment (harness/environment.py)."""
+    from .environment import environment
+
+    backend = None
+    if args.target == "embedded":
+        from reference_backend import __version__
+
+        backend = f"reference_backend {__version__} (embedded)"
+    else:
+        backend = args.api_url or None
+    return environment(target=args.target, api_version=args.api_version, backend=backend,
+                       argv=sys.argv[1:], reports=None if args.no_reports else args.reports)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .report.merge import merge_files
+
+    paths = [Path(p) for p in [*([args.events] if args.events else []), *args.merge]]
+    if not paths:
+        raise UsageError("report: give an events.ndjson, or --merge A B ...")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise UsageError(f"{', '.join(missing)}: no such events file")
+    merge_files(paths, Path(args.reports))
+    print(f"{len(paths)} event files merged; reports written to {args.reports}/")
+    return EXIT_OK

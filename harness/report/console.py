@@ -252,6 +252,9 @@ class ConsoleReporter:
         feature = self.builder.find_feature(event.run_id)
         name = running.name if running else (feature.name if feature else event.run_id)
         parts = [event.status]
+        if feature is not None and feature.attempt > 1:
+            parts.append(f"attempt {feature.attempt}" + (", flaky" if event.status == "passed"
+                                                         else ""))
         ran = running is not None and (running.passed_steps or running.failed_steps)
         if ran:
             parts.append(f"{running.passed_steps}/{running.total_steps} steps passed")
@@ -280,6 +283,9 @@ class ConsoleReporter:
                       _plural(sum(run.step_counts.values()), "step"), duration(run.duration)]
             if run.passed_after_retries:
                 detail.append(f"{_plural(run.passed_after_retries, 'step')} passed after retries")
+            if run.flaky:
+                flaky = ", ".join(f.name for f in run.feature_runs if f.flaky)
+                detail.append(f"flaky (passed when run again): {flaky}")
             if self.reports_dir is not None:
                 detail.append(f"report: {self.reports_dir / 'index.html'}")
             lines += ["", self._paint(" · ".join(detail), "dim")]

@@ -263,7 +263,8 @@ def render(run: RunResult) -> str:
                            first_anchor=first_anchor, stop_anchor=stop_anchor, tags=tags,
                            anchor=anchor,
                            feature_open=feature_open, scenario_open=scenario_open,
-                           rules_of=_rules_of, css=_asset("report.css"), js=_asset("report.js"))
+                           rules_of=_rules_of, earlier_failures=_earlier_failures,
+                           css=_asset("report.css"), js=_asset("report.js"))
 
 
 def _failures_in(
@@ -275,3 +276,10 @@ def _failures_in(
 
 def _rules_of(feature: FeatureResult) -> dict[str, Any]:
     return {rule.title: rule for rule in feature.rules}
+
+
+def _earlier_failures(
+    feature: FeatureResult,
+) -> list[tuple[FeatureResult, ScenarioResult | None, StepResult | None]]:
+    # The first failure of an earlier attempt (--rerun-failed), for its one line.
+    return RunResult(feature_runs=[feature]).failures()[:1]

@@ -84,6 +84,11 @@ def _suite(feature: FeatureResult, index: int, anchors: dict[int, str]) -> ET.El
     ET.SubElement(properties, "property", {"name": "status", "value": feature.status})
     if feature.reason:
         ET.SubElement(properties, "property", {"name": "reason", "value": _clean(feature.reason)})
+    if feature.previous:
+        # --rerun-failed ran it again; CI views show properties, and flaky ones passed.
+        ET.SubElement(properties, "property", {"name": "attempts", "value": str(feature.attempt)})
+        ET.SubElement(properties, "property", {"name": "flaky",
+                                               "value": "true" if feature.flaky else "false"})
     seen: dict[str, int] = {}
     # A Background is not a test case unless it failed (see ScenarioResult.counted); its
     # steps still show in the transcript of the scenario after it.
