@@ -80,3 +80,39 @@ def test_junit_testcases_have_file_line_stable_names_and_the_html_link(tmp_path)
     out = failed.find("system-out").text
     anchor = out.splitlines()[0].removeprefix("HTML report: index.html#")
     assert f'id="{anchor}"' in (tmp_path / "0" / "index.html").read_text()
+
+
+def test_html_has_a_timeline_the_environment_and_the_rerun_command(tmp_path):
+    done = cli("run", CI_SPECS, "--reports", str(tmp_path / "r"), "--jobs", "2",
+               env={"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com",
+                    "GITHUB_REPOSITORY": "org/repo", "GITHUB_RUN_ID": "42",
+                    "GITHUB_RUN_NUMBER": "7", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md")})
+    assert done.returncode == 1
+    page = (tmp_path / "r" / "index.html").read_text()
+    # Three feature runs ran (the dependent was skipped): three bars, with their names.
+    assert page.count('<a class="bar ') == 3
+    assert 'class="bar st-failed"' in page and 'title="A feature that fails · failed' in page
+    assert '<a href="https://github.com/org/repo/actions/runs/42">' in page
+    assert "GitHub Actions #7" in page
+    assert f"spec-harness run {CI_SPECS} --reports" in page  # the command that ran
+    assert (f"<code>spec-harness run --last-failed --reports {tmp_path / 'r'}</code> or "
+            "<code>spec-harness run tests/specs/ci/Fails.feature.md</code>") in page
+    summary = (tmp_path / "r" / "summary.md").read_text()
+    assert "Run them again: `spec-harness run --last-failed --reports" in summary
+    messages = (tmp_path / "r" / "messages.ndjson").read_text().splitlines()
+    assert '"ci":{"name":"GitHub Actions","url":"https://github.com/org/repo/actions/runs/42"' \
+        in messages[0]
+
+
+def test_timeline_lanes_hold_runs_that_overlap():
+    from harness.report.html import timeline
+    from harness.report.results import FeatureResult, RunResult
+
+    def feature(name: str, start: float, took: float) -> FeatureResult:
+        return FeatureResult(id=name, path=f"{name}.feature.md", title=name, name=name,
+                             status="passed", started=start, duration=took)
+
+    runs = [feature("a", 0, 4), feature("b", 1, 1), feature("c", 2.5, 1), feature("d", 4, 2)]
+    lanes = timeline(RunResult(started=0, duration=6, feature_runs=runs), {})
+    assert [[bar.name for bar in lane] for lane in lanes] == [["a", "d"], ["b", "c"]]
+    assert lanes[0][1].left == 100 * 4 / 6 and lanes[0][1].width == 100 * 2 / 6

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import jinja2
 import orjson
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
+
+from harness.environment import rerun_command
 
 from .results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
 from .text import clock, diff_kind, duration, first_line, stamp
@@ -264,6 +267,8 @@ def render(run: RunResult) -> str:
                            anchor=anchor,
                            feature_open=feature_open, scenario_open=scenario_open,
                            rules_of=_rules_of, earlier_failures=_earlier_failures,
+                           timeline=timeline(run, anchors), environment=run.environment,
+                           rerun=rerun_commands(run),
                            css=_asset("report.css"), js=_asset("report.js"))
 
 
@@ -283,3 +288,49 @@ def _earlier_failures(
 ) -> list[tuple[FeatureResult, ScenarioResult | None, StepResult | None]]:
     # The first failure of an earlier attempt (--rerun-failed), for its one line.
     return RunResult(feature_runs=[feature]).failures()[:1]
+
+
+@dataclass
+class Bar:
+    """One feature run on the timeline: where it starts and how long it is, in percent
+    of the run."""
+    name: str
+    anchor: str
+    status: str
+    left: float
+    width: float
+    took: float
+
+
+def timeline(run: RunResult, anchors: dict[int, str]) -> list[list[Bar]]:
+    """The feature runs that ran, in lanes: each lane holds runs that did not overlap,
+    so the lanes show what ran in parallel and a slow feature run is a long bar."""
+    ran = sorted((f for f in run.feature_runs if f.started is not None),
+                 key=lambda f: (f.started, f.id))
+    if not ran or run.started is None:
+        return []
+    begin = min(run.started, ran[0].started or run.started)
+    end = max([begin + run.duration, *((f.started or 0) + f.duration for f in ran)])
+    span = max(end - begin, 1e-9)
+    lanes: list[list[Bar]] = []
+    ends: list[float] = []
+    for feature in ran:
+        start = feature.started or begin
+        lane = next((i for i, e in enumerate(ends) if e <= start), None)
+        if lane is None:
+            lane = len(lanes)
+            lanes.append([])
+            ends.append(0.0)
+        ends[lane] = start + feature.duration
+        status = "flaky" if feature.flaky else feature.outcome
+        lanes[lane].append(Bar(name=feature.name, anchor=anchors.get(id(feature), ""),
+                               status=status, left=100 * (start - begin) / span,
+                               width=max(0.3, 100 * feature.duration / span),
+                               took=feature.duration))
+    return lanes
+
+
+def rerun_commands(run: RunResult) -> list[str]:
+    """The commands that run the failures again (harness/environment.py)."""
+    failed = list(dict.fromkeys(f.path for f in run.feature_runs if f.outcome == "failed"))
+    return rerun_command(run.environment.get("reports"), failed)

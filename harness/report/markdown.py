@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from harness.environment import rerun_command
+
 from .results import RunResult
 from .text import duration, stamp
 
@@ -78,6 +80,10 @@ def render(run: RunResult, *, max_failures: int = 20) -> str:
     failures = run.failures()
     if failures:
         lines += ["### Failures", ""]
+        rerun = rerun_command(run.environment.get("reports"), list(dict.fromkeys(
+            f.path for f in run.feature_runs if f.outcome == "failed")))
+        if rerun:
+            lines += ["Run them again: " + " or ".join(code(c) for c in rerun), ""]
         for feature, scenario, step in failures[:max_failures]:
             where = escape(feature.name) + (f" › {escape(scenario.name)}" if scenario else "")
             if step is not None:
