@@ -87,8 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     selection_args(check)
     check.add_argument("--syntax-only", action="store_true", help="stop after parsing")
 
-    steps = sub.add_parser("steps", help="list the step sentences")
+    steps = sub.add_parser("steps", help="list the step sentences as a spec writes them")
     steps.add_argument("--steps", dest="step_modules", action="append", default=[])
+    steps.add_argument("--format", choices=["text", "json"], default="text",
+                       help="json: the catalogue (sentence, parameters, docstring, file:line) "
+                       "for editors and tools")
 
     report = sub.add_parser("report", help="rebuild reports from a saved events.ndjson")
     report.add_argument("events", nargs="?", help="path to events.ndjson")
@@ -175,9 +178,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_steps(args: argparse.Namespace) -> int:
-    for d in _registry(args).catalogue():
-        doc = f"  — {d['doc']}" if d["doc"] else ""
-        print(f"{d['type']:>5}  {d['pattern']}{doc}")
+    from .stepdocs import catalogue, render_json, render_text
+
+    docs = catalogue(_registry(args))
+    sys.stdout.write(render_json(docs) if args.format == "json" else render_text(docs))
     return EXIT_OK
 
 
