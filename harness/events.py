@@ -45,6 +45,9 @@ class RunStarted(Event):
     # Where and how it runs (harness/environment.py): target, API version, versions,
     # the command, the CI build; the reports show it.
     environment: dict[str, Any] = field(default_factory=dict)
+    # The step definitions the plan's steps match: {id, pattern, regex, file, line,
+    # steps: [step ids]} (harness/run/definitions.py).
+    definitions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -100,3 +100,17 @@ def test_sources_and_documents_name_each_spec_once(messages):
     uris = [s["uri"] for s in of(envelopes, "source")]
     assert len(uris) == len(set(uris)) and "tests/specs/ci/Fails.feature.md" in uris
     assert [d["uri"] for d in of(envelopes, "gherkinDocument")] == uris
+
+
+def test_step_definitions_are_named_and_each_test_step_points_at_its_own(messages):
+    envelopes, _ = messages
+    definitions = {d["id"]: d for d in of(envelopes, "stepDefinition")}
+    assert definitions
+    assert all(d["sourceReference"]["uri"].startswith("steps/") for d in definitions.values())
+    store = next(d for d in definitions.values() if "I store" in d["pattern"]["source"])
+    assert store["pattern"]["type"] == "REGULAR_EXPRESSION"
+    used = [i for c in of(envelopes, "testCase") for s in c["testSteps"]
+            for i in s["stepDefinitionIds"]]
+    assert set(used) == set(definitions)
+    assert all(len(s["stepDefinitionIds"]) == len(s["stepMatchArgumentsLists"])
+               for c in of(envelopes, "testCase") for s in c["testSteps"])

@@ -15,8 +15,9 @@ others. Rendered from the one result tree, like every other report:
   gives one testCaseStarted per attempt (`attempt`, `willBeRetried`);
 - `testRunFinished` with `success`.
 
-The step a definition matched is not in the events, so `stepDefinitionIds` is empty
-(the formatter then reads the status from the result alone). Ids in the AST are made
+A `stepDefinition` per definition the plan's steps match (RunStarted.definitions),
+and each test step names its own; the arguments matched are not recorded
+(`stepMatchArguments` is empty). Ids in the AST are made
 here, prefixed by what they name (`ast:<path>:<line>`), never reused across types.
 """
 
@@ -86,13 +87,25 @@ def render(run: RunResult, *, environment: dict[str, Any] | None = None) -> str:
     for feature in run.feature_runs:
         for scenario in feature.scenarios:
             out(_line({"pickle": _pickle(feature, scenario)}))
+    for definition in run.definitions:
+        out(_line({"stepDefinition": {
+            "id": definition["id"],
+            "pattern": {"source": definition["pattern"],
+                        # a `parse` pattern's `{name}` reads as a cucumber expression's
+                        "type": "REGULAR_EXPRESSION" if definition.get("regex")
+                        else "CUCUMBER_EXPRESSION"},
+            "sourceReference": {"uri": definition["file"],
+                                "location": {"line": max(1, definition["line"])}}}}))
     started = run.started or 0.0
     out(_line({"testRunStarted": {"timestamp": _timestamp(started), "id": _RUN_ID}}))
     for feature in run.feature_runs:
         for scenario in feature.scenarios:
             steps = ",".join(
                 f'{{"id":{_text("ts:" + s.id)},"pickleStepId":{_text(s.id)},'
-                f'"stepDefinitionIds":[],"stepMatchArgumentsLists":[]}}' for s in scenario.steps)
+                + (f'"stepDefinitionIds":["{s.definition}"],"stepMatchArgumentsLists":'
+                   '[{"stepMatchArguments":[]}]}' if s.definition else
+                   '"stepDefinitionIds":[],"stepMatchArgumentsLists":[]}')
+                for s in scenario.steps)
             out(f'{{"testCase":{{"id":{_text("tc:" + scenario.id)},"pickleId":'
                 f'{_text(scenario.id)},"testRunStartedId":"{_RUN_ID}","testSteps":[{steps}]}}}}')
     # Each test case's messages together, in the order they started.

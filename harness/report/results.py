@@ -82,6 +82,7 @@ class StepResult:
     line: int
     status: str = PLANNED
     template: str | None = None  # an outline step as written, before its row filled it
+    definition: str | None = None  # the id of the step definition it matches
     resolved: str | None = None  # placeholders replaced (None: never resolved)
     code: str | None = None  # resolved when the step ran, else as written
     language: str | None = None
@@ -211,6 +212,7 @@ class RunResult:
     paths: list[str] = field(default_factory=list)
     jobs: int | None = None
     environment: dict[str, Any] = field(default_factory=dict)  # harness/environment.py
+    definitions: list[dict[str, Any]] = field(default_factory=list)  # {id, pattern, file..}
     exit_code: int | None = None
     interrupted: bool = False
     complete: bool = False  # RunFinished was seen
@@ -325,6 +327,12 @@ class ResultBuilder:
             self._planned[feature.id] = planned
             run.feature_runs.append(feature)
             self._index(feature)
+        for definition in e.get("definitions") or []:
+            run.definitions.append({k: v for k, v in definition.items() if k != "steps"})
+            for step_id in definition.get("steps") or []:
+                step = self._steps.get(step_id)
+                if step is not None:
+                    step.definition = definition["id"]
 
     def _index(self, feature: FeatureResult) -> None:
         for scenario in feature.scenarios:
@@ -345,6 +353,8 @@ class ResultBuilder:
         attempt is finished as it stands and kept in `previous`."""
         self._finish_feature(earlier)
         fresh = _planned_feature(self._planned[earlier.id])
+        for old, new in zip(_steps_of(earlier), _steps_of(fresh), strict=False):
+            new.definition = old.definition
         fresh.attempt = attempt
         fresh.previous = [*earlier.previous, earlier]
         earlier.previous = []
@@ -572,6 +582,10 @@ def _planned_step(p: dict[str, Any], row: dict[str, str] | None) -> StepResult:
         language=code.get("language"), table=p.get("table"),
         description=p.get("description"), comments=list(p.get("comments") or []),
         tags=[str(t) for t in p.get("tags") or []], retrying=bool(p.get("retrying")))
+
+
+def _steps_of(feature: FeatureResult) -> list[StepResult]:
+    return [step for scenario in feature.scenarios for step in scenario.steps]
 
 
 def _tally(outcomes: Any) -> dict[str, int]:

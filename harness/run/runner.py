@@ -32,6 +32,7 @@ from ..plan import Execution, FeatureRun, Plan, PlannedStep, counts_as_scenario
 from ..spec.model import Step, Table
 from ..targets.base import Target
 from .context import FeatureRunState, ResolvedStep, StepContext
+from .definitions import matched_definitions
 from .registry import Ambiguous, StepRegistry, Undefined
 from .retry import RetryPolicy
 
@@ -104,7 +105,8 @@ class Runner:
         self._started = time.monotonic()
         self.bus.emit(RunStarted(paths=self.paths, target=getattr(self.target, "name", "none"),
                                  jobs=self.settings.jobs, plan=self.plan.to_dict(),
-                                 environment=self.settings.environment))
+                                 environment=self.settings.environment,
+                                 definitions=self._definitions()))
         deadline = None if self.settings.run_timeout is None else \
             self._started + self.settings.run_timeout
         # before_run finishes before any feature run starts (set-up they may rely on); a
@@ -137,6 +139,12 @@ class Runner:
         if not self._interrupted:
             await self.hooks.call("after_run", self.plan)
         return self._finish(self._interrupted)
+
+    def _definitions(self) -> list[dict[str, Any]]:
+        try:
+            return matched_definitions(self.plan, self.registry)
+        except Exception:  # what the reports show of definitions never stops a run
+            return []
 
     def interrupt(self) -> None:
         """Stop every feature run (Ctrl-C, run timeout); reports still get what ran."""
