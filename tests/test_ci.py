@@ -43,6 +43,8 @@ def test_no_annotations_outside_github_actions(tmp_path):
     done = cli("run", CI_SPECS, "--reports", str(tmp_path))
     assert done.returncode == 1
     assert "::error" not in done.stdout
+    assert f"run the failures again: spec-harness run --last-failed --reports {tmp_path}\n" \
+        in done.stdout
 
 
 def test_spec_errors_are_annotations_with_file_and_line(tmp_path):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from harness.environment import rerun_command
 from harness.events import (
     Attachment,
     Event,
@@ -289,6 +290,12 @@ class ConsoleReporter:
             if self.reports_dir is not None:
                 detail.append(f"report: {self.reports_dir / 'index.html'}")
             lines += ["", self._paint(" · ".join(detail), "dim")]
+            failed = list(dict.fromkeys(f.path for f in run.feature_runs
+                                        if f.outcome == "failed"))
+            if failed and self.reports_dir is not None:
+                again = rerun_command(run.environment.get("reports", str(self.reports_dir)),
+                                      failed)[0]
+                lines.append(self._paint(f"run the failures again: {again}", "dim"))
         # Uncoloured and alone on its line: CI parses it.
         lines.append(summary_line(run.counts))
         self._write("\n".join(lines) + "\n")
