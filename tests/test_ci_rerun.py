@@ -86,6 +86,18 @@ def test_rerun_failed_marks_what_then_passes_flaky_in_every_report(tmp_path):
     assert retried.count(True) == 4  # Flaky's two scenarios once, Broken's one twice
 
 
+def test_a_flaky_feature_run_is_a_warning_annotation_under_github_actions(tmp_path):
+    done = cli("run", *FLAKY, "--rerun-failed", "1", "--reports", str(tmp_path),
+               env={"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(ROOT)})
+    warnings = [line for line in done.stdout.splitlines() if line.startswith("::warning ")]
+    assert warnings == [
+        "::warning file=tests/specs/flaky/Flaky.feature.md,line=9,title=flaky%3A A flaky "
+        "feature::failed at attempt 1, passed at attempt 2: attempt 1 for flaky fails on "
+        "purpose"]
+    assert any(line.startswith("::error file=tests/specs/flaky/Broken.feature.md,line=5,")
+               for line in done.stdout.splitlines())
+
+
 def test_without_rerun_failed_a_failure_is_final(tmp_path):
     done = cli("run", *FLAKY, "--reports", str(tmp_path))
     assert done.returncode == 1

@@ -1,7 +1,8 @@
 """GitHub Actions: workflow-command annotations and the job summary.
 
 When `GITHUB_ACTIONS=true`, every failure of the run and every spec error before it
-is printed as an `::error file=...,line=...,title=...::message` line, which GitHub
+is printed as an `::error file=...,line=...,title=...::message` line (a feature run
+that passed only when --rerun-failed ran it again, as a `::warning`), which GitHub
 shows on the pull request's diff at that line, and `summary.md` (the same renderer as
 the file) is appended to `$GITHUB_STEP_SUMMARY`. Paths are made relative to
 `$GITHUB_WORKSPACE` (else the working directory), as GitHub matches them against the
@@ -83,6 +84,26 @@ def failure_annotations(run: RunResult, environ: Mapping[str, str] | None = None
     return out
 
 
+def flaky_annotations(run: RunResult, environ: Mapping[str, str] | None = None) -> list[str]:
+    """A warning per feature run that failed, then passed when --rerun-failed ran it
+    again, at the line where it failed first."""
+    out = []
+    for feature in (f for f in run.feature_runs if f.flaky):
+        first = feature.previous[0]
+        failures = first.failures()
+        line, message = 1, first.reason or "failed"
+        if failures:
+            _, scenario, step = failures[0]
+            line = step.line if step else scenario.line if scenario else 1
+            message = ((step.error or {}).get("message") if step else None) or \
+                (scenario.reason if scenario else None) or message
+        out.append(annotation(
+            feature.path, line, f"flaky: {feature.name}",
+            f"failed at attempt 1, passed at attempt {feature.attempt}: {message}",
+            level="warning", environ=environ))
+    return out
+
+
 def problem_annotations(problems: Iterable[str], environ: Mapping[str, str] | None = None
                         ) -> list[str]:
     """Annotations for spec errors and undefined steps (`path:line:col: message` texts,
@@ -133,7 +154,8 @@ class GitHubReporter:
         with contextlib.suppress(Exception):  # CI extras never break the run
             run = self.model.result()
             stream = self.stream or sys.stdout
-            for line in failure_annotations(run, self.environ):
+            for line in failure_annotations(run, self.environ) + \
+                    flaky_annotations(run, self.environ):
                 print(line, file=stream)
             stream.flush()
             append_summary(run, self.environ)
