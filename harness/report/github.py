@@ -90,7 +90,7 @@ def flaky_annotations(run: RunResult, environ: Mapping[str, str] | None = None) 
     out = []
     for feature in (f for f in run.feature_runs if f.flaky):
         first = feature.previous[0]
-        failures = first.failures()
+        failures = RunResult(feature_runs=[first]).failures()
         line, message = 1, first.reason or "failed"
         if failures:
             _, scenario, step = failures[0]
