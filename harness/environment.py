@@ -76,6 +76,8 @@ def rerun_command(reports: str | None, failed_paths: list[str]) -> list[str]:
     """Commands that run the failures again: by the last run's events, and by path."""
     if not failed_paths:
         return []
-    folder = "" if reports in (None, "reports") else f" --reports {shlex.quote(reports)}"
-    return [f"spec-harness run --last-failed{folder}",
-            shlex.join(["spec-harness", "run", *failed_paths])]
+    by_path = shlex.join(["spec-harness", "run", *failed_paths])
+    if reports is None:  # --no-reports: no events for --last-failed to read
+        return [by_path]
+    folder = "" if reports == "reports" else f" --reports {shlex.quote(reports)}"
+    return [f"spec-harness run --last-failed{folder}", by_path]

@@ -118,3 +118,19 @@ def test_timeline_lanes_hold_runs_that_overlap():
     lanes = timeline(RunResult(started=0, duration=6, feature_runs=runs), {})
     assert [[bar.name for bar in lane] for lane in lanes] == [["a", "d"], ["b", "c"]]
     assert lanes[0][1].left == 100 * 4 / 6 and lanes[0][1].width == 100 * 2 / 6
+
+
+def test_ci_build_links_from_the_ci_variables():
+    from harness.environment import ci_build, rerun_command
+
+    assert ci_build({"GITLAB_CI": "true", "CI_JOB_URL": "https://gitlab.example/j/5",
+                     "CI_PIPELINE_IID": "12", "CI_COMMIT_SHA": "abc"}) == {
+        "name": "GitLab CI", "url": "https://gitlab.example/j/5", "buildNumber": "12",
+        "revision": "abc"}
+    assert ci_build({"BUILD_URL": "https://jenkins.example/job/x/3/", "BUILD_NUMBER": "3"}) \
+        == {"name": "Jenkins", "url": "https://jenkins.example/job/x/3/", "buildNumber": "3"}
+    assert ci_build({}) is None
+    assert rerun_command("reports", ["specs/a b.feature.md"]) == [
+        "spec-harness run --last-failed", "spec-harness run 'specs/a b.feature.md'"]
+    assert rerun_command(None, ["specs/a.feature.md"]) == ["spec-harness run specs/a.feature.md"]
+    assert rerun_command("out", []) == []
