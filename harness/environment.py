@@ -7,6 +7,7 @@ Actions, GitLab CI and Jenkins set; nothing is asked of the network.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import platform
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 
+@functools.cache
 def harness_version() -> str:
     try:
         return importlib.metadata.version("hello-spec-harness")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -219,6 +220,21 @@ def page_order(run: RunResult) -> list[FeatureResult]:
     return sorted(run.feature_runs, key=_feature_rank)
 
 
+def anchors_of(run: RunResult) -> tuple[list[FeatureResult], dict[int, str]]:
+    """The page's order and anchors of a run, computed once for the HTML and junit.xml
+    (the last run's are kept: the reports of one run are rendered one after another)."""
+    global _last
+    if _last is not None and _last[0]() is run:
+        return _last[1], _last[2]
+    features = page_order(run)
+    anchors = page_anchors(features)
+    _last = (weakref.ref(run), features, anchors)
+    return features, anchors
+
+
+_last: tuple[weakref.ref, list[FeatureResult], dict[int, str]] | None = None
+
+
 def page_anchors(features: list[FeatureResult]) -> dict[int, str]:
     """The page's anchor of every feature run, scenario and step, by `id()` of the
     object (junit.xml links to them too)."""
@@ -234,8 +250,7 @@ def page_anchors(features: list[FeatureResult]) -> dict[int, str]:
 
 def render(run: RunResult) -> str:
     """The report page for a finished result tree."""
-    features = page_order(run)
-    anchors = page_anchors(features)
+    features, anchors = anchors_of(run)
     failures = [(f, s, t) for f, s, t in _failures_in(features)]
     first = failures[0] if failures else None
     first_anchor = anchors[id(first[2] or first[1] or first[0])] if first else None

@@ -57,7 +57,7 @@ def render(run: RunResult) -> str:
         "errors": str(errors),
         "time": _seconds(run.duration),
     })
-    anchors = html.page_anchors(html.page_order(run))
+    anchors = html.anchors_of(run)[1]
     for index, feature in enumerate(run.feature_runs):
         root.append(_suite(feature, index, anchors))
     ET.indent(root, space="  ")
