@@ -77,9 +77,11 @@ def test_rerun_failed_marks_what_then_passes_flaky_in_every_report(tmp_path):
                                          "flaky": "false"}
     messages = [json.loads(line) for line in (tmp_path / "messages.ndjson").read_text()
                 .splitlines()]
+    pickle_of = {m["testCase"]["id"]: m["testCase"]["pickleId"] for m in messages
+                 if "testCase" in m}
     attempts = sorted(m["testCaseStarted"]["attempt"] for m in messages
                       if "testCaseStarted" in m
-                      and "Broken" in m["testCaseStarted"]["testCaseId"])
+                      and "Broken" in pickle_of[m["testCaseStarted"]["testCaseId"]])
     assert attempts == [0, 1, 2]
     retried = [m["testCaseFinished"]["willBeRetried"] for m in messages
                if "testCaseFinished" in m]

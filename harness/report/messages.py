@@ -18,12 +18,15 @@ others. Rendered from the one result tree, like every other report:
 A `stepDefinition` per definition the plan's steps match (RunStarted.definitions),
 and each test step names its own; the arguments matched are not recorded
 (`stepMatchArguments` is empty). Ids in the AST are made
-here, prefixed by what they name (`ast:<path>:<line>`), never reused across types.
+here (`d<hash of the path>:<kind>:<line>`); test cases, test steps and their runs get
+short ids (`c<n>`, `s<n>`, `r<n>`), as they come up on every line.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import itertools
 import platform
 from pathlib import Path
 from typing import Any
@@ -98,23 +101,30 @@ def render(run: RunResult, *, environment: dict[str, Any] | None = None) -> str:
                                 "location": {"line": max(1, definition["line"])}}}}))
     started = run.started or 0.0
     out(_line({"testRunStarted": {"timestamp": _timestamp(started), "id": _RUN_ID}}))
+    # Test cases and test steps get short ids (`c<n>`, `s<n>`: they come up on every
+    # line of a step's run); pickles keep the plan's ids.
+    ids: dict[str, str] = {}
     for feature in run.feature_runs:
         for scenario in feature.scenarios:
+            ids[scenario.id] = f"c{len(ids)}"
+            for s in scenario.steps:
+                ids[s.id] = f"s{len(ids)}"
             steps = ",".join(
-                f'{{"id":{_text("ts:" + s.id)},"pickleStepId":{_text(s.id)},'
+                f'{{"id":"{ids[s.id]}","pickleStepId":{_text(s.id)},'
                 + (f'"stepDefinitionIds":["{s.definition}"],"stepMatchArgumentsLists":'
                    '[{"stepMatchArguments":[]}]}' if s.definition else
                    '"stepDefinitionIds":[],"stepMatchArgumentsLists":[]}')
                 for s in scenario.steps)
-            out(f'{{"testCase":{{"id":{_text("tc:" + scenario.id)},"pickleId":'
+            out(f'{{"testCase":{{"id":"{ids[scenario.id]}","pickleId":'
                 f'{_text(scenario.id)},"testRunStartedId":"{_RUN_ID}","testSteps":[{steps}]}}}}')
     # Each test case's messages together, in the order they started.
     blocks = []
+    counter = itertools.count()
     for feature in run.feature_runs:
         start = feature.started or started
         for attempt in getattr(feature, "previous", None) or []:
-            blocks.extend(_executions(attempt, start, retried=True))
-        blocks.extend(_executions(feature, start, retried=False))
+            blocks.extend(_executions(attempt, start, ids, counter, retried=True))
+        blocks.extend(_executions(feature, start, ids, counter, retried=False))
     blocks.sort(key=lambda b: b[0])
     for _, block in blocks:
         lines.extend(block)
@@ -160,7 +170,13 @@ def _source(path: str) -> str | None:
 
 
 def _ast(path: str, kind: str, line: int) -> str:
-    return f"ast:{path}:{kind}:{line}"
+    return f"{_document_key(path)}:{kind}:{line}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _document_key(path: str) -> str:
+    # Short and the same in every rendering of the file: AST ids appear twice per step.
+    return "d" + hashlib.sha1(path.encode("utf-8", "replace")).hexdigest()[:8]
 
 
 def _document(path: str, features: list[FeatureResult]) -> dict[str, Any]:
@@ -322,18 +338,17 @@ def _row_number(feature: FeatureResult, scenario: ScenarioResult) -> int:
     return rows.index(scenario.example) + 1 if scenario.example in rows else 1
 
 
-def _executions(feature: FeatureResult, run_start: float, *, retried: bool
-                ) -> list[tuple[float, list[str]]]:
+def _executions(feature: FeatureResult, run_start: float, ids: dict[str, str],
+                counter: Any, *, retried: bool) -> list[tuple[float, list[str]]]:
     attempt = max(0, getattr(feature, "attempt", 1) - 1)
     blocks = []
     for scenario in feature.scenarios:
         start = scenario.started or feature.started or run_start
-        started_id = f"tcs:{scenario.id}" + (f":{attempt}" if attempt else "")
+        started_id = f"r{next(counter)}"
         lines = [_line({"testCaseStarted": {
-            "attempt": attempt, "id": started_id, "testCaseId": f"tc:{scenario.id}",
+            "attempt": attempt, "id": started_id, "testCaseId": ids[scenario.id],
             "workerId": feature.id, "timestamp": _timestamp(start)}})]
         at = start
-        quoted = _text(started_id)
         for step in scenario.steps:
             step_start = step.started if step.started is not None else at
             at = step_start + (step.duration or 0.0)
@@ -342,20 +357,20 @@ def _executions(feature: FeatureResult, run_start: float, *, retried: bool
                 # Most steps pass at once with nothing attached: their two lines are
                 # written as text (a dict and an encoder call per line were most of
                 # this report's cost).
-                ids = f'"testCaseStartedId":{quoted},"testStepId":{_text("ts:" + step.id)}'
+                both = f'"testCaseStartedId":"{started_id}","testStepId":"{ids[step.id]}"'
                 s_sec, s_ns = divmod(int(step_start * 1e9), 1_000_000_000)
                 d_sec, d_ns = divmod(int(step.duration * 1e9), 1_000_000_000)
                 e_sec, e_ns = divmod(int(at * 1e9), 1_000_000_000)
-                lines.append(f'{{"testStepStarted":{{{ids},"timestamp":{{"seconds":{s_sec},'
+                lines.append(f'{{"testStepStarted":{{{both},"timestamp":{{"seconds":{s_sec},'
                              f'"nanos":{s_ns}}}}}}}')
-                lines.append(f'{{"testStepFinished":{{{ids},"testStepResult":{{"duration":'
+                lines.append(f'{{"testStepFinished":{{{both},"testStepResult":{{"duration":'
                              f'{{"seconds":{d_sec},"nanos":{d_ns}}},"status":"PASSED"}},'
                              f'"timestamp":{{"seconds":{e_sec},"nanos":{e_ns}}}}}}}')
             else:
-                lines += _step_messages(step, started_id, step_start, at)
+                lines += _step_messages(step, started_id, ids[step.id], step_start, at)
         for entry in _journal(scenario, at):
             if scenario.steps:
-                lines.append(_attachment(entry, started_id, f"ts:{scenario.steps[-1].id}"))
+                lines.append(_attachment(entry, started_id, ids[scenario.steps[-1].id]))
         end = max(at, start + (scenario.duration or 0.0))
         lines.append(_line({"testCaseFinished": {"testCaseStartedId": started_id,
                                                  "timestamp": _timestamp(end),
@@ -364,9 +379,8 @@ def _executions(feature: FeatureResult, run_start: float, *, retried: bool
     return blocks
 
 
-def _step_messages(step: StepResult, started_id: str, start: float, end: float
-                   ) -> list[str]:
-    step_id = f"ts:{step.id}"
+def _step_messages(step: StepResult, started_id: str, step_id: str, start: float,
+                   end: float) -> list[str]:
     ids = f'"testCaseStartedId":{_text(started_id)},"testStepId":{_text(step_id)}'
     began = f'{{"testStepStarted":{{{ids},"timestamp":{_time_json(start)}}}}}'
     lines = [began]
