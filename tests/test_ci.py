@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -88,7 +89,8 @@ def test_html_has_a_timeline_the_environment_and_the_rerun_command(tmp_path):
     done = cli("run", CI_SPECS, "--reports", str(tmp_path / "r"), "--jobs", "2",
                env={"GITHUB_ACTIONS": "true", "GITHUB_SERVER_URL": "https://github.com",
                     "GITHUB_REPOSITORY": "org/repo", "GITHUB_RUN_ID": "42",
-                    "GITHUB_RUN_NUMBER": "7", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md")})
+                    "GITHUB_RUN_NUMBER": "7", "GITHUB_STEP_SUMMARY": str(tmp_path / "s.md"),
+                    "GITHUB_SHA": "0123456789abcdef", "GITHUB_REF_NAME": "main"})
     assert done.returncode == 1
     page = (tmp_path / "r" / "index.html").read_text()
     # Three feature runs ran (the dependent was skipped): three bars, with their names.
@@ -102,8 +104,12 @@ def test_html_has_a_timeline_the_environment_and_the_rerun_command(tmp_path):
     summary = (tmp_path / "r" / "summary.md").read_text()
     assert "Run them again: `spec-harness run --last-failed --reports" in summary
     messages = (tmp_path / "r" / "messages.ndjson").read_text().splitlines()
-    assert '"ci":{"name":"GitHub Actions","url":"https://github.com/org/repo/actions/runs/42"' \
-        in messages[0]
+    meta = json.loads(messages[0])["meta"]
+    assert meta["ci"] == {"name": "GitHub Actions",
+                          "url": "https://github.com/org/repo/actions/runs/42",
+                          "buildNumber": "7",
+                          "git": {"remote": "https://github.com/org/repo",
+                                  "revision": "0123456789abcdef", "branch": "main"}}
 
 
 def test_timeline_lanes_hold_runs_that_overlap():

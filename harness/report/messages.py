@@ -154,6 +154,9 @@ def _meta(environment: dict[str, Any]) -> dict[str, Any]:
     if isinstance(ci, dict) and ci.get("name"):
         meta["ci"] = {k: str(v) for k, v in ci.items()
                       if k in ("name", "url", "buildNumber") and v}
+        if ci.get("remote") and ci.get("revision"):
+            meta["ci"]["git"] = {k: str(ci[k]) for k in ("remote", "revision", "branch")
+                                 if ci.get(k)}
     return meta
 
 
