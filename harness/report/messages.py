@@ -38,7 +38,7 @@ from harness.naming import named
 
 from .results import AttachmentEntry, FeatureResult, RunResult, ScenarioResult, StepResult
 
-PROTOCOL_VERSION = "32.0.0"  # the schema the output is checked against is a later one
+PROTOCOL_VERSION = "34.2.1"  # the @cucumber/messages schema the tests check every line against
 MEDIA_MARKDOWN = "text/x.cucumber.gherkin+markdown"
 MEDIA_LOG = "text/x.cucumber.log+plain"
 _STATUS = {"passed": "PASSED", "failed": "FAILED", "skipped": "SKIPPED", "pending": "PENDING",
