@@ -249,7 +249,8 @@ def _scenario_node(path: str, executions: list[ScenarioResult]) -> dict[str, Any
         "tags": [_tag(t, scenario.line, node_id) for t in scenario.tags],
         "keyword": scenario.keyword or ("Scenario Outline" if outline else
                                         "Background" if background else "Scenario"),
-        "name": scenario.title, "description": scenario.description or "",
+        "name": "" if background and scenario.title == "Background" else scenario.title,
+        "description": scenario.description or "",
         "steps": steps, "examples": examples, "id": node_id}}
 
 
