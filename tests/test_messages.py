@@ -114,3 +114,16 @@ def test_step_definitions_are_named_and_each_test_step_points_at_its_own(message
     assert set(used) == set(definitions)
     assert all(len(s["stepDefinitionIds"]) == len(s["stepMatchArgumentsLists"])
                for c in of(envelopes, "testCase") for s in c["testSteps"])
+
+
+def test_every_pickle_has_a_scenario_lineage_as_the_html_formatter_needs(messages):
+    # Cucumber's HTML formatter looks each pickle's first AST node up among the
+    # documents' scenarios (in or outside a rule); a Background node there would make
+    # it stop with "No Lineage found for Pickle".
+    envelopes, _ = messages
+    scenarios = set()
+    for document in of(envelopes, "gherkinDocument"):
+        for child in document["feature"]["children"]:
+            nested = child["rule"]["children"] if "rule" in child else [child]
+            scenarios |= {c["scenario"]["id"] for c in nested if "scenario" in c}
+    assert all(p["astNodeIds"][0] in scenarios for p in of(envelopes, "pickle"))
