@@ -269,7 +269,7 @@ def _step_node(path: str, step: StepResult) -> Any:
         return orjson.Fragment(
             f'{{"location":{{"line":{step.line}}},"keyword":{_text(step.keyword + " ")},'
             f'"keywordType":"{_TYPE.get(step.kind, "Unknown")}","text":{_text(text)},'
-            f'"id":{_text(_ast(path, "step", step.line))}}}')
+            f'"id":"{_ast(path, "step", step.line)}"}}')  # AST ids need no escaping
     node: dict[str, Any] = {
         "location": {"line": step.line}, "keyword": f"{step.keyword} ",
         "keywordType": _TYPE.get(step.kind, "Unknown"),
@@ -312,7 +312,7 @@ def _pickle(feature: FeatureResult, scenario: ScenarioResult) -> dict[str, Any]:
             steps.append(orjson.Fragment(
                 f'{{"id":{_text(step.id)},"text":{_text(step.text)},"type":'
                 f'"{_TYPE.get(step.kind, "Unknown")}","astNodeIds":'
-                f'[{_text(_ast(feature.path, "step", step.line))}{rest}]}}'))
+                f'["{_ast(feature.path, "step", step.line)}"{rest}]}}'))
             continue
         pickle_step: dict[str, Any] = {
             "id": step.id, "text": step.text, "type": _TYPE.get(step.kind, "Unknown"),
