@@ -22,6 +22,7 @@ from typing import Protocol, TextIO
 
 from harness.events import Event
 
+from . import github
 from .console import ConsoleReporter, summary_line, use_color
 from .results import ResultBuilder, RunResult
 from .writer import FileReporter, write_reports
@@ -55,6 +56,9 @@ def make_reporters(reports_dir: Path | None, *, stream: TextIO | None = None,
         model=model)]
     if reports_dir is not None:
         reporters.append(FileReporter(Path(reports_dir), model=model))
+    if github.enabled():
+        # After the console: the annotations follow its summary in the job log.
+        reporters.append(github.GitHubReporter(model, stream))
     return reporters
 
 
