@@ -14,21 +14,21 @@ import signal
 import sys
 from pathlib import Path
 
-from .api_version import parse_api_version
-from .entry import started
-from .events import EventBus
-from .hooks import HOOKS
-from .loader import add_needed, check_examples, check_steps, discover, parse_all
-from .plan import Plan, Selection, make_plan
-from .run import blocking
-from .run.loading import BUILTIN_LIBRARY, StepLoadError
-from .run.registry import StepRegistry
-from .run.retry import RetryPolicy
-from .run.runner import Runner, RunSettings
-from .spec.errors import SpecErrors
-from .tags import TagExpressionError, parse_tag_expression
-from .targets.base import Target, TargetError
-from .targets.remote import TargetConfigError
+from harness.api_version import parse_api_version
+from harness.entry import started
+from harness.events import EventBus
+from harness.hooks import HOOKS
+from harness.loader import add_needed, check_examples, check_steps, discover, parse_all
+from harness.plan import Plan, Selection, make_plan
+from harness.run import blocking
+from harness.run.loading import BUILTIN_LIBRARY, StepLoadError
+from harness.run.registry import StepRegistry
+from harness.run.retry import RetryPolicy
+from harness.run.runner import Runner, RunSettings
+from harness.spec.errors import SpecErrors
+from harness.tags import TagExpressionError, parse_tag_expression
+from harness.targets.base import Target, TargetError
+from harness.targets.remote import TargetConfigError
 
 EXIT_OK, EXIT_USAGE, EXIT_TARGET, EXIT_INTERRUPTED = 0, 2, 3, 130  # 1: the runner's (RunOutcome)
 EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process it ended
@@ -190,7 +190,7 @@ def _remove_stale_reports(folder: Path) -> None:
     """This run ended before its reporters started (a usage error, an unreachable
     target, Ctrl-C while starting): the reports there are the previous run's, and left
     in place they would pass for this one's (a CI job would publish them)."""
-    from .report.writer import EVENTS, RENDERERS
+    from harness.report.writer import EVENTS, RENDERERS
 
     removed = []
     for name in (*RENDERERS, EVENTS):
@@ -204,7 +204,7 @@ def _remove_stale_reports(folder: Path) -> None:
              "this run wrote none")
 def _annotate(problems: list[str]) -> None:
     """Spec errors as GitHub annotations, when running there (harness/report/github.py)."""
-    from .report import github
+    from harness.report import github
 
     if github.enabled():
         for line in github.problem_annotations(problems):
@@ -258,7 +258,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_steps(args: argparse.Namespace) -> int:
-    from .stepdocs import catalogue, render_json, render_text
+    from harness.stepdocs import catalogue, render_json, render_text
 
     docs = catalogue(_registry(args))
     sys.stdout.write(render_json(docs) if args.format == "json" else render_text(docs))
@@ -266,7 +266,7 @@ def cmd_steps(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import rebuild
+    from harness.report import rebuild
 
     if args.merge or not args.events:
         return cmd_merge(args)
@@ -304,10 +304,10 @@ def make_target(args: argparse.Namespace) -> Target:
             raise UsageError(f"{', '.join(given)} {verb} only for --target remote "
                              f"(the target is {args.target})")
     if args.target == "embedded":
-        from .targets.embedded import EmbeddedTarget
+        from harness.targets.embedded import EmbeddedTarget
 
         return EmbeddedTarget(variables=variables, api_version=args.api_version)
-    from .targets.remote import RemoteTarget, load_config
+    from harness.targets.remote import RemoteTarget, load_config
 
     config = load_config(args.target_config) if args.target_config else {}
     return RemoteTarget(api_url=args.api_url or config.get("api_url", ""),
@@ -332,7 +332,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                           factor=args.retry_factor, maxDelay=args.retry_max_delay,
                           timeout=args.retry_timeout))
     if args.watch:
-        from .watch import watch
+        from harness.watch import watch
 
         try:
             return asyncio.run(watch(args, make_target(args), settings))
@@ -344,7 +344,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _run(plan: Plan, registry: StepRegistry, target: Target, settings: RunSettings,
                files: list[str], args: argparse.Namespace) -> int:
-    from .report import make_reporters
+    from harness.report import make_reporters
 
     await target.start()
     # The reporters only once the target is up: a run that cannot start has nothing to
@@ -421,7 +421,7 @@ def ci_args(run: argparse.ArgumentParser) -> None:
 
 def ci_plan(args: argparse.Namespace) -> tuple[Plan, list[str]]:
     """The plan, narrowed by --last-failed and --shard (harness/narrow.py)."""
-    from . import narrow
+    from harness import narrow
 
     if args.rerun_failed < 0:
         raise UsageError("--rerun-failed must be 0 or more")
@@ -457,7 +457,7 @@ def ci_plan(args: argparse.Namespace) -> tuple[Plan, list[str]]:
 
 def ci_environment(args: argparse.Namespace) -> dict:
     """RunStarted.environment (harness/environment.py)."""
-    from .environment import environment
+    from harness.environment import environment
 
     backend = None
     if args.target == "embedded":
@@ -471,7 +471,7 @@ def ci_environment(args: argparse.Namespace) -> dict:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from .report.merge import merge_files
+    from harness.report.merge import merge_files
 
     paths = [Path(p) for p in [*([args.events] if args.events else []), *args.merge]]
     if not paths:

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from .plan import FeatureRun, Plan
+from harness.plan import FeatureRun, Plan
 
 
 class NarrowError(Exception):
@@ -47,7 +47,7 @@ def narrow(plan: Plan, run_ids: Iterable[str]) -> Plan:
 
 
 def last_run(events_path: Path):  # -> RunResult
-    from .report.writer import build
+    from harness.report.writer import build
 
     if not Path(events_path).is_file():
         raise NarrowError(f"{events_path}: no events of a previous run "

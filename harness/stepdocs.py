@@ -32,7 +32,7 @@ from re._constants import (  # type: ignore[import-not-found]
 )
 from typing import Any
 
-from .run.registry import StepRegistry
+from harness.run.registry import StepRegistry
 
 KEYWORDS = {"given": "Given", "when": "When", "then": "Then (and Soon)",
             "step": "any keyword"}

@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from harness.events import Event
-
-from . import github
-from .console import ConsoleReporter, summary_line, use_color
-from .results import ResultBuilder, RunResult
-from .writer import FileReporter, write_reports
-from .writer import rebuild as _rebuild
+from harness.report import github
+from harness.report.console import ConsoleReporter, summary_line, use_color
+from harness.report.results import ResultBuilder, RunResult
+from harness.report.writer import FileReporter, write_reports
+from harness.report.writer import rebuild as _rebuild
 
 
 class Reporter(Protocol):

@@ -34,10 +34,9 @@ from harness.events import (
     StepAttempt,
     StepFinished,
 )
-
-from .later import Later
-from .results import ResultBuilder, RunResult, StepResult, outcome
-from .text import diff_kind, duration
+from harness.report.later import Later
+from harness.report.results import ResultBuilder, RunResult, StepResult, outcome
+from harness.report.text import diff_kind, duration
 
 _CODES = {"passed": "32", "failed": "31", "undefined": "35", "skipped": "33", "pending": "33",
           "bold": "1", "dim": "2", "cyan": "36", "red": "31", "green": "32", "yellow": "33",

@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import TextIO
 
 from harness.events import Event
-
-from . import markdown
-from .results import ResultBuilder, RunResult
+from harness.report import markdown
+from harness.report.results import ResultBuilder, RunResult
 
 # A problem line of the spec checks: `path:line:col: message`.
 _PROBLEM = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): (?P<message>.*)$")

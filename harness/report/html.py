@@ -23,9 +23,8 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from harness.environment import rerun_command
-
-from .results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
-from .text import clock, diff_kind, duration, first_line, stamp
+from harness.report.results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
+from harness.report.text import clock, diff_kind, duration, first_line, stamp
 
 TEMPLATES = Path(__file__).with_name("templates")
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from . import html
-from .results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
-from .text import first_line, iso
+from harness.report import html
+from harness.report.results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
+from harness.report.text import first_line, iso
 
 # XML 1.0 cannot carry most control characters (an ANSI colour code in an error
 # message would make the whole file unparsable), so they are replaced.

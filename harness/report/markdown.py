@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 
 from harness.environment import rerun_command
-
-from .results import RunResult
-from .text import duration, stamp
+from harness.report.results import RunResult
+from harness.report.text import duration, stamp
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)

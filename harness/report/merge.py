@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from .writer import EVENTS, build, read_events, write_reports
+from harness.report.writer import EVENTS, build, read_events, write_reports
 
 
 def merge_events(streams: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -35,8 +35,13 @@ import orjson
 
 from harness.environment import harness_version
 from harness.naming import named
-
-from .results import AttachmentEntry, FeatureResult, RunResult, ScenarioResult, StepResult
+from harness.report.results import (
+    AttachmentEntry,
+    FeatureResult,
+    RunResult,
+    ScenarioResult,
+    StepResult,
+)
 
 PROTOCOL_VERSION = "34.2.1"  # the @cucumber/messages schema the tests check every line against
 MEDIA_MARKDOWN = "text/x.cucumber.gherkin+markdown"

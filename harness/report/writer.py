@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness.events import Event, FeatureRunFinished, RunFinished
-
-from . import html, jsonout, junit, markdown, messages
-from .later import Later
-from .results import ResultBuilder, RunResult
+from harness.report import html, jsonout, junit, markdown, messages
+from harness.report.later import Later
+from harness.report.results import ResultBuilder, RunResult
 
 EVENTS = "events.ndjson"
 FLUSH_EVERY = 0.1  # seconds an event may wait in the buffer before it is on disk

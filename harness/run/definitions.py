@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..plan import Plan
-from .registry import StepRegistry
+from harness.plan import Plan
+from harness.run.registry import StepRegistry
 
 
 def matched_definitions(plan: Plan, registry: StepRegistry) -> list[dict[str, Any]]:
