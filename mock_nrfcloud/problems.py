@@ -8,6 +8,7 @@ without reading the mock's source.
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from aiohttp import web
@@ -56,8 +57,26 @@ def not_found(detail: str, *, field: str | None = None) -> ProblemError:
     return ProblemError(404, "Not found", detail, field=field, kind="not-found")
 
 
+class StoreUnavailable(Exception):
+    """The shared store (``--redis``) could not be reached or refused a command."""
+
+
+# What a store raises when it cannot keep a change: answered 503 (``state_failed``).
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, StoreUnavailable)
+
+
 def state_failed(error: Exception) -> ProblemError:
-    """A 503 for a call whose change or journal entry could not be written to ``--state``."""
+    """A 503 for a call whose change or journal entry could not be written to ``--state``
+    (or, with ``--redis``, to Redis)."""
+    if isinstance(error, StoreUnavailable):
+        return ProblemError(
+            503,
+            "Redis unavailable",
+            f"the mock could not reach its Redis store ({error}); the call may not be"
+            " remembered.",
+            kind="state-unavailable",
+            headers={"Retry-After": "1"},
+        )
     return ProblemError(
         503,
         "State file unavailable",
