@@ -10,6 +10,7 @@ a worker again if one dies, and stops them all on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import signal
 import socket
@@ -22,6 +23,16 @@ from types import FrameType
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 10.0
 _LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+def _die_with_parent() -> None:
+    """In the worker, before it runs: SIGTERM when this parent ends, even by kill -9 (a
+    parent killed hard would otherwise leave its workers holding the port)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _reserve_port(host: str, port: int) -> tuple[socket.socket, int]:
@@ -63,6 +74,7 @@ class _Worker:
             stdout=subprocess.PIPE,
             text=True,
             bufsize=1,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
 
     def wait_listening(self) -> str | None:
