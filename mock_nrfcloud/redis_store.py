@@ -156,6 +156,62 @@ def _entry_of(stream_id: str, fields: dict[str, str]) -> Entry:
     return entry_from_dict(data, data.pop("ts"))
 
 
+class _Batcher:
+    """Script calls made in one turn of the event loop go to Redis in one pipeline.
+
+    Each script still runs alone (atomic); only the round trips are shared: with 50
+    calls in flight a replica sends one batch instead of 50 requests. ``EVALSHA`` only:
+    the scripts are loaded at start, and again if Redis has forgotten them (a restart
+    or ``SCRIPT FLUSH``), after which the failed calls are made once more.
+    """
+
+    def __init__(self, client: Any, errors: tuple[type[BaseException], ...]) -> None:
+        self._client = client
+        self._errors = errors
+        self._pending: list[tuple[Any, list[Any], asyncio.Future[Any]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def call(self, script: Any, args: list[Any]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((script, args, future))
+        return future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(self._send(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batch: list[tuple[Any, list[Any], asyncio.Future[Any]]]) -> None:
+        from redis.exceptions import NoScriptError
+
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for script, args, _ in batch:
+                    pipe.evalsha(script.sha, 0, *args)
+                results = await pipe.execute(raise_on_error=False)
+        except self._errors as error:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (script, args, future), result in zip(batch, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, NoScriptError):
+                try:  # Redis forgot the script: Script() loads it again and runs it
+                    future.set_result(await script(args=args))
+                except self._errors as error:
+                    future.set_exception(error)
+            elif isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
 def _conditional(response: QueuedResponse) -> bool:
     return response.query is not None or response.body_matches is not None
 
@@ -239,6 +295,7 @@ class RedisStore:
         self._evict = client.register_script(EVICT)
         self._feed_append = client.register_script(FEED_APPEND)
         self._max_bytes_arg = -1 if journal_max_bytes is None else journal_max_bytes
+        self._batcher = _Batcher(client, self.errors)
 
     @classmethod
     async def open(
@@ -292,6 +349,8 @@ class RedisStore:
         )
         try:
             await client.ping()
+            for script in (store._serve, store._record):  # the batcher only sends EVALSHA
+                await client.script_load(script.script)
             await store._install_baseline()
         except store.errors as error:
             await store._close_clients()
@@ -368,12 +427,13 @@ class RedisStore:
                             continue
                     matched.append(rid)
             have = " ".join(cached) if cached else ""
-            result = await self._serve(
-                args=[
+            result = await self._batcher.call(
+                self._serve,
+                [
                     self.prefix, ap, account, endpoint, repr(now), " ".join(matched),
                     " ".join(known), have, request, size, self.journal_limit,
                     self._max_bytes_arg, _NOT_FOUND_ANSWER,
-                ]
+                ],
             )  # fmt: skip
             if result[0] != "need":
                 break
@@ -464,11 +524,12 @@ class RedisStore:
         request = _request_json(now, account, method, path, query, headers, body or None)
         answer = _answer_json(status, None, False, None, response_headers, response_body)
         size = ENTRY_OVERHEAD_BYTES + len(path) + len(body or b"") + len(response_body)
-        entry_id = await self._record(
-            args=[
+        entry_id = await self._batcher.call(
+            self._record,
+            [
                 self.prefix, self._ap(account), account, f"{method} {path_key}", repr(now),
                 request, answer, size, self.journal_limit, self._max_bytes_arg,
-            ]
+            ],
         )  # fmt: skip
         return (
             int(entry_id), now, account, method, path, query, headers, body or None,
