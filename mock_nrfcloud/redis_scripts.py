@@ -82,7 +82,9 @@ end
 # conditional response it did not judge, the script changes nothing and answers
 # ``{'need', ids...}``; the caller fetches and judges them and calls again.
 # Otherwise: ``{'ok', entry id, response id or '', spec or '' (when not in ``have``),
-# the account's pending responses (when none was chosen, else 0)}``.
+# the account's pending responses (when none was chosen, else 0)}``; entry id 0 when the
+# caller makes the answer and journals it (a template, or a 404 with pending responses
+# whose near misses it names).
 SERVE = (
     _COMMON
     + r"""
@@ -129,12 +131,14 @@ if #unknown > 0 then
   return unknown
 end
 local answer, size, spec = ARGV[13], tonumber(ARGV[10]), ''
+local deferred = false
 if chosen then
   local r = P .. 'r:' .. chosen
-  local f = redis.call('HMGET', r, 'ans', 'asz', 'keep', 'spec')
+  local f = redis.call('HMGET', r, 'ans', 'asz', 'keep', 'spec', 'tpl')
   answer = f[1]
   size = size + tonumber(f[2])
   if not have[chosen] then spec = f[4] end
+  deferred = f[5] == '1'
   redis.call('HINCRBY', r, 'served', 1)
   if f[3] ~= '1' then
     if redis.call('HINCRBY', r, 'rem', -1) <= 0 then forget(P, chosen) end
@@ -142,9 +146,17 @@ if chosen then
 else
   size = size + string.len(ARGV[13])
 end
-local eid = journal(P, A, ARGV[9], answer, ep, size, tonumber(ARGV[11]), tonumber(ARGV[12]))
 local pending = 0
-if not chosen then pending = redis.call('ZCARD', A .. 'r') end
+if not chosen then
+  pending = redis.call('ZCARD', A .. 'r')
+  deferred = pending > 0
+end
+if deferred then
+  -- The answer is made by the caller (a template rendered for the call, or a 404 that
+  -- names the closest queued responses): it journals the call with RECORD.
+  return {'ok', 0, chosen or '', spec, pending}
+end
+local eid = journal(P, A, ARGV[9], answer, ep, size, tonumber(ARGV[11]), tonumber(ARGV[12]))
 return {'ok', eid, chosen or '', spec, pending}
 """
 )
@@ -162,8 +174,8 @@ return journal(P, A, ARGV[6], ARGV[7], ARGV[4], tonumber(ARGV[8]), tonumber(ARGV
 )
 
 # Queue responses. ARGV: P, digest (or '' when not a --load install), then per response
-# 12 values: id, account prefix A, account, ep, spec, rem, keep, exp, cond, ans, asz,
-# created, loaded. With a digest: when ``P baseline`` already holds it, nothing happens
+# 14 values: id, account prefix A, account, ep, spec, rem, keep, exp, cond, ans, asz,
+# created, loaded, tpl. With a digest: when ``P baseline`` already holds it, nothing happens
 # (another replica installed this load file); else the old loaded responses go first.
 # Returns the seqs given, in order.
 QUEUE = (
@@ -183,7 +195,8 @@ while i <= #ARGV do
   local keep = ARGV[i + 6]
   redis.call('HSET', P .. 'r:' .. id, 'acc', acc, 'ep', ep, 'seq', seq, 'spec', ARGV[i + 4],
     'rem', ARGV[i + 5], 'keep', keep, 'exp', ARGV[i + 7], 'cond', ARGV[i + 8],
-    'ans', ARGV[i + 9], 'asz', ARGV[i + 10], 'served', 0, 'created', ARGV[i + 11])
+    'ans', ARGV[i + 9], 'asz', ARGV[i + 10], 'served', 0, 'created', ARGV[i + 11],
+    'tpl', ARGV[i + 13])
   redis.call('ZADD', A .. 'r', seq, id)
   if keep == '1' then
     redis.call('ZADD', A .. 'k:' .. ep, seq, id)
@@ -195,7 +208,7 @@ while i <= #ARGV do
     redis.call('HSET', P .. 'accounts', acc, ARGV[i + 11])
   end
   seqs[#seqs + 1] = seq
-  i = i + 13
+  i = i + 14
 end
 return seqs
 """

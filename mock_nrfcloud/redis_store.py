@@ -21,7 +21,10 @@ replicas behave as one mock:
 - **The bridge feed** is a capped stream per account (``XADD``/``XREAD``), too.
 
 Not shared (per process): ``simulate:`` of a load file (ignored here, with a warning).
-Templated responses are rendered for the call, but the journal shows the template.
+Two answers are made here after the script: a template rendered for the call, and a
+404 naming the closest queued responses; the script then uses up the response (or
+decides the 404) but leaves the call to be journaled with what was answered (a second
+script, so such an entry may follow entries of calls that came a moment later).
 Journal entries are stored as their JSON view, with header values whole (as in memory:
 every view redacts ``Authorization``); whoever can read the Redis can read them.
 """
@@ -442,12 +445,15 @@ class RedisStore:
         body_or_none = body or None
         if not rid:
             not_found = NOT_FOUND_BODY
-            if result[4]:
+            if not entry_id:
                 # Off the hot path: say which queued responses came closest, and why not.
                 index = ResponseIndex()
                 for pending in await self._responses(account, now):
                     index.add(pending)
                 not_found = not_found_body(index.near_misses(method, path_key, query, body, now))
+                entry_id = await self._journal(
+                    now, account, endpoint, request, size, 404, None, NOT_FOUND_HEADERS, not_found
+                )
             entry: Entry = (
                 entry_id, now, account, method, path, query, headers, body_or_none,
                 404, None, False, None, NOT_FOUND_HEADERS, not_found,
@@ -469,11 +475,30 @@ class RedisStore:
             response_headers, response_body = response.template.render(
                 method, path, first_values(query), body
             )
+            entry_id = await self._journal(
+                now, account, endpoint, request, size, response.status, rid, response_headers,
+                response_body,
+            )  # fmt: skip
         entry = (
             entry_id, now, account, method, path, query, headers, body_or_none,
             response.status, rid, True, None, response_headers, response_body,
         )  # fmt: skip
         return response, entry
+
+    async def _journal(
+        self, now: float, account: str, endpoint: str, request: str, size: int,
+        status: int, rid: str | None, headers: Pairs, body: bytes,
+    ) -> int:  # fmt: skip
+        """Journal a call whose answer this process made (RECORD); its entry id."""
+        answer = _answer_json(status, rid, rid is not None, None, headers, body)
+        entry_id = await self._batcher.call(
+            self._record,
+            [
+                self.prefix, self._ap(account), account, endpoint, repr(now), request, answer,
+                size + len(body), self.journal_limit, self._max_bytes_arg,
+            ],
+        )  # fmt: skip
+        return int(entry_id)
 
     def _remember(
         self, key: tuple[str, str], response: QueuedResponse, grow: bool = False
@@ -522,17 +547,13 @@ class RedisStore:
         now = time.time()
         path_key = normalize_path(path) if path[-1:] == "/" else path
         request = _request_json(now, account, method, path, query, headers, body or None)
-        answer = _answer_json(status, None, False, None, response_headers, response_body)
-        size = ENTRY_OVERHEAD_BYTES + len(path) + len(body or b"") + len(response_body)
-        entry_id = await self._batcher.call(
-            self._record,
-            [
-                self.prefix, self._ap(account), account, f"{method} {path_key}", repr(now),
-                request, answer, size, self.journal_limit, self._max_bytes_arg,
-            ],
+        size = ENTRY_OVERHEAD_BYTES + len(path) + len(body or b"")
+        entry_id = await self._journal(
+            now, account, f"{method} {path_key}", request, size, status, None,
+            response_headers, response_body,
         )  # fmt: skip
         return (
-            int(entry_id), now, account, method, path, query, headers, body or None,
+            entry_id, now, account, method, path, query, headers, body or None,
             status, None, False, None, response_headers, response_body,
         )  # fmt: skip
 
@@ -561,6 +582,7 @@ class RedisStore:
             0 if response.fault else len(response.body),
             repr(response.created),
             "1" if loaded else "0",
+            "0" if response.template is None else "1",
         ]
 
     async def _install_baseline(self) -> None:
