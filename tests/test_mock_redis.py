@@ -129,6 +129,28 @@ async def test_live_stream_and_bridge_feed_deliver_what_every_replica_takes(
     feed.close()
 
 
+async def test_the_shared_feed_keeps_its_limit_and_reports_what_was_missed(
+    replicas: tuple[RunningMock, RunningMock],
+    http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import mock_nrfcloud.redis_store
+
+    monkeypatch.setattr(mock_nrfcloud.redis_store, "FEED_LIMIT", 2)
+    first, second = replicas
+    for mock, n in [(first, 1), (second, 2), (first, 3)]:
+        message = {"account": "team", "deviceId": "oob-1", "transport": "coap",
+                   "payload": [{"bn": "14201/0/", "n": "0", "v": n}]}  # fmt: skip
+        async with http.post(mock.url + "/__admin/device-messages", json=message) as response:
+            assert response.status == 201
+    async with http.get(second.url + "/__bridge/messages?since=0", headers=KEY) as response:
+        page = await response.json()
+    assert page["missed"] == 1
+    assert [m["seq"] for m in page["messages"]] == [2, 3]
+    assert page["next"] == 4
+    assert page["messages"][0]["topic"].endswith("/m/d/oob-1/d2c/raw")
+
+
 async def test_reset_and_delete_through_one_replica_show_in_the_other(
     replicas: tuple[RunningMock, RunningMock], http: aiohttp.ClientSession
 ) -> None:
