@@ -19,6 +19,9 @@ the length makes names with ``:`` unambiguous; ``ep`` is ``"<METHOD> <path>"``):
 - ``A ix:<ep>``: zset of the entry ids journaled for an endpoint (``find``, ``count``);
   ``A eps``: set of the endpoints with such an index
 - ``A f``, ``A fs``: stream and seq counter of the message-bridge feed
+- ``A fl``: zset of the account's live journal readers (SSE), scored by when their
+  claim runs out (renewed while they read; a replica killed with readers open leaves
+  claims that run out on their own)
 - ``P loaded``: set of the ``--load`` response ids; ``P baseline``: the load file's digest
 """
 
@@ -244,17 +247,19 @@ redis.call('DEL', A .. 'eps', A .. 'j', A .. 'jb', A .. 'jd')
 return 1
 """
 
-# Forget an account that is still idle. ARGV: P, A, account, cutoff. Returns 1 if gone.
+# Forget an account that is still idle and has no live reader. ARGV: P, A, account,
+# cutoff, now. Returns 1 if gone.
 EVICT = (
     _COMMON
     + r"""
 local P, A, acc = ARGV[1], ARGV[2], ARGV[3]
 local used = redis.call('HGET', P .. 'accounts', acc)
 if not used or tonumber(used) >= tonumber(ARGV[4]) then return 0 end
-if tonumber(redis.call('HGET', P .. 'followers', acc) or '0') > 0 then return 0 end
+if redis.call('ZCOUNT', A .. 'fl', ARGV[5], '+inf') > 0 then return 0 end
 for _, id in ipairs(redis.call('ZRANGE', A .. 'r', 0, -1)) do forget(P, id) end
 for _, ep in ipairs(redis.call('SMEMBERS', A .. 'eps')) do redis.call('DEL', A .. 'ix:' .. ep) end
-redis.call('DEL', A .. 'eps', A .. 'j', A .. 'jb', A .. 'jd', A .. 'r', A .. 'f', A .. 'fs')
+redis.call('DEL', A .. 'eps', A .. 'j', A .. 'jb', A .. 'jd', A .. 'r', A .. 'f', A .. 'fs',
+  A .. 'fl')
 redis.call('HDEL', P .. 'accounts', acc)
 return 1
 """

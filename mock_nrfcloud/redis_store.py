@@ -93,6 +93,9 @@ _BLOCK_MS = 1000
 _POOL_SIZE = 64
 _POOL_WAIT_S = 10.0
 _READERS_MAX = 10_000
+# A live journal reader claims its account for this long, and renews the claim while it
+# reads; an account with a claim is never evicted.
+_READER_CLAIM_S = 60.0
 # Journal reads fetch entries in batches this big.
 _BATCH = 2000
 _NOT_FOUND_ANSWER = json.dumps(
@@ -224,16 +227,24 @@ class _RedisFollower:
 
     too_slow = False  # Redis holds the backlog: a slow reader only reads later
 
-    def __init__(self, store: RedisStore, account: str, last: str) -> None:
+    def __init__(self, store: RedisStore, account: str, last: str, claim: str) -> None:
         self._store = store
         self._account = account
         self._last = last
+        self._claim = claim  # this reader's member of the account's ``fl`` zset
 
     async def entries(self, keepalive_s: float) -> AsyncIterator[Entry | None]:
         store = self._store
         key = store._ap(self._account) + "j"
+        readers = store._ap(self._account) + "fl"
         waited = 0.0
+        renewed = time.monotonic()
         while not store.closing:
+            if time.monotonic() - renewed > _READER_CLAIM_S / 3:
+                # Still reading: the account is not idle (see ``evict_idle``).
+                renewed = time.monotonic()
+                with contextlib.suppress(*store.errors):
+                    await store.redis.zadd(readers, {self._claim: time.time() + _READER_CLAIM_S})
             try:
                 found = await store.readers.xread({key: self._last}, count=100, block=_BLOCK_MS)
             except store.errors as error:
@@ -252,7 +263,7 @@ class _RedisFollower:
 
     async def close(self) -> None:
         with contextlib.suppress(*self._store.errors):
-            await self._store.redis.hincrby(self._store.prefix + "followers", self._account, -1)
+            await self._store.redis.zrem(self._store._ap(self._account) + "fl", self._claim)
 
 
 class RedisStore:
@@ -769,7 +780,8 @@ class RedisStore:
     @_guarded
     async def follow(self, account: str, since: int | None) -> tuple[list[Entry], Any]:
         key = self._ap(account) + "j"
-        await self.redis.hincrby(self.prefix + "followers", account, 1)
+        claim = str(uuid.uuid4())
+        await self.redis.zadd(self._ap(account) + "fl", {claim: time.time() + _READER_CLAIM_S})
         if since is not None:
             backlog = await self._range(account, f"({since}-0")
             last = f"{backlog[-1][0]}-0" if backlog else f"{since}-0"
@@ -777,7 +789,7 @@ class RedisStore:
             backlog = []
             newest = await self.redis.xrevrange(key, "+", "-", count=1)
             last = newest[0][0] if newest else "0-0"
-        return backlog, _RedisFollower(self, account, last)
+        return backlog, _RedisFollower(self, account, last, claim)
 
     # -- accounts --------------------------------------------------------------------
 
@@ -807,16 +819,16 @@ class RedisStore:
         return result
 
     def _kept_key(self, key: str) -> bool:
-        """Keys that ``reset`` leaves: the id counters, live readers and bridge feeds."""
+        """Keys that ``reset`` leaves: the id counters, live readers' claims, bridge feeds."""
         rest = key[len(self.prefix) :]
-        if rest in ("eid", "seq", "followers"):
+        if rest in ("eid", "seq"):
             return True
         if not rest.startswith("a:"):
             return False
         length, _, tail = rest[2:].partition(":")
         if not length.isdigit():
             return False
-        return tail[int(length) + 1 :] in ("f", "fs")
+        return tail[int(length) + 1 :] in ("f", "fs", "fl")
 
     @_guarded
     async def reset(self) -> None:
@@ -846,7 +858,8 @@ class RedisStore:
         for name, last in used.items():
             if float(last) >= cutoff or name in self._kept_accounts:
                 continue
-            if await self._evict(args=[self.prefix, self._ap(name), name, repr(cutoff)]):
+            args = [self.prefix, self._ap(name), name, repr(cutoff), repr(time.time())]
+            if await self._evict(args=args):
                 evicted.append(name)
         return evicted
 

@@ -48,35 +48,38 @@ async def _queue_one_shots(admin: MockClient, count: int) -> None:
 
 
 async def test_500_one_shots_50_clients_two_replicas_each_served_exactly_once(
-    replicas: tuple[RunningMock, RunningMock], http: aiohttp.ClientSession
+    redis_url: str, http: aiohttp.ClientSession
 ) -> None:
-    first, second = replicas
-    await _queue_one_shots(MockClient(first.url, http), 500)
-    statuses: Counter[int] = Counter()
-    served: list[int] = []
+    args = ("--redis", redis_url, "--redis-prefix", fresh_prefix())
+    # Two mock processes on one Redis: replicas, as behind a load balancer.
+    with mock_process(*args) as (_, first), mock_process(*args) as (_, second):
+        await _queue_one_shots(MockClient(first, http), 500)
+        statuses: Counter[int] = Counter()
+        served: list[int] = []
 
-    async def client(number: int) -> None:
-        url = (first if number % 2 else second).url + "/v1/devices/next"
-        for _ in range(10):
-            async with http.get(url, headers=KEY) as response:
-                statuses[response.status] += 1
-                if response.status == 200:
-                    served.append((await response.json())["n"])
+        async def client(number: int) -> None:
+            url = (first if number % 2 else second) + "/v1/devices/next"
+            for _ in range(10):
+                async with http.get(url, headers=KEY) as response:
+                    statuses[response.status] += 1
+                    if response.status == 200:
+                        served.append((await response.json())["n"])
 
-    async with asyncio.timeout(120):
-        await asyncio.gather(*(client(number) for number in range(50)))
-    assert statuses == {200: 500}
-    assert sorted(served) == list(range(500))
-    # Every call, in the journal as read through the other replica; nothing left queued.
-    other = MockClient(second.url, http)
-    calls = await other.find("team", method="GET", path="/v1/devices/next")
-    assert len(calls) == 500
-    assert len({call["response"]["response_id"] for call in calls}) == 500
-    assert sorted(json.loads(call["response"]["body"])["n"] for call in calls) == sorted(served)
-    assert [call["id"] for call in calls] == sorted(call["id"] for call in calls)
-    assert await other.responses("team") == []
-    async with http.get(second.url + "/v1/devices/next", headers=KEY) as response:
-        assert response.status == 404
+        async with asyncio.timeout(120):
+            await asyncio.gather(*(client(number) for number in range(50)))
+        assert statuses == {200: 500}  # no 5xx, no 404: every call got a one-shot
+        assert sorted(served) == list(range(500))  # each one exactly once
+        # Every call is in the journal read through the other replica; nothing is left.
+        other = MockClient(second, http)
+        calls = await other.find("team", method="GET", path="/v1/devices/next")
+        assert len(calls) == 500
+        assert len({call["response"]["response_id"] for call in calls}) == 500
+        bodies = sorted(json.loads(call["response"]["body"])["n"] for call in calls)
+        assert bodies == list(range(500))
+        assert [call["id"] for call in calls] == sorted(call["id"] for call in calls)
+        assert await other.responses("team") == []
+        async with http.get(second + "/v1/devices/next", headers=KEY) as response:
+            assert response.status == 404
 
 
 async def test_matchers_across_replicas_pick_the_first_matching_one_shot(
@@ -180,6 +183,17 @@ async def test_idle_accounts_are_evicted_from_redis(redis_url: str) -> None:
         assert await store.evict_idle(now=10**10) == ["old"]
         assert [a["account"] for a in await store.summary()] == ["default"]
         assert await store.redis.keys(store._ap("old") + "*") == []
+
+
+async def test_an_account_with_a_live_stream_on_any_replica_is_kept(
+    replicas: tuple[RunningMock, RunningMock], http: aiohttp.ClientSession
+) -> None:
+    first, second = replicas
+    await first.store.serve("watched", "GET", "/v1/x", (), (), b"")
+    async with http.get(second.url + "/__admin/requests/stream?account=watched") as stream:
+        await stream.content.readline()  # connected: the reader has claimed the account
+        assert await first.store.evict_idle(now=10**10) == []
+    assert [a["account"] for a in await first.store.summary()] == ["watched"]
 
 
 # -- processes: --workers, and a replica killed mid-burst --------------------------------
