@@ -536,6 +536,18 @@ class RedisStore:
                 cached = self._remember(key, self._compiled(rid, row), grow=True)
             else:  # gone meanwhile: judged as not matching, the script skips it anyway
                 cached = self._remember(key, _Gone(rid), grow=True)  # type: ignore[arg-type]
+        if len(cached) > _ENDPOINT_CACHE_MAX:
+            # Responses used up or deleted elsewhere stay here until this: keep only
+            # those still queued (a long-running mock would otherwise judge ever more).
+            account, endpoint = key
+            ap = self._ap(account)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zrange(ap + "o:" + endpoint, 0, -1)
+                pipe.zrange(ap + "k:" + endpoint, 0, -1)
+                one_shots, kept = await pipe.execute()
+            alive = {*one_shots, *kept}
+            for rid in [rid for rid in cached if rid not in alive]:
+                del cached[rid]
         return cached
 
     def _compiled(self, rid: str, row: dict[str, str]) -> QueuedResponse:

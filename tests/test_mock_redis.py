@@ -287,3 +287,27 @@ def test_an_unreachable_redis_is_named_and_exits_2() -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "redis://127.0.0.1:1/0" in result.stderr
+
+
+async def test_conditional_responses_used_up_elsewhere_leave_the_cache(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mock_nrfcloud.redis_store
+    from mock_nrfcloud.redis_store import RedisStore
+    from mock_nrfcloud.validation import parse_response_spec
+
+    monkeypatch.setattr(mock_nrfcloud.redis_store, "_ENDPOINT_CACHE_MAX", 8)
+    prefix = fresh_prefix()
+    queuer = await RedisStore.open(redis_url, prefix=prefix)
+    server = await RedisStore.open(redis_url, prefix=prefix)
+    try:
+        for n in range(40):
+            spec = {"account": "k", "method": "GET", "path": "/x", "query": {"n": str(n)},
+                    "body": str(n)}  # fmt: skip
+            await queuer.add_response(parse_response_spec(spec))
+            _, entry = await server.serve("k", "GET", "/x", (("n", str(n)),), (), b"")
+            assert entry[-1] == str(n).encode()
+        assert len(server._endpoints[("k", "GET /x")]) <= 9
+    finally:
+        await queuer.close()
+        await server.close()
