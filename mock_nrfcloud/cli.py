@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+import socket
 import sqlite3
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -194,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.redis is not None and args.state is not None:
         build_parser().error("give either --state (one process, SQLite) or --redis, not both")
+    if args.workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
+        build_parser().error("--workers above 1 needs SO_REUSEPORT, which this system lacks")
     if args.workers > 1:
         from .workers import run_workers
 
