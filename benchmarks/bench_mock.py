@@ -2,6 +2,7 @@
 
     python benchmarks/bench_mock.py [--runs 3] [--duration 10] [--warmup 5] [--peer]
                                     [--no-uvloop] [--state] [--only ours,bare,wiremock]
+                                    [--redis-workers 1,2,4]
 
 One after another on loopback ports, each started fresh for every run:
 
@@ -10,6 +11,11 @@ One after another on loopback ports, each started fresh for every run:
 - ``bare``: a bare aiohttp handler answering the same bytes (an inline script);
 - with ``--peer``, ``wiremock``: WireMock 3 (npm ``wiremock``, which carries its jar),
   installed into .bench/wiremock (scratch, ignored by git) and run with ``java -jar``.
+
+- with ``--redis-workers 1,2,4``, ``redis-1``, ``redis-2``, ``redis-4``: the mock with
+  ``--redis URL --workers N`` on a redis-server this script starts in the scratch folder
+  (no persistence), a fresh key prefix per start; memory is the mock processes' sum
+  (redis-server's own is printed apart).
 
 Each gets a kept response for ``GET /v1/devices`` and ``POST /v1/fota-jobs`` (WireMock:
 a stub mapping), a warm-up, then ``wrk -t2 -c50 -d10s --latency`` on each endpoint
@@ -131,6 +137,8 @@ class Server:
     cwd: Path = ROOT
     process: subprocess.Popen | None = None
     log: object = None
+    # --workers: ready once the parent prints its line (every worker listens then)
+    ready_line: str | None = None
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -156,6 +164,16 @@ def call(port: int, method: str, path: str, body: object = None,
 
 
 def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (the workers of --workers)."""
+    total = _own_rss_mb(pid)
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return total + sum(_own_rss_mb(int(child)) for child in children)
+
+
+def _own_rss_mb(pid: int) -> float:
     text = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"^VmRSS:\s+(\d+) kB", text, re.MULTILINE)
     return int(match.group(1)) / 1024 if match else float("nan")
@@ -219,6 +237,48 @@ def ours(uvloop: bool, state: bool = False) -> Server:
                   "/__admin/health", queue, {})
 
 
+class RedisServer:
+    """A redis-server for the ``redis-N`` servers: scratch folder, no persistence."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            sys.exit("redis-server is missing: install it (Debian: apt-get install redis-server)")
+        self.port = free_port()
+        folder = SCRATCH / "redis"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly",
+             "no", "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                with socket.create_connection((HOST, self.port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                sys.exit("redis-server did not start")
+            time.sleep(0.05)
+        self.url = f"redis://{HOST}:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def ours_on_redis(redis: RedisServer, workers: int) -> Server:
+    server = ours(True)
+    server.name = f"redis-{workers}"
+    prefix = f"bench-{workers}-{{start}}:"
+    server.argv += ["--redis", redis.url, "--redis-prefix", prefix, "--workers", str(workers)]
+    server.ready_line = "listening on"
+    return server
+
+
 def bare(uvloop: bool) -> Server:
     script = SCRATCH / "bare_aiohttp.py"
     script.write_text(BARE_SERVER)
@@ -249,7 +309,8 @@ def wiremock() -> Server:
 
 def start(server: Server) -> int:
     port = free_port()
-    argv = [a.replace("{port}", str(port)) for a in server.argv]
+    argv = [a.replace("{port}", str(port)).replace("{start}", str(time.monotonic_ns()))
+            for a in server.argv]
     server.log = open(SCRATCH / f"{server.name}.log", "w")  # noqa: SIM115
     server.process = subprocess.Popen(argv, cwd=server.cwd, stdout=server.log,
                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -259,7 +320,8 @@ def start(server: Server) -> int:
             raise RuntimeError(f"{server.name} exited at start; see {server.log.name}")
         try:
             status, _ = call(port, "GET", server.ready_path, timeout=2)
-            if status == 200:
+            if status == 200 and (server.ready_line is None or server.ready_line
+                                  in Path(server.log.name).read_text()):
                 return port
         except OSError:
             pass
@@ -370,6 +432,16 @@ def report(samples: dict[str, list[Sample]], runs: int) -> None:
             ok = theirs == theirs and mine == mine and theirs > 0 and mine >= 0
             cells.append(f"{(f'{mine / theirs:.2f}x' if ok else '-'):>15}")
         print(f"{label:<20}" + "".join(cells))
+    if "wiremock" in samples:
+        print()
+        print(f"{'against WireMock':<20}{'GET':>10}{'POST':>10}   (medians of the same run)")
+        for name in names:
+            if name == "wiremock":
+                continue
+            cells = "".join(
+                f"{medians[name][attr] / medians['wiremock'][attr]:>9.2f}x"
+                for attr in ("get_rps", "post_rps"))
+            print(f"{name:<20}{cells}")
     for name in names:
         for i, sample in enumerate(samples[name], 1):
             for error in sample.errors:
@@ -391,6 +463,8 @@ def main() -> None:
                         help="run ours with --state (a fresh SQLite file per start)")
     parser.add_argument("--only", default="ours,bare,wiremock",
                         help="comma-separated servers to measure (default: all)")
+    parser.add_argument("--redis-workers", default="", metavar="N,N",
+                        help="also measure the mock on Redis with these --workers counts")
     args = parser.parse_args()
     SCRATCH.mkdir(parents=True, exist_ok=True)
     binary = ensure_wrk()
@@ -400,6 +474,11 @@ def main() -> None:
     factories = {"ours": lambda: ours(not args.no_uvloop, args.state),
                  "bare": lambda: bare(not args.no_uvloop), "wiremock": wiremock}
     servers = [factories[n]() for n in wanted if n in factories]
+    redis = None
+    counts = [int(n) for n in args.redis_workers.split(",") if n.strip()]
+    if counts:
+        redis = RedisServer()
+        servers += [ours_on_redis(redis, n) for n in counts]
     try:
         import uvloop  # noqa: F401
 
@@ -424,6 +503,9 @@ def main() -> None:
     finally:
         for server in servers:
             stop(server)
+        if redis is not None:
+            print(f"redis-server at the end: {rss_mb(redis.process.pid):,.0f} MB (VmRSS)")
+            redis.stop()
     print()
     report(samples, args.runs)
 

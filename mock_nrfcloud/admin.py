@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any
@@ -23,6 +22,7 @@ from .journal import ID, Entry, JournalQuery, entry_json
 from .matching import MatcherError
 from .openapi import admin_openapi
 from .problems import (
+    STORE_ERRORS,
     Problem,
     bad_request,
     method_not_allowed,
@@ -31,8 +31,8 @@ from .problems import (
     state_failed,
 )
 from .rawhttp import RawHttpError, parse_raw_response
-from .responses import QueuedResponse
-from .store import SUBSCRIBER_BACKLOG, Store
+from .store import SUBSCRIBER_BACKLOG
+from .store_api import MockStore
 from .validation import (
     FAULTS,
     check_json_input,
@@ -119,7 +119,7 @@ def admin_middleware(
             response = await handler(request)
         except Problem as problem:
             response = problem_response(problem)
-        except sqlite3.Error as error:  # --state: the file is locked or the disk full
+        except STORE_ERRORS as error:  # --state: a locked file; --redis: Redis is down
             response = problem_response(state_failed(error))
         if origin is not None and not response.prepared:
             with_cors(response, origin)
@@ -128,7 +128,7 @@ def admin_middleware(
     return middleware
 
 
-def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> None:
+def add_routes(app: web.Application, store: MockStore, *, cors: bool = True) -> None:
     """Register ``/__admin`` and everything under it on ``app`` (after its guard is set)."""
     guard = app[GUARD_KEY]
 
@@ -237,7 +237,7 @@ def journal_query(spec: dict[str, Any]) -> JournalQuery:
 
 
 class _Handlers:
-    def __init__(self, store: Store, cors: bool, guard: Guard) -> None:
+    def __init__(self, store: MockStore, cors: bool, guard: Guard) -> None:
         self.store = store
         self.cors = cors
         self.guard = guard
@@ -268,26 +268,24 @@ class _Handlers:
 
     async def accounts(self, request: web.Request) -> web.StreamResponse:
         check_params(request, set())
-        return json_response({"accounts": self.store.summary()})
+        return json_response({"accounts": await self.store.summary()})
 
     async def reset(self, request: web.Request) -> web.StreamResponse:
         check_params(request, set())
-        self.store.reset()
+        await self.store.reset()
         return json_response({"status": "reset", "responses": len(self.store.baseline)})
 
     # -- responses -------------------------------------------------------------------
 
-    def _queued(self, response: QueuedResponse) -> web.Response:
+    def _queued(self, response: dict[str, Any]) -> web.Response:
         return json_response(
-            response.to_dict(),
-            status=201,
-            headers={"Location": f"/__admin/responses/{response.id}"},
+            response, status=201, headers={"Location": f"/__admin/responses/{response['id']}"}
         )
 
     async def queue(self, request: web.Request) -> web.StreamResponse:
         check_params(request, set())
         spec = parse_response_spec(await read_json(request))
-        return self._queued(self.store.add_response(spec))
+        return self._queued(await self.store.add_response(spec))
 
     async def queue_raw(self, request: web.Request) -> web.StreamResponse:
         params = request.query
@@ -362,29 +360,29 @@ class _Handlers:
         data["body"] = parsed.body or None
         if data["status"] < 200:
             raise bad_request("line 1: expected a final status code from 200 to 599", field="raw")
-        return self._queued(self.store.add_response(parse_response_spec(data)))
+        return self._queued(await self.store.add_response(parse_response_spec(data)))
 
     async def list_responses(self, request: web.Request) -> web.StreamResponse:
         check_params(request, {"account"})
         account = account_param(request)
-        return json_response({"responses": [r.to_dict() for r in self.store.responses(account)]})
+        return json_response({"responses": await self.store.responses(account)})
 
     async def get_response(self, request: web.Request) -> web.StreamResponse:
         check_params(request, set())
-        response = self.store.get_response(request.match_info["id"])
+        response = await self.store.get_response(request.match_info["id"])
         if response is None:
             raise not_found(f"no pending response {request.match_info['id']!r}", field="id")
-        return json_response(response.to_dict())
+        return json_response(response)
 
     async def delete_response(self, request: web.Request) -> web.StreamResponse:
         check_params(request, set())
-        if not self.store.remove_response(request.match_info["id"]):
+        if not await self.store.remove_response(request.match_info["id"]):
             raise not_found(f"no pending response {request.match_info['id']!r}", field="id")
         return web.Response(status=204)
 
     async def delete_responses(self, request: web.Request) -> web.StreamResponse:
         check_params(request, {"account"})
-        deleted = self.store.remove_responses(account_param(request))
+        deleted = await self.store.remove_responses(account_param(request))
         return json_response({"deleted": deleted})
 
     # -- journal ---------------------------------------------------------------------
@@ -399,36 +397,29 @@ class _Handlers:
         method = params.get("method") or None
         path = params.get("path") or None
         check = parse_find({"method": method, "path": path})  # same checks as find
-        journal = self.store.journal(account)
-        if journal is None:
-            return entries_json([], count=0, dropped=0)
         try:
-            entries = journal.entries(
-                since=since, method=check["method"], path=path, limit=limit, last=last
+            entries, dropped = await self.store.requests(
+                account, since=since, method=check["method"], path=path, limit=limit, last=last
             )
         except MatcherError as error:
             raise bad_request(error.message, field=error.field) from None
-        return entries_json(entries, count=len(entries), dropped=journal.dropped)
+        return entries_json(entries, count=len(entries), dropped=dropped)
 
     async def clear_requests(self, request: web.Request) -> web.StreamResponse:
         check_params(request, {"account"})
-        self.store.clear_journal(account_param(request))
+        await self.store.clear_journal(account_param(request))
         return web.Response(status=204)
 
     async def find(self, request: web.Request) -> web.StreamResponse:
         check_params(request, set())
         spec = parse_find(await read_json(request))
-        found = self.store.find(spec["account"], journal_query(spec))
-        count = len(found)
-        if spec["limit"] is not None:
-            found = found[: spec["limit"]]
+        found, count = await self.store.find(spec["account"], journal_query(spec), spec["limit"])
         return entries_json(found, count=count)
 
     async def count(self, request: web.Request) -> web.StreamResponse:
         check_params(request, set())
         spec = parse_find(await read_json(request))
-        journal = self.store.journal(spec["account"])
-        count = 0 if journal is None else journal.count(journal_query(spec))
+        count = await self.store.count(spec["account"], journal_query(spec))
         return json_response({"count": count})
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
@@ -443,11 +434,9 @@ class _Handlers:
         last_event = request.headers.get("Last-Event-ID")
         if last_event and last_event.isdigit():
             since = int(last_event)
-        # Subscribe before reading the backlog, with no await in between: no gap.
-        subscriber = self.store.subscribe(account)
+        # The store follows from before it reads the backlog: no gap (ids are deduplicated).
+        backlog, follower = await self.store.follow(account, since)
         try:
-            journal = self.store.journal(account)
-            backlog = journal.entries(since=since) if since is not None and journal else []
             response = web.StreamResponse(
                 headers={
                     "Content-Type": "text/event-stream",
@@ -472,18 +461,14 @@ class _Handlers:
                 for entry in backlog:
                     await write(_event(entry))
                     last_id = entry[ID]
-                while True:
-                    try:
-                        entry = await asyncio.wait_for(subscriber.queue.get(), _SSE_KEEPALIVE_S)
-                    except TimeoutError:
+                async for entry in follower.entries(_SSE_KEEPALIVE_S):
+                    if entry is None:
                         await write(b": keep-alive\n\n")
                         continue
-                    if entry is None:
-                        break
                     if entry[ID] > last_id:
                         await write(_event(entry))
                         last_id = entry[ID]
-                if subscriber.too_slow:
+                if follower.too_slow:
                     note = {
                         "reason": f"this reader fell {SUBSCRIBER_BACKLOG} entries behind",
                         "last_id": last_id,
@@ -496,7 +481,7 @@ class _Handlers:
                     request.transport.abort()
             return response
         finally:
-            self.store.unsubscribe(account, subscriber)
+            await follower.close()
 
 
 def _event(entry: Entry) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sqlite3
 import struct
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -21,13 +20,14 @@ from . import admin, bridge, hosts
 from .cors import preflight, with_cors
 from .guard import GUARD_KEY, Guard, foreign_host
 from .journal import RESPONSE_BODY, RESPONSE_HEADERS
-from .problems import Problem, problem_response, state_failed
+from .problems import STORE_ERRORS, Problem, problem_response, state_failed
 from .store import NOT_FOUND_HEADERS, Store
+from .store_api import LocalStore, MockStore, as_mock_store
 from .validation import DEFAULT_ACCOUNT, is_account
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-STORE_KEY = web.AppKey("mock_nrfcloud.store", Store)
+STORE_KEY = web.AppKey("mock_nrfcloud.store", MockStore)
 
 # Request bodies bigger than this are refused with 413 (and journaled without body).
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -41,7 +41,7 @@ _KNOWN_ACCOUNTS_MAX = 4096
 
 
 def create_app(
-    store: Store,
+    store: Store | MockStore,
     *,
     cors: bool = True,
     require_auth: bool = False,
@@ -49,11 +49,13 @@ def create_app(
 ) -> web.Application:
     """The mock as an aiohttp application.
 
-    The application owns ``store`` from then on: it starts the store's background
+    ``store`` is the in-process ``Store`` or another ``MockStore`` (Redis). The
+    application owns ``store`` from then on: it starts the store's background
     writer on start-up and closes the store on clean-up. ``guard`` (default: loopback
     hosts only, no admin origins) decides which hosts and pages are answered.
     """
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    store = as_mock_store(store)
     app[STORE_KEY] = store
     app[GUARD_KEY] = guard = guard or Guard()
     bridge.add_routes(app, store, cors=cors)  # before admin's catch-all
@@ -126,11 +128,24 @@ def account_of(authorization: str | None) -> str | None:
     return key
 
 
-def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard) -> Handler:
-    serve_call = store.serve
+def _serving_handler(
+    store: MockStore, cors: bool, require_auth: bool, guard: Guard
+) -> Handler:
+    # In process, the store's own synchronous call: nothing to await on the hot path.
+    local_serve = store.store.serve if isinstance(store, LocalStore) else None
+    shared_serve = store.serve
+    record_unserved = store.record_unserved
     host_allowed = guard.host_allowed
     known_accounts: set[str] = set()  # keys already checked by is_account
     durable = store.durable
+
+    async def unserved(answer: web.Response, origin: str | None, *call: Any) -> web.Response:
+        """Journal a call the mock answers itself (``record_unserved``), then ``answer``."""
+        try:
+            await record_unserved(*call)
+        except STORE_ERRORS as error:
+            return _answer_problem(state_failed(error), origin)
+        return await journaled(answer, origin)
 
     async def journaled(answer: web.Response, origin: str | None) -> web.Response:
         """``answer``, once the call's journal entry is on disk (with ``--state``)."""
@@ -138,7 +153,7 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard)
         if written is not None:
             try:
                 await written
-            except sqlite3.Error as error:
+            except STORE_ERRORS as error:
                 return _answer_problem(state_failed(error), origin)
         return answer
 
@@ -167,51 +182,56 @@ def _serving_handler(store: Store, cors: bool, require_auth: bool, guard: Guard)
         else:
             account = None if authorization is None else account_of(authorization)
         if request.body_exists:
+            content = request.content
             try:
-                body = await request.read()
+                if content.is_eof():
+                    # The whole body came with the headers (a small call): take it as it
+                    # lies in the buffer, without request.read()'s awaits and copies.
+                    body = content.read_nowait()
+                    if len(body) > MAX_BODY_BYTES:
+                        raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, len(body))
+                else:
+                    body = await request.read()
             except web.HTTPRequestEntityTooLarge:
-                store.record_unserved(
+                return await unserved(
+                    _answer(413, None, _TEXT_HEADERS, _TOO_LARGE_BODY, origin), origin,
                     account or DEFAULT_ACCOUNT, method, path, query, headers, None,
                     413, _TEXT_HEADERS, _TOO_LARGE_BODY,
                 )  # fmt: skip
-                return await journaled(
-                    _answer(413, None, _TEXT_HEADERS, _TOO_LARGE_BODY, origin), origin
-                )
         else:
             body = b""
         if account is not None and account not in known_accounts:
             # A key the admin API could not address (a space, a control character):
             # refused as nRF Cloud refuses a bad key, journaled under the default account.
             if not is_account(account):
-                store.record_unserved(
+                return await unserved(
+                    _answer(401, None, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY, origin), origin,
                     DEFAULT_ACCOUNT, method, path, query, headers, body,
                     401, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY,
                 )  # fmt: skip
-                return await journaled(
-                    _answer(401, None, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY, origin), origin
-                )
             if len(known_accounts) >= _KNOWN_ACCOUNTS_MAX:
                 known_accounts.clear()
             known_accounts.add(account)
         if account is None:
             if require_auth:
                 # What nRF Cloud answers without an API key.
-                store.record_unserved(
+                return await unserved(
+                    _answer(401, None, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY, origin), origin,
                     DEFAULT_ACCOUNT, method, path, query, headers, body,
                     401, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY,
                 )  # fmt: skip
-                return await journaled(
-                    _answer(401, None, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY, origin), origin
-                )
             account = DEFAULT_ACCOUNT
         try:
-            response, entry = serve_call(account, method, path, query, headers, body)
+            if local_serve is not None:
+                response, entry = local_serve(account, method, path, query, headers, body)
+            else:
+                response, entry = await shared_serve(account, method, path, query, headers, body)
             if durable:
                 # With --state nothing is answered before its journal entry is on disk.
                 written = store.written()
                 if written is not None:
                     await written
-        except sqlite3.Error as error:
+        except STORE_ERRORS as error:
             return _answer_problem(state_failed(error), origin)
         if response is None:
             # The body says which queued responses came closest (store.not_found_body).

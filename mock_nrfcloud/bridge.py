@@ -26,20 +26,17 @@ import binascii
 import json
 import re
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from .admin import admin_route, json_response, read_json
+from .bridge_feed import FEED_LIMIT, Feed, FeedMessage
 from .problems import bad_request
-from .store import Store
+from .store_api import MockStore
 from .validation import DEFAULT_ACCOUNT, parse_account
 
-FEED_LIMIT = 10_000
 MAX_POLL_LIMIT = 1000
 _KEEPALIVE_S = 15.0
 _WRITE_TIMEOUT_S = 10.0
@@ -66,67 +63,17 @@ def topic_prefix(account: str) -> str:
     return f"prod/{team_id(account)}/"
 
 
-def iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class BridgeMessage:
-    seq: int
-    received_at: str
-    topic: str
-    payload: Any
-
-    def to_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "receivedAt": self.received_at, "topic": self.topic,
-                "payload": self.payload}  # fmt: skip
-
-
-class Feed:
-    """One account's messages, oldest first, at most FEED_LIMIT."""
-
-    def __init__(self, limit: int = FEED_LIMIT) -> None:
-        self.messages: deque[BridgeMessage] = deque(maxlen=limit)
-        self.next_seq = 1
-        self.changed = asyncio.Event()
-
-    def append(self, received_at: str, topic: str, payload: Any) -> BridgeMessage:
-        message = BridgeMessage(self.next_seq, received_at, topic, payload)
-        self.next_seq += 1
-        self.messages.append(message)
-        # wake every reader, and give later readers a fresh event to wait on
-        self.changed.set()
-        self.changed = asyncio.Event()
-        return message
-
-    def after(self, since: int, limit: int | None = None) -> tuple[list[BridgeMessage], int]:
-        """The messages after `since` (up to `limit`), and how many of them were dropped."""
-        oldest = self.messages[0].seq if self.messages else self.next_seq
-        missed = max(0, oldest - since - 1)
-        start = max(0, since + 1 - oldest)
-        found: list[BridgeMessage] = []
-        for index in range(start, len(self.messages)):
-            if limit is not None and len(found) >= limit:
-                break
-            found.append(self.messages[index])
-        return found, missed
-
-
 class Bridge:
-    """The feeds of all accounts."""
+    """Device ingress and the feeds of all accounts, kept by the store (``MockStore``)."""
 
-    def __init__(self, store: Store, limit: int = FEED_LIMIT) -> None:
+    def __init__(self, store: MockStore) -> None:
         self.store = store
-        self._limit = limit
-        self._feeds: dict[str, Feed] = {}
-        self.closed = asyncio.Event()
 
-    def feed(self, account: str) -> Feed:
-        if account not in self._feeds:
-            self._feeds[account] = Feed(self._limit)
-        return self._feeds[account]
+    @property
+    def closed(self) -> bool:
+        return self.store.feeds_closed()
 
-    def send(self, message: dict[str, Any]) -> BridgeMessage:
+    async def send(self, message: dict[str, Any]) -> FeedMessage:
         """Take a checked device message (`parse_device_message`): journal it and append it
         to the account's feed."""
         account = message["account"]
@@ -147,16 +94,13 @@ class Bridge:
             method, path = "PUBLISH", "/" + prefix + topic
             body = json.dumps(payload, separators=(",", ":")).encode()
             headers += (("Content-Type", "application/json"),)
-        sent = self.feed(account).append(iso_now(), prefix + topic, payload)
+        sent = await self.store.feed_append(account, prefix + topic, payload)
         answer = json.dumps({"seq": sent.seq, "topic": sent.topic}).encode()
-        self.store.record_unserved(
+        await self.store.record_unserved(
             account, method, path, (), headers, body,
             201, (("Content-Type", "application/json"),), answer,
         )  # fmt: skip
         return sent
-
-    def close(self) -> None:
-        self.closed.set()
 
 
 def parse_device_message(data: Any) -> dict[str, Any]:
@@ -245,7 +189,7 @@ def _json_of_base64(value: Any) -> Any:
         raise bad_request("an MQTT payload must be JSON", field="payloadBase64") from None
 
 
-def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> Bridge:
+def add_routes(app: web.Application, store: MockStore, *, cors: bool = True) -> Bridge:
     """Register the ingress and the feed; before the admin routes (whose catch-all would
     take `/__admin/device-messages` otherwise)."""
     bridge = Bridge(store)
@@ -258,15 +202,11 @@ def add_routes(app: web.Application, store: Store, *, cors: bool = True) -> Brid
     route("/__bridge/stream", "GET", lambda r: _stream(bridge, r))
     route("/__bridge/messages", "GET", lambda r: _poll(bridge, r))
 
-    async def on_shutdown(_: web.Application) -> None:
-        bridge.close()  # live feeds would otherwise hold the shutdown until its timeout
-
-    app.on_shutdown.append(on_shutdown)
     return bridge
 
 
 async def _ingress(bridge: Bridge, request: web.Request) -> web.Response:
-    sent = bridge.send(parse_device_message(await read_json(request)))
+    sent = await bridge.send(parse_device_message(await read_json(request)))
     written = bridge.store.written()
     if written is not None:
         await written  # journaled on disk (with --state) before it is acknowledged
@@ -293,19 +233,22 @@ def _since(request: web.Request) -> int:
 
 
 async def _poll(bridge: Bridge, request: web.Request) -> web.Response:
-    feed = bridge.feed(_feed_account(request))
+    account = _feed_account(request)
     limit_text = request.query.get("limit", "100")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_POLL_LIMIT:
         raise bad_request(f"expected an integer from 1 to {MAX_POLL_LIMIT}", field="limit")
-    messages, missed = feed.after(_since(request), int(limit_text))
+    messages, missed, next_seq = await bridge.store.feed_after(
+        account, _since(request), int(limit_text)
+    )
     return json_response({"messages": [m.to_json() for m in messages], "missed": missed,
-                          "next": feed.next_seq})  # fmt: skip
+                          "next": next_seq})  # fmt: skip
 
 
 async def _stream(bridge: Bridge, request: web.Request) -> web.StreamResponse:
     """Server-sent events: `id: <seq>` and `data: <message JSON>` per message."""
-    feed = bridge.feed(_feed_account(request))
+    account = _feed_account(request)
     last = _since(request)
+    store = bridge.store
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})  # fmt: skip
@@ -317,9 +260,8 @@ async def _stream(bridge: Bridge, request: web.Request) -> web.StreamResponse:
 
     try:
         await write(b"retry: 1000\n: connected\n\n")
-        while not bridge.closed.is_set():
-            changed = feed.changed  # taken before reading: nothing falls in between
-            messages, missed = feed.after(last)
+        while not bridge.closed:
+            messages, missed, _ = await store.feed_after(account, last, MAX_POLL_LIMIT)
             if missed:
                 await write(f": missed {missed}\n\n".encode())
             for message in messages:
@@ -328,13 +270,9 @@ async def _stream(bridge: Bridge, request: web.Request) -> web.StreamResponse:
                 last = message.seq
             if messages:
                 continue
-            closed = asyncio.ensure_future(bridge.closed.wait())
-            woken = asyncio.ensure_future(changed.wait())
-            done, pending = await asyncio.wait({closed, woken}, timeout=_KEEPALIVE_S,
-                                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-            for task in pending:
-                task.cancel()
-            if not done:
+            waited = asyncio.get_running_loop().time()
+            await store.feed_wait(account, last, _KEEPALIVE_S)
+            if asyncio.get_running_loop().time() - waited >= _KEEPALIVE_S:
                 await write(b": keep-alive\n\n")
         await response.write_eof()
     except (ConnectionError, TimeoutError):
@@ -343,4 +281,7 @@ async def _stream(bridge: Bridge, request: web.Request) -> web.StreamResponse:
     return response
 
 
-__all__ = ["Bridge", "add_routes", "parse_device_message", "team_id", "topic_prefix"]
+__all__ = [
+    "FEED_LIMIT", "Bridge", "Feed", "add_routes", "parse_device_message", "team_id",
+    "topic_prefix",
+]  # fmt: skip

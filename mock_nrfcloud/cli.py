@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+import socket
 import sqlite3
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -14,6 +15,7 @@ from typing import Any
 
 from .loader import LoadError
 from .persistence import StateFileError
+from .problems import StoreUnavailable
 from .server import start_mock
 from .store import DEFAULT_IDLE_ACCOUNT_S, DEFAULT_JOURNAL_MAX_BYTES
 
@@ -84,6 +86,30 @@ def build_parser() -> argparse.ArgumentParser:
         " (repeatable); by default it answers no cross-origin call",
     )
     parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="keep queues, journal, accounts and device messages in Redis"
+        " (redis://HOST:PORT/DB), shared with every mock on that Redis: replicas behave"
+        " as one mock (needs the `redis` extra)",
+    )
+    parser.add_argument(
+        "--redis-prefix",
+        default="mock-nrfcloud:",
+        metavar="TEXT",
+        help="prefix of the mock's Redis keys; mocks with another prefix keep apart"
+        " (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N processes on one port (SO_REUSEPORT; the kernel spreads the"
+        " connections); more than 1 needs --redis (default: %(default)s)",
+    )
+    # One worker of --workers: listen with SO_REUSEPORT beside the others.
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
         "--journal-limit",
         type=int,
         default=100_000,
@@ -107,7 +133,13 @@ async def _run(args: argparse.Namespace) -> int:
             idle_account_s=args.idle_account_s or None,
             allowed_hosts=args.allowed_host,
             admin_origins=args.admin_origin,
+            redis=args.redis,
+            redis_prefix=args.redis_prefix,
+            reuse_port=args.reuse_port,
         )
+    except StoreUnavailable as error:
+        print(f"mock-nrfcloud: {error}", file=sys.stderr)
+        return 2
     except LoadError as error:
         print(f"mock-nrfcloud: {error}", file=sys.stderr)
         return 2
@@ -154,6 +186,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error("--idle-account-s must be 0 or more")
     if not 0 <= args.port <= 65535:
         build_parser().error("--port must be from 0 to 65535")
+    if args.workers < 1:
+        build_parser().error("--workers must be 1 or more")
+    if args.workers > 1 and args.redis is None:
+        build_parser().error(
+            "--workers above 1 needs --redis URL: separate processes share their queues"
+            " and journal only through Redis"
+        )
+    if args.redis is not None and args.state is not None:
+        build_parser().error("give either --state (one process, SQLite) or --redis, not both")
+    if args.workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
+        build_parser().error("--workers above 1 needs SO_REUSEPORT, which this system lacks")
+    if args.workers > 1:
+        from .workers import run_workers
+
+        return run_workers(args, list(sys.argv[1:] if argv is None else argv))
     try:
         return _event_loop_runner()(_run(args))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown

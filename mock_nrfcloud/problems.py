@@ -12,6 +12,7 @@ without reading the mock's source.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -74,8 +75,26 @@ def method_not_allowed(method: str, allowed: Iterable[str]) -> Problem:
     )
 
 
+class StoreUnavailable(Exception):
+    """The shared store (``--redis``) could not be reached or refused a command."""
+
+
+# What a store raises when it cannot keep a change: answered 503 (``state_failed``).
+STORE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, StoreUnavailable)
+
+
 def state_failed(error: Exception) -> Problem:
-    """A 503 for a call whose change or journal entry could not be written to ``--state``."""
+    """A 503 for a call whose change or journal entry could not be written to ``--state``
+    (or, with ``--redis``, to Redis)."""
+    if isinstance(error, StoreUnavailable):
+        return Problem(
+            503,
+            "Redis unavailable",
+            f"the mock could not reach its Redis store ({error}); the call may not be"
+            " remembered.",
+            kind="state-unavailable",
+            headers={"Retry-After": "1"},
+        )
     return Problem(
         503,
         "State file unavailable",

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
@@ -32,10 +33,13 @@ class RunningMock:
     _runner: web.AppRunner = field(repr=False)
 
     @property
-    def store(self) -> Store:
+    def store(self) -> Any:
+        """The in-process ``Store`` (or, with ``redis``, the ``RedisStore``)."""
         from .app import STORE_KEY
+        from .store_api import LocalStore
 
-        return self.app[STORE_KEY]
+        store = self.app[STORE_KEY]
+        return store.store if isinstance(store, LocalStore) else store
 
     @property
     def port(self) -> int:
@@ -70,21 +74,42 @@ async def start_mock(
     admin_origins: Sequence[str] = (),
     journal_max_bytes: int | None = DEFAULT_JOURNAL_MAX_BYTES,
     idle_account_s: float | None = DEFAULT_IDLE_ACCOUNT_S,
+    redis: str | None = None,
+    redis_prefix: str = "mock-nrfcloud:",
+    reuse_port: bool = False,
 ) -> RunningMock:
     """Start the mock on ``host:port`` (port 0: a free port) in the current loop.
 
     Raises ``loader.LoadError`` for a bad ``load`` file and ``OSError`` when the
     address is taken. Requests are answered for loopback ``Host`` names, ``host``
     itself and ``allowed_hosts``; the admin API for pages of ``admin_origins`` only
-    (see guard.py).
+    (see guard.py). With ``redis`` (``redis://HOST:PORT/DB``) the state lives in Redis
+    under ``redis_prefix``, shared with every mock on the same Redis and prefix
+    (``StoreUnavailable`` when Redis cannot be reached); ``reuse_port`` lets several
+    processes listen on one port (SO_REUSEPORT: the kernel spreads the connections).
     """
-    store = Store.open(
-        journal_limit=journal_limit,
-        state=state,
-        load=load,
-        journal_max_bytes=journal_max_bytes,
-        idle_account_s=idle_account_s,
-    )
+    store: Any
+    if redis is not None:
+        if state is not None:
+            raise ValueError("give either a state file or a Redis URL, not both")
+        from .redis_store import RedisStore
+
+        store = await RedisStore.open(
+            redis,
+            prefix=redis_prefix,
+            journal_limit=journal_limit,
+            load=load,
+            journal_max_bytes=journal_max_bytes,
+            idle_account_s=idle_account_s,
+        )
+    else:
+        store = Store.open(
+            journal_limit=journal_limit,
+            state=state,
+            load=load,
+            journal_max_bytes=journal_max_bytes,
+            idle_account_s=idle_account_s,
+        )
     guard = Guard(allowed_hosts=allowed_hosts, admin_origins=admin_origins, bind_host=host)
     app = create_app(store, cors=cors, require_auth=require_auth, guard=guard)
     runner = web.AppRunner(
@@ -93,7 +118,7 @@ async def start_mock(
     await runner.setup()
     try:
         # A deep accept backlog: load tests open many connections at once.
-        site = web.TCPSite(runner, host, port, backlog=1024)
+        site = web.TCPSite(runner, host, port, backlog=1024, reuse_port=reuse_port or None)
         await site.start()
     except BaseException:
         await runner.cleanup()

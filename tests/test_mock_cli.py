@@ -53,8 +53,9 @@ def test_help_lists_the_options() -> None:
     result = run_module(MOCK, "--help")
     assert result.returncode == 0
     for option in ("--host", "--port", "--load", "--state", "--require-auth", "--no-cors",
-                   "--journal-limit"):  # fmt: skip
+                   "--journal-limit", "--redis", "--redis-prefix", "--workers"):  # fmt: skip
         assert option in result.stdout
+    assert "--reuse-port" not in result.stdout  # a worker's own option
 
 
 async def test_state_survives_kill_minus_9(tmp_path: Path) -> None:
