@@ -1,5 +1,5 @@
 """`python -m mock_nrfcloud`: the same as the `mock-nrfcloud` command."""
 
-from .cli import main
+from mock_nrfcloud.cli import main
 
 raise SystemExit(main())

@@ -16,12 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .cors import preflight, with_cors
-from .guard import GUARD_KEY, Guard
-from .journal import ID, Entry, JournalQuery, entry_json
-from .matching import MatcherError
-from .openapi import admin_openapi
-from .problems import (
+from mock_nrfcloud.cors import preflight, with_cors
+from mock_nrfcloud.guard import GUARD_KEY, Guard
+from mock_nrfcloud.journal import ID, Entry, JournalQuery, entry_json
+from mock_nrfcloud.matching import MatcherError
+from mock_nrfcloud.openapi import admin_openapi
+from mock_nrfcloud.problems import (
     STORE_ERRORS,
     Problem,
     bad_request,
@@ -30,10 +30,10 @@ from .problems import (
     problem_response,
     state_failed,
 )
-from .rawhttp import RawHttpError, parse_raw_response
-from .store import SUBSCRIBER_BACKLOG
-from .store_api import MockStore
-from .validation import (
+from mock_nrfcloud.rawhttp import RawHttpError, parse_raw_response
+from mock_nrfcloud.store import SUBSCRIBER_BACKLOG
+from mock_nrfcloud.store_api import MockStore
+from mock_nrfcloud.validation import (
     FAULTS,
     check_json_input,
     parse_account,

@@ -16,14 +16,14 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
-from . import admin, bridge, hosts
-from .cors import preflight, with_cors
-from .guard import GUARD_KEY, Guard, foreign_host
-from .journal import RESPONSE_BODY, RESPONSE_HEADERS
-from .problems import STORE_ERRORS, Problem, problem_response, state_failed
-from .store import NOT_FOUND_HEADERS, Store
-from .store_api import LocalStore, MockStore, as_mock_store
-from .validation import DEFAULT_ACCOUNT, is_account
+from mock_nrfcloud import admin, bridge, hosts
+from mock_nrfcloud.cors import preflight, with_cors
+from mock_nrfcloud.guard import GUARD_KEY, Guard, foreign_host
+from mock_nrfcloud.journal import RESPONSE_BODY, RESPONSE_HEADERS
+from mock_nrfcloud.problems import STORE_ERRORS, Problem, problem_response, state_failed
+from mock_nrfcloud.store import NOT_FOUND_HEADERS, Store
+from mock_nrfcloud.store_api import LocalStore, MockStore, as_mock_store
+from mock_nrfcloud.validation import DEFAULT_ACCOUNT, is_account
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

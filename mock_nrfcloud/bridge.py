@@ -31,11 +31,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .admin import admin_route, json_response, read_json
-from .bridge_feed import FEED_LIMIT, Feed, FeedMessage
-from .problems import bad_request
-from .store_api import MockStore
-from .validation import DEFAULT_ACCOUNT, parse_account
+from mock_nrfcloud.admin import admin_route, json_response, read_json
+from mock_nrfcloud.bridge_feed import FEED_LIMIT, Feed, FeedMessage
+from mock_nrfcloud.problems import bad_request
+from mock_nrfcloud.store_api import MockStore
+from mock_nrfcloud.validation import DEFAULT_ACCOUNT, parse_account
 
 MAX_POLL_LIMIT = 1000
 _KEEPALIVE_S = 15.0
@@ -156,7 +156,7 @@ def parse_device_message(data: Any) -> dict[str, Any]:
         message["data"] = _bytes_of_base64(data["payloadBase64"])
     elif "payload" in data:
         # SenML JSON, encoded as the device would (a convenience for sending by hand)
-        from .senml_cbor import encode
+        from mock_nrfcloud.senml_cbor import encode
 
         try:
             message["data"] = encode(data["payload"])
@@ -214,7 +214,7 @@ async def _ingress(bridge: Bridge, request: web.Request) -> web.Response:
 
 
 def _feed_account(request: web.Request) -> str:
-    from .app import account_of
+    from mock_nrfcloud.app import account_of
 
     key = account_of(request.headers.get("Authorization"))
     return key if key is not None else DEFAULT_ACCOUNT

@@ -13,11 +13,11 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from .loader import LoadError
-from .persistence import StateFileError
-from .problems import StoreUnavailable
-from .server import start_mock
-from .store import DEFAULT_IDLE_ACCOUNT_S, DEFAULT_JOURNAL_MAX_BYTES
+from mock_nrfcloud.loader import LoadError
+from mock_nrfcloud.persistence import StateFileError
+from mock_nrfcloud.problems import StoreUnavailable
+from mock_nrfcloud.server import start_mock
+from mock_nrfcloud.store import DEFAULT_IDLE_ACCOUNT_S, DEFAULT_JOURNAL_MAX_BYTES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers > 1 and not hasattr(socket, "SO_REUSEPORT"):
         build_parser().error("--workers above 1 needs SO_REUSEPORT, which this system lacks")
     if args.workers > 1:
-        from .workers import run_workers
+        from mock_nrfcloud.workers import run_workers
 
         return run_workers(args, list(sys.argv[1:] if argv is None else argv))
     try:

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from .problems import Problem
+from mock_nrfcloud.problems import Problem
 
 # Header names (lower case) whose values are secrets.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization"})

@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from .guard import redact
-from .matching import (
+from mock_nrfcloud.guard import redact
+from mock_nrfcloud.matching import (
     BodyMatcher,
     HeaderMatcher,
     LazyJsonBody,

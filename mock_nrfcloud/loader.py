@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from .problems import Problem
-from .validation import parse_response_spec
+from mock_nrfcloud.problems import Problem
+from mock_nrfcloud.validation import parse_response_spec
 
 
 class LoadError(Exception):

@@ -25,7 +25,7 @@ import re2
 from jsonpath_ng import JSONPath
 from jsonpath_ng.ext import parse as parse_jsonpath
 
-from .jsonequal import json_equal
+from mock_nrfcloud.jsonequal import json_equal
 
 TextMatcher = Callable[[str], bool]
 

@@ -43,8 +43,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .bridge_feed import FEED_LIMIT, FeedMessage, iso_now
-from .journal import (
+from mock_nrfcloud.bridge_feed import FEED_LIMIT, FeedMessage, iso_now
+from mock_nrfcloud.journal import (
     ENTRY_OVERHEAD_BYTES,
     Entry,
     JournalQuery,
@@ -56,10 +56,10 @@ from .journal import (
     header_pairs,
     joined_values,
 )
-from .loader import load_responses
-from .matching import LazyJsonBody, normalize_path
-from .problems import StoreUnavailable
-from .redis_scripts import (
+from mock_nrfcloud.loader import load_responses
+from mock_nrfcloud.matching import LazyJsonBody, normalize_path
+from mock_nrfcloud.problems import StoreUnavailable
+from mock_nrfcloud.redis_scripts import (
     CLEAR_JOURNAL,
     EVICT,
     FEED_APPEND,
@@ -69,16 +69,16 @@ from .redis_scripts import (
     RECORD,
     SERVE,
 )
-from .responses import QueuedResponse, ResponseIndex, compile_response
-from .simulation import load_simulation
-from .store import (
+from mock_nrfcloud.responses import QueuedResponse, ResponseIndex, compile_response
+from mock_nrfcloud.simulation import load_simulation
+from mock_nrfcloud.store import (
     DEFAULT_IDLE_ACCOUNT_S,
     DEFAULT_JOURNAL_MAX_BYTES,
     NOT_FOUND_BODY,
     NOT_FOUND_HEADERS,
     not_found_body,
 )
-from .validation import DEFAULT_ACCOUNT
+from mock_nrfcloud.validation import DEFAULT_ACCOUNT
 
 log = logging.getLogger(__name__)
 

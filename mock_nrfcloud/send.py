@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .client import MockAdminError, MockClient
-from .senml_cbor import encode
+from mock_nrfcloud.client import MockAdminError, MockClient
+from mock_nrfcloud.senml_cbor import encode
 
 
 def build_parser() -> argparse.ArgumentParser:

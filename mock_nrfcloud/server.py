@@ -16,9 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .app import create_app
-from .guard import Guard
-from .store import DEFAULT_IDLE_ACCOUNT_S, DEFAULT_JOURNAL_MAX_BYTES, Store
+from mock_nrfcloud.app import create_app
+from mock_nrfcloud.guard import Guard
+from mock_nrfcloud.store import DEFAULT_IDLE_ACCOUNT_S, DEFAULT_JOURNAL_MAX_BYTES, Store
 
 # In-flight calls (a queued delay, say) get this long to finish on stop.
 SHUTDOWN_TIMEOUT_S = 2.0
@@ -35,8 +35,8 @@ class RunningMock:
     @property
     def store(self) -> Any:
         """The in-process ``Store`` (or, with ``redis``, the ``RedisStore``)."""
-        from .app import STORE_KEY
-        from .store_api import LocalStore
+        from mock_nrfcloud.app import STORE_KEY
+        from mock_nrfcloud.store_api import LocalStore
 
         store = self.app[STORE_KEY]
         return store.store if isinstance(store, LocalStore) else store
@@ -92,7 +92,7 @@ async def start_mock(
     if redis is not None:
         if state is not None:
             raise ValueError("give either a state file or a Redis URL, not both")
-        from .redis_store import RedisStore
+        from mock_nrfcloud.redis_store import RedisStore
 
         store = await RedisStore.open(
             redis,

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .loader import LoadError, read_document
+from mock_nrfcloud.loader import LoadError, read_document
 
 _JOB_PATH = re.compile(r"^/v1/fota-jobs/([^/]+)$")
 _CANCEL_PATH = re.compile(r"^/v1/fota-jobs/([^/]+)/cancel$")

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .journal import (
+from mock_nrfcloud.journal import (
     ACCOUNT,
     HEADERS,
     ID,
@@ -35,12 +35,12 @@ from .journal import (
     entry_json,
     first_values,
 )
-from .loader import load_responses
-from .matching import normalize_path
-from .persistence import SqliteState
-from .responses import QueuedResponse, ResponseIndex, compile_response
-from .simulation import FotaJobs, load_simulation
-from .validation import DEFAULT_ACCOUNT
+from mock_nrfcloud.loader import load_responses
+from mock_nrfcloud.matching import normalize_path
+from mock_nrfcloud.persistence import SqliteState
+from mock_nrfcloud.responses import QueuedResponse, ResponseIndex, compile_response
+from mock_nrfcloud.simulation import FotaJobs, load_simulation
+from mock_nrfcloud.validation import DEFAULT_ACCOUNT
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from .bridge_feed import FeedMessage, LocalFeeds
-from .journal import Entry, JournalQuery, Pairs, RawPairs
-from .responses import QueuedResponse
-from .store import Store, Subscriber
+from mock_nrfcloud.bridge_feed import FeedMessage, LocalFeeds
+from mock_nrfcloud.journal import Entry, JournalQuery, Pairs, RawPairs
+from mock_nrfcloud.responses import QueuedResponse
+from mock_nrfcloud.store import Store, Subscriber
 
 
 class Follower(Protocol):

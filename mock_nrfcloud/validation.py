@@ -15,8 +15,14 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .matching import BodyMatcher, HeaderMatcher, MatcherError, QueryMatcher, text_matcher
-from .problems import Problem, bad_request
+from mock_nrfcloud.matching import (
+    BodyMatcher,
+    HeaderMatcher,
+    MatcherError,
+    QueryMatcher,
+    text_matcher,
+)
+from mock_nrfcloud.problems import Problem, bad_request
 
 DEFAULT_ACCOUNT = "default"
 FAULTS = ("reset", "empty")
@@ -359,7 +365,7 @@ def parse_response_spec(data: Any, prefix: str = "") -> dict[str, Any]:
 
 def _check_template(body: Any, body_base64: Any, headers: Any, name: Any) -> None:
     """Compile the templates of a ``template: true`` response, or a 400 naming the field."""
-    from .templates import ResponseTemplate, TemplateError
+    from mock_nrfcloud.templates import ResponseTemplate, TemplateError
 
     if body_base64 is not None:
         raise bad_request(
