@@ -1,5 +1,5 @@
 """`python -m harness` is `spec-harness`."""
 
-from .entry import main
+from harness.entry import main
 
 raise SystemExit(main())

@@ -13,7 +13,7 @@ import datetime
 import re
 from typing import Any
 
-from .spec.model import Feature
+from harness.spec.model import Feature
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

@@ -14,21 +14,21 @@ import signal
 import sys
 from pathlib import Path
 
-from .api_version import parse_api_version
-from .entry import started
-from .events import EventBus
-from .hooks import HOOKS
-from .loader import add_needed, check_examples, check_steps, discover, parse_all
-from .plan import Plan, Selection, make_plan
-from .run import blocking
-from .run.loading import BUILTIN_LIBRARY, StepLoadError
-from .run.registry import StepRegistry
-from .run.retry import RetryPolicy
-from .run.runner import Runner, RunSettings
-from .spec.errors import SpecErrors
-from .tags import TagExpressionError, parse_tag_expression
-from .targets.base import Target, TargetError
-from .targets.remote import TargetConfigError
+from harness.api_version import parse_api_version
+from harness.entry import started
+from harness.events import EventBus
+from harness.hooks import HOOKS
+from harness.loader import add_needed, check_examples, check_steps, discover, parse_all
+from harness.plan import Plan, Selection, make_plan
+from harness.run import blocking
+from harness.run.loading import BUILTIN_LIBRARY, StepLoadError
+from harness.run.registry import StepRegistry
+from harness.run.retry import RetryPolicy
+from harness.run.runner import Runner, RunSettings
+from harness.spec.errors import SpecErrors
+from harness.tags import TagExpressionError, parse_tag_expression
+from harness.targets.base import Target, TargetError
+from harness.targets.remote import TargetConfigError
 
 EXIT_OK, EXIT_USAGE, EXIT_TARGET, EXIT_INTERRUPTED = 0, 2, 3, 130  # 1: the runner's (RunOutcome)
 EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process it ended
@@ -39,7 +39,9 @@ REMOTE_ONLY = ("api_url", "mock_url", "ws_url", "admin_token", "target_config")
 
 
 class UsageError(Exception):
-    pass
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []  # `path:line:col: ...` texts, for annotations
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,18 +99,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--watch", action="store_true",
                      help="keep the target up and re-run the features whose files (or step "
                      "modules) change; no report files; Ctrl-C stops")
+    ci_args(run)
 
     check = sub.add_parser("check", help="parse, plan, match steps and resolve placeholders "
                            "with exampleContext; runs nothing")
     selection_args(check)
     check.add_argument("--syntax-only", action="store_true", help="stop after parsing")
 
-    steps = sub.add_parser("steps", help="list the step sentences")
+    steps = sub.add_parser("steps", help="list the step sentences as a spec writes them")
     steps.add_argument("--steps", dest="step_modules", action="append", default=[])
+    steps.add_argument("--format", choices=["text", "json"], default="text",
+                       help="json: the catalogue (sentence, parameters, docstring, file:line) "
+                       "for editors and tools")
 
     report = sub.add_parser("report", help="rebuild reports from a saved events.ndjson")
-    report.add_argument("events", help="path to events.ndjson")
+    report.add_argument("events", nargs="?", help="path to events.ndjson")
     report.add_argument("--reports", default="reports", metavar="DIR")
+    report.add_argument("--merge", nargs="+", metavar="EVENTS", default=[],
+                        help="one report from several events.ndjson (e.g. the shards of one "
+                        "CI run; a feature run in several: the last file's)")
     return parser
 
 
@@ -154,9 +163,11 @@ def main(argv: list[str] | None = None) -> int:
                 "report": cmd_report}[args.command](args)
     except SpecErrors as exc:
         _err(f"{exc}\n{len(exc.errors)} problem(s) in the specs")
+        _annotate([str(e) for e in exc.errors])
         code = EXIT_USAGE
     except (UsageError, StepLoadError, TagExpressionError, TargetConfigError) as exc:
         _err(f"error: {exc}")
+        _annotate(getattr(exc, "problems", []))
         code = EXIT_USAGE
     except TargetError as exc:
         _err(f"target unavailable: {exc}")
@@ -179,7 +190,7 @@ def _remove_stale_reports(folder: Path) -> None:
     """This run ended before its reporters started (a usage error, an unreachable
     target, Ctrl-C while starting): the reports there are the previous run's, and left
     in place they would pass for this one's (a CI job would publish them)."""
-    from .report.writer import EVENTS, RENDERERS
+    from harness.report.writer import EVENTS, RENDERERS
 
     removed = []
     for name in (*RENDERERS, EVENTS):
@@ -191,6 +202,13 @@ def _remove_stale_reports(folder: Path) -> None:
     if removed:
         _err(f"removed the previous run's reports from {folder}/ ({', '.join(removed)}): "
              "this run wrote none")
+def _annotate(problems: list[str]) -> None:
+    """Spec errors as GitHub annotations, when running there (harness/report/github.py)."""
+    from harness.report import github
+
+    if github.enabled():
+        for line in github.problem_annotations(problems):
+            print(line)
 
 
 def _plan(args: argparse.Namespace) -> tuple[Plan, list[str]]:
@@ -219,7 +237,8 @@ def _registry(args: argparse.Namespace) -> StepRegistry:
 def _check_steps(plan: Plan, registry: StepRegistry) -> None:
     problems = check_steps(plan.runs, registry)
     if problems:
-        raise UsageError("\n".join(problems) + f"\n{len(problems)} step(s) cannot run")
+        raise UsageError("\n".join(problems) + f"\n{len(problems)} step(s) cannot run",
+                         problems)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -233,21 +252,24 @@ def cmd_check(args: argparse.Namespace) -> int:
     _check_steps(plan, registry)
     problems = check_examples(plan.runs, registry)
     if problems:
-        raise UsageError("\n".join(problems))
+        raise UsageError("\n".join(problems), problems)
     print(f"{len(files)} spec(s), {len(plan.runs)} feature run(s): OK")
     return EXIT_OK
 
 
 def cmd_steps(args: argparse.Namespace) -> int:
-    for d in _registry(args).catalogue():
-        doc = f"  — {d['doc']}" if d["doc"] else ""
-        print(f"{d['type']:>5}  {d['pattern']}{doc}")
+    from harness.stepdocs import catalogue, render_json, render_text
+
+    docs = catalogue(_registry(args))
+    sys.stdout.write(render_json(docs) if args.format == "json" else render_text(docs))
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import rebuild
+    from harness.report import rebuild
 
+    if args.merge or not args.events:
+        return cmd_merge(args)
     path = Path(args.events)
     if not path.is_file():
         raise UsageError(f"{path}: no such events file")
@@ -282,10 +304,10 @@ def make_target(args: argparse.Namespace) -> Target:
             raise UsageError(f"{', '.join(given)} {verb} only for --target remote "
                              f"(the target is {args.target})")
     if args.target == "embedded":
-        from .targets.embedded import EmbeddedTarget
+        from harness.targets.embedded import EmbeddedTarget
 
         return EmbeddedTarget(variables=variables, api_version=args.api_version)
-    from .targets.remote import RemoteTarget, load_config
+    from harness.targets.remote import RemoteTarget, load_config
 
     config = load_config(args.target_config) if args.target_config else {}
     return RemoteTarget(api_url=args.api_url or config.get("api_url", ""),
@@ -299,16 +321,18 @@ def make_target(args: argparse.Namespace) -> Target:
 def cmd_run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    plan, files = _plan(args)
+    plan, files = ci_plan(args)
+    if not plan.runs:
+        return EXIT_OK  # --last-failed or --shard left nothing (it said so)
     registry = _registry(args)
     _check_steps(plan, registry)
-    settings = RunSettings(
+    settings = RunSettings(rerun_failed=args.rerun_failed, environment=ci_environment(args),
         jobs=args.jobs, step_timeout=args.step_timeout, run_timeout=args.timeout,
         retry=RetryPolicy(tries=args.retry_tries, initialDelay=args.retry_initial_delay,
                           factor=args.retry_factor, maxDelay=args.retry_max_delay,
                           timeout=args.retry_timeout))
     if args.watch:
-        from .watch import watch
+        from harness.watch import watch
 
         try:
             return asyncio.run(watch(args, make_target(args), settings))
@@ -320,7 +344,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _run(plan: Plan, registry: StepRegistry, target: Target, settings: RunSettings,
                files: list[str], args: argparse.Namespace) -> int:
-    from .report import make_reporters
+    from harness.report import make_reporters
 
     await target.start()
     # The reporters only once the target is up: a run that cannot start has nothing to
@@ -375,3 +399,86 @@ class _StopSignals:
                       else signal.SIG_DFL)
         self.loop.call_soon_threadsafe(self.runner.interrupt, _STOP_SIGNALS[signum])
         blocking.interrupt_blocked()
+
+
+# -- CI: --last-failed, --shard, --rerun-failed, report --merge (issue 14) --------------
+
+
+def ci_args(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--last-failed", action="store_true",
+                     help="run only the feature runs that failed (or were skipped because "
+                     "of a failure) in the last run of --reports, with what they need")
+    run.add_argument("--rerun-failed", type=int, default=0, metavar="N",
+                     help="run a failed feature run again, up to N times; one that then "
+                     "passes is flaky in every report")
+    run.add_argument("--shard", metavar="K/N",
+                     help="run shard K of N: a deterministic share of the feature runs, "
+                     "each with what it needs; the N shards together run every one once")
+    run.add_argument("--shard-durations", metavar="EVENTS",
+                     help="balance the shards by the durations of a previous run "
+                     "(its events.ndjson) instead of by step counts")
+
+
+def ci_plan(args: argparse.Namespace) -> tuple[Plan, list[str]]:
+    """The plan, narrowed by --last-failed and --shard (harness/narrow.py)."""
+    from harness import narrow
+
+    if args.rerun_failed < 0:
+        raise UsageError("--rerun-failed must be 0 or more")
+    try:
+        failed = None
+        if args.last_failed:
+            last = narrow.last_run(Path(args.reports) / "events.ndjson")
+            failed = narrow.failed_run_ids(last)
+            if not failed:
+                print(f"--last-failed: nothing failed in the last run of {args.reports}/")
+                return Plan(runs=[]), []
+            if args.paths == ["specs"] and last.paths:  # the default: what the last run ran
+                args.paths = [p for p in last.paths if Path(p).exists()] or args.paths
+        plan, files = _plan(args)
+        if failed is not None:
+            plan = narrow.narrow(plan, failed)
+            if not plan.runs:
+                raise UsageError("--last-failed: none of the feature runs that failed last "
+                                 f"time is in {', '.join(args.paths)}: {', '.join(failed)}")
+        if args.shard:
+            k, n = narrow.parse_shard(args.shard)
+            durations = narrow.durations_of(Path(args.shard_durations)) \
+                if args.shard_durations else None
+            total = len(plan.runs)
+            plan = narrow.shard(plan, k, n, durations)
+            if not plan.runs:
+                print(f"--shard {k}/{n}: nothing to run ({total} feature runs in fewer "
+                      f"groups than {n} shards)")
+    except narrow.NarrowError as exc:
+        raise UsageError(str(exc)) from None
+    return plan, files
+
+
+def ci_environment(args: argparse.Namespace) -> dict:
+    """RunStarted.environment (harness/environment.py)."""
+    from harness.environment import environment
+
+    backend = None
+    if args.target == "embedded":
+        from reference_backend import __version__
+
+        backend = f"reference_backend {__version__} (embedded)"
+    else:
+        backend = args.api_url or None
+    return environment(target=args.target, api_version=args.api_version, backend=backend,
+                       argv=sys.argv[1:], reports=None if args.no_reports else args.reports)
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from harness.report.merge import merge_files
+
+    paths = [Path(p) for p in [*([args.events] if args.events else []), *args.merge]]
+    if not paths:
+        raise UsageError("report: give an events.ndjson, or --merge A B ...")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise UsageError(f"{', '.join(missing)}: no such events file")
+    merge_files(paths, Path(args.reports))
+    print(f"{len(paths)} event files merged; reports written to {args.reports}/")
+    return EXIT_OK

@@ -45,12 +45,22 @@ class RunStarted(Event):
     # The plan (harness.plan.Plan.to_dict): feature runs, their executions and steps,
     # with the ids every later event refers to and the names every report shows.
     plan: list[dict[str, Any]]
+    # Where and how it runs (harness/environment.py): target, API version, versions,
+    # the command, the CI build; the reports show it.
+    environment: dict[str, Any] = field(default_factory=dict)
+    # The step definitions the plan's steps match: {id, pattern, regex, file, line,
+    # steps: [step ids]} (harness/run/definitions.py).
+    definitions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
 class FeatureRunStarted(Event):
     type: ClassVar[str] = "feature_started"
     run_id: str
+    # >1: `--rerun-failed` runs it again after a failure; what this attempt does replaces
+    # what the earlier did (the reports keep those as earlier attempts, the run as flaky
+    # when it then passes).
+    attempt: int = 1
 
 
 @dataclass

@@ -5,15 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from . import expressions
-from .plan import FeatureRun
-from .run.assigns import assigned_names
-from .run.registry import Ambiguous, StepRegistry, snippet
-from .run.resolve import resolve_step
-from .spec.errors import SpecError, SpecErrors
-from .spec.model import Feature, Step
-from .spec.parser import parse_file
-from .spec.retry import split_after_retries
+from harness import expressions
+from harness.plan import FeatureRun
+from harness.run.assigns import assigned_names
+from harness.run.registry import Ambiguous, StepRegistry, snippet
+from harness.run.resolve import resolve_step
+from harness.spec.errors import SpecError, SpecErrors
+from harness.spec.model import Feature, Step
+from harness.spec.parser import parse_file
+from harness.spec.retry import split_after_retries
 
 _LINE_SUFFIX = re.compile(r"^(.*):(\d+)$")
 

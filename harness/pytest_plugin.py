@@ -28,17 +28,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .naming import label
-from .plan import Execution, FeatureRun, Plan, Selection, make_plan
-from .spec.errors import SpecError, SpecErrors
-from .spec.model import Feature
-from .spec.parser import parse_file
+from harness.naming import label
+from harness.plan import Execution, FeatureRun, Plan, Selection, make_plan
+from harness.spec.errors import SpecError, SpecErrors
+from harness.spec.model import Feature
+from harness.spec.parser import parse_file
 
 if TYPE_CHECKING:
     # Imported when a spec runs: every pytest run in an environment with the package
     # loads this module, most of them to run no spec at all.
-    from .report.results import ResultBuilder, ScenarioResult, StepResult
-    from .spec_session import SpecSession
+    from harness.report.results import ResultBuilder, ScenarioResult, StepResult
+    from harness.spec_session import SpecSession
 
 SUFFIX = ".feature.md"
 _STATE = pytest.StashKey["_State"]()
@@ -72,7 +72,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _api_version(text: str) -> str:
-    from .api_version import parse_api_version
+    from harness.api_version import parse_api_version
 
     try:
         return parse_api_version(text)
@@ -97,7 +97,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     if not _runs_specs(config):
         return None
-    from .pytest_xdist import SpecScheduling
+    from harness.pytest_xdist import SpecScheduling
 
     return SpecScheduling(config, log, lambda paths: config.stash[_STATE].groups_of(paths))
 
@@ -198,7 +198,7 @@ class SpecItem(pytest.Item):
         return self.path, self.line - 1, f"{self.feature_name} › {self.scenario_name}"
 
     def runtest(self) -> None:
-        from .report.results import outcome
+        from harness.report.results import outcome
 
         state = self.config.stash[_STATE]
         builder = state.results_for(self)
@@ -279,8 +279,8 @@ class _State:
     def session(self) -> SpecSession:
         """The session's target and loop, made when the first spec runs."""
         if self._session is None:
-            from .run.runner import RunSettings
-            from .spec_session import SpecSession
+            from harness.run.runner import RunSettings
+            from harness.spec_session import SpecSession
 
             option = self.config.option
             targets = argparse.Namespace(
@@ -408,7 +408,7 @@ class _State:
             plan: Plan = make_plan(members, Selection(lines=lines))
         except SpecErrors as exc:
             raise SpecFailure(str(exc)) from None
-        from .spec_session import SessionBroken
+        from harness.spec_session import SessionBroken
 
         try:
             return self.session.run(plan)
@@ -485,7 +485,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def _failure_text(title: str, path: str,
                   failures: list[tuple[ScenarioResult | None, StepResult | None]],
                   scenario: ScenarioResult | None = None) -> str:
-    from .report.results import outcome
+    from harness.report.results import outcome
 
     # First `path:line: message`, as compilers write it: pytest's short summary shows
     # this line, and editors' problem matchers read it.
@@ -515,7 +515,7 @@ def _failure_text(title: str, path: str,
         if error.get("detail"):
             lines += ["", *("  " + d for d in str(error["detail"]).split("\n"))]
         if step.status == "undefined":
-            from .run.registry import snippet
+            from harness.run.registry import snippet
 
             lines += ["", "  a definition to start from:",
                       *("    " + d for d in snippet(step).split("\n"))]  # type: ignore[arg-type]

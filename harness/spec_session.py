@@ -14,14 +14,14 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .cli import DEFAULT_STEP_MODULES
-from .events import EventBus
-from .hooks import HOOKS
-from .plan import Plan
-from .report.results import ResultBuilder
-from .run.registry import StepRegistry
-from .run.runner import Runner, RunSettings
-from .targets.base import Target
+from harness.cli import DEFAULT_STEP_MODULES
+from harness.events import EventBus
+from harness.hooks import HOOKS
+from harness.plan import Plan
+from harness.report.results import ResultBuilder
+from harness.run.registry import StepRegistry
+from harness.run.runner import Runner, RunSettings
+from harness.targets.base import Target
 
 T = TypeVar("T")
 
@@ -66,9 +66,9 @@ class SpecSession:
             raise SessionBroken(self._broken)
         if self._target is not None:
             return
-        from .cli import UsageError, make_target
-        from .run.registry import StepLoadError
-        from .targets.base import TargetError
+        from harness.cli import UsageError, make_target
+        from harness.run.registry import StepLoadError
+        from harness.targets.base import TargetError
 
         try:
             registry = StepRegistry()

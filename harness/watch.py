@@ -17,16 +17,16 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import DEFAULT_STEP_MODULES
-from .events import EventBus
-from .hooks import HOOKS
-from .loader import discover, parse_all
-from .plan import Selection, make_plan
-from .run.registry import StepLoadError, StepRegistry
-from .run.runner import Runner, RunSettings
-from .spec.errors import SpecErrors
-from .tags import parse_tag_expression
-from .targets.base import Target
+from harness.cli import DEFAULT_STEP_MODULES
+from harness.events import EventBus
+from harness.hooks import HOOKS
+from harness.loader import discover, parse_all
+from harness.plan import Selection, make_plan
+from harness.run.registry import StepLoadError, StepRegistry
+from harness.run.runner import Runner, RunSettings
+from harness.spec.errors import SpecErrors
+from harness.tags import parse_tag_expression
+from harness.targets.base import Target
 
 SUFFIX = ".feature.md"
 DEBOUNCE_MS = 50  # watchfiles' default (1.6 s) is longer than a re-run of one spec
@@ -177,7 +177,7 @@ async def _next(changes: asyncio.Queue[set[str]], watcher: asyncio.Task) -> set[
 
 async def watch(args: argparse.Namespace, target: Target, settings: RunSettings) -> int:
     """Start the target, then run and re-run until Ctrl-C."""
-    from .report import make_reporters
+    from harness.report import make_reporters
 
     await target.start()
     try:

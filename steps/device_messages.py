@@ -8,8 +8,7 @@ import re
 from behave import step, use_step_matcher
 
 from harness.run.context import StepContext
-
-from .common import device_account, json_block
+from steps.common import device_account, json_block
 
 use_step_matcher("re")
 

@@ -22,10 +22,9 @@ from harness.run.context import StepContext
 from harness.targets.base import SPEC_ACCOUNT
 from mock_nrfcloud.hosts import route
 from mock_nrfcloud.rawhttp import RawHttpError, RawRequest, parse_raw_request, parse_raw_response
-
-from .common import code_block
-from .matching import EQUAL, PARTIAL, MatchFailure, difference
-from .nrfcloud import same_header
+from steps.common import code_block
+from steps.matching import EQUAL, PARTIAL, MatchFailure, difference
+from steps.nrfcloud import same_header
 
 use_step_matcher("re")
 

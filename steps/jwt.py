@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 from behave import step, use_step_matcher
 
 from harness.run.context import StepContext
-
-from .common import code_block, json_block
+from steps.common import code_block, json_block
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec

@@ -17,9 +17,8 @@ from harness.run.context import StepContext
 from harness.targets.base import SPEC_ACCOUNT
 from mock_nrfcloud.guard import REDACTED, SECRET_HEADERS
 from mock_nrfcloud.rawhttp import RawHttpError, RawRequest, parse_raw_request, parse_raw_response
-
-from .common import code_block, device_account, json_block
-from .matching import EQUAL, MatchFailure, difference
+from steps.common import code_block, device_account, json_block
+from steps.matching import EQUAL, MatchFailure, difference
 
 use_step_matcher("re")
 

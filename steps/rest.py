@@ -15,9 +15,8 @@ from typing import Any
 from behave import step, use_step_matcher
 
 from harness.run.context import StepContext
-
-from .common import json_block
-from .matching import PARTIAL, MatchFailure, check, same_scalar
+from steps.common import json_block
+from steps.matching import PARTIAL, MatchFailure, check, same_scalar
 
 use_step_matcher("re")
 

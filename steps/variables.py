@@ -8,9 +8,8 @@ import uuid
 from behave import step, use_step_matcher
 
 from harness.run.context import StepContext
-
-from .common import json_block
-from .matching import EQUAL, PARTIAL, check
+from steps.common import json_block
+from steps.matching import EQUAL, PARTIAL, check
 
 use_step_matcher("re")
 

@@ -18,9 +18,8 @@ from urllib.parse import quote
 from behave import step, use_step_matcher
 
 from harness.run.context import StepContext
-
-from .common import json_block
-from .matching import DEEP, EQUAL, MatchFailure, check, difference
+from steps.common import json_block
+from steps.matching import DEEP, EQUAL, MatchFailure, check, difference
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection

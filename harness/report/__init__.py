@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from harness.events import Event
-
-from .console import ConsoleReporter, summary_line, use_color
-from .results import ResultBuilder, RunResult
-from .writer import FileReporter, write_reports
-from .writer import rebuild as _rebuild
+from harness.report import github
+from harness.report.console import ConsoleReporter, summary_line, use_color
+from harness.report.results import ResultBuilder, RunResult
+from harness.report.writer import FileReporter, write_reports
+from harness.report.writer import rebuild as _rebuild
 
 
 class Reporter(Protocol):
@@ -55,6 +55,9 @@ def make_reporters(reports_dir: Path | None, *, stream: TextIO | None = None,
         model=model)]
     if reports_dir is not None:
         reporters.append(FileReporter(Path(reports_dir), model=model))
+    if github.enabled():
+        # After the console: the annotations follow its summary in the job log.
+        reporters.append(github.GitHubReporter(model, stream))
     return reporters
 
 

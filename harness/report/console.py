@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from harness.environment import rerun_command
 from harness.events import (
     Attachment,
     Event,
@@ -33,10 +34,9 @@ from harness.events import (
     StepAttempt,
     StepFinished,
 )
-
-from .later import Later
-from .results import ResultBuilder, RunResult, StepResult, outcome
-from .text import diff_kind, duration
+from harness.report.later import Later
+from harness.report.results import ResultBuilder, RunResult, StepResult, outcome
+from harness.report.text import diff_kind, duration
 
 _CODES = {"passed": "32", "failed": "31", "undefined": "35", "skipped": "33", "pending": "33",
           "bold": "1", "dim": "2", "cyan": "36", "red": "31", "green": "32", "yellow": "33",
@@ -252,6 +252,9 @@ class ConsoleReporter:
         feature = self.builder.find_feature(event.run_id)
         name = running.name if running else (feature.name if feature else event.run_id)
         parts = [event.status]
+        if feature is not None and feature.attempt > 1:
+            parts.append(f"attempt {feature.attempt}" + (", flaky" if event.status == "passed"
+                                                         else ""))
         ran = running is not None and (running.passed_steps or running.failed_steps)
         if ran:
             parts.append(f"{running.passed_steps}/{running.total_steps} steps passed")
@@ -280,9 +283,18 @@ class ConsoleReporter:
                       _plural(sum(run.step_counts.values()), "step"), duration(run.duration)]
             if run.passed_after_retries:
                 detail.append(f"{_plural(run.passed_after_retries, 'step')} passed after retries")
+            if run.flaky:
+                flaky = ", ".join(f.name for f in run.feature_runs if f.flaky)
+                detail.append(f"flaky (passed when run again): {flaky}")
             if self.reports_dir is not None:
                 detail.append(f"report: {self.reports_dir / 'index.html'}")
             lines += ["", self._paint(" · ".join(detail), "dim")]
+            failed = list(dict.fromkeys(f.path for f in run.feature_runs
+                                        if f.outcome == "failed"))
+            if failed and self.reports_dir is not None:
+                again = rerun_command(run.environment.get("reports", str(self.reports_dir)),
+                                      failed)[0]
+                lines.append(self._paint(f"run the failures again: {again}", "dim"))
         # Uncoloured and alone on its line: CI parses it.
         lines.append(summary_line(run.counts))
         self._write("\n".join(lines) + "\n")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,8 +22,9 @@ import orjson
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
-from .results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
-from .text import clock, diff_kind, duration, first_line, stamp
+from harness.environment import rerun_command
+from harness.report.results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
+from harness.report.text import clock, diff_kind, duration, first_line, stamp
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -209,11 +212,31 @@ def _feature_rank(feature: FeatureResult) -> int:
     return 1 if feature.interrupted else 2
 
 
-def render(run: RunResult) -> str:
-    """The report page for a finished result tree."""
+def page_order(run: RunResult) -> list[FeatureResult]:
+    """The feature runs in the page's order."""
     # Failures first (stable, so the plan order holds within each group): a reader
     # opens the report to see what broke.
-    features = sorted(run.feature_runs, key=_feature_rank)
+    return sorted(run.feature_runs, key=_feature_rank)
+
+
+def anchors_of(run: RunResult) -> tuple[list[FeatureResult], dict[int, str]]:
+    """The page's order and anchors of a run, computed once for the HTML and junit.xml
+    (the last run's are kept: the reports of one run are rendered one after another)."""
+    global _last
+    if _last is not None and _last[0]() is run:
+        return _last[1], _last[2]
+    features = page_order(run)
+    anchors = page_anchors(features)
+    _last = (weakref.ref(run), features, anchors)
+    return features, anchors
+
+
+_last: tuple[weakref.ref, list[FeatureResult], dict[int, str]] | None = None
+
+
+def page_anchors(features: list[FeatureResult]) -> dict[int, str]:
+    """The page's anchor of every feature run, scenario and step, by `id()` of the
+    object (junit.xml links to them too)."""
     anchors: dict[int, str] = {}
     for f_index, feature in enumerate(features, 1):
         anchors[id(feature)] = f"f{f_index}"
@@ -221,6 +244,12 @@ def render(run: RunResult) -> str:
             anchors[id(scenario)] = f"f{f_index}-s{s_index}"
             for t_index, step in enumerate(scenario.steps, 1):
                 anchors[id(step)] = f"f{f_index}-s{s_index}-{t_index}"
+    return anchors
+
+
+def render(run: RunResult) -> str:
+    """The report page for a finished result tree."""
+    features, anchors = anchors_of(run)
     failures = [(f, s, t) for f, s, t in _failures_in(features)]
     first = failures[0] if failures else None
     first_anchor = anchors[id(first[2] or first[1] or first[0])] if first else None
@@ -251,7 +280,10 @@ def render(run: RunResult) -> str:
                            first_anchor=first_anchor, stop_anchor=stop_anchor, tags=tags,
                            anchor=anchor,
                            feature_open=feature_open, scenario_open=scenario_open,
-                           rules_of=_rules_of, css=_asset("report.css"), js=_asset("report.js"))
+                           rules_of=_rules_of, earlier_failures=_earlier_failures,
+                           timeline=timeline(run, anchors), environment=run.environment,
+                           rerun=rerun_commands(run),
+                           css=_asset("report.css"), js=_asset("report.js"))
 
 
 def _failures_in(
@@ -263,3 +295,56 @@ def _failures_in(
 
 def _rules_of(feature: FeatureResult) -> dict[str, Any]:
     return {rule.title: rule for rule in feature.rules}
+
+
+def _earlier_failures(
+    feature: FeatureResult,
+) -> list[tuple[FeatureResult, ScenarioResult | None, StepResult | None]]:
+    # The first failure of an earlier attempt (--rerun-failed), for its one line.
+    return RunResult(feature_runs=[feature]).failures()[:1]
+
+
+@dataclass
+class Bar:
+    """One feature run on the timeline: where it starts and how long it is, in percent
+    of the run."""
+    name: str
+    anchor: str
+    status: str
+    left: float
+    width: float
+    took: float
+
+
+def timeline(run: RunResult, anchors: dict[int, str]) -> list[list[Bar]]:
+    """The feature runs that ran, in lanes: each lane holds runs that did not overlap,
+    so the lanes show what ran in parallel and a slow feature run is a long bar."""
+    ran = sorted((f for f in run.feature_runs if f.started is not None),
+                 key=lambda f: (f.started, f.id))
+    if not ran or run.started is None:
+        return []
+    begin = min(run.started, ran[0].started or run.started)
+    end = max([begin + run.duration, *((f.started or 0) + f.duration for f in ran)])
+    span = max(end - begin, 1e-9)
+    lanes: list[list[Bar]] = []
+    ends: list[float] = []
+    for feature in ran:
+        start = feature.started or begin
+        lane = next((i for i, e in enumerate(ends) if e <= start), None)
+        if lane is None:
+            lane = len(lanes)
+            lanes.append([])
+            ends.append(0.0)
+        ends[lane] = start + feature.duration
+        status = "flaky" if feature.flaky else feature.outcome
+        lanes[lane].append(Bar(name=feature.name, anchor=anchors.get(id(feature), ""),
+                               status=status, left=100 * (start - begin) / span,
+                               width=max(0.3, 100 * feature.duration / span),
+                               took=feature.duration))
+    return lanes
+
+
+def rerun_commands(run: RunResult) -> list[str]:
+    """The commands that run the failures again (harness/environment.py)."""
+    failed = list(dict.fromkeys(f.path for f in run.feature_runs if f.outcome == "failed"))
+    return rerun_command(run.environment.get("reports"), failed)

@@ -15,8 +15,7 @@ from typing import Any
 import orjson
 
 from harness.events import Event
-
-from .results import RunResult
+from harness.report.results import RunResult
 
 FORMAT = "spec-harness/results/1"
 # Datetimes (YAML front matter makes them) as their text, as the fallback writes them

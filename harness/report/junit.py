@@ -2,7 +2,8 @@
 is a scenario; a Background only when it failed, as in every other count).
 
 Only elements and attributes that both the Jenkins/Ant junit-4 schema and the
-xunit-plugin junit-10 schema allow are written, in the order junit-4 requires
+xunit-plugin junit-10 schema allow are written (besides testcase `file` and `line`,
+which GitLab and Jenkins' JUnit plugin read and the others ignore), in the order junit-4 requires
 (testsuites: name tests failures errors time; testsuite: properties, testcases,
 system-out; testcase: skipped | failure, system-out; <skipped> carries its reason as
 text, since junit-4 allows it no attributes). A failed scenario is a <failure> when an
@@ -16,8 +17,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from .results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
-from .text import first_line, iso
+from harness.report import html
+from harness.report.results import FeatureResult, RunResult, ScenarioResult, StepResult, outcome
+from harness.report.text import first_line, iso
 
 # XML 1.0 cannot carry most control characters (an ANSI colour code in an error
 # message would make the whole file unparsable), so they are replaced.
@@ -55,14 +57,15 @@ def render(run: RunResult) -> str:
         "errors": str(errors),
         "time": _seconds(run.duration),
     })
+    anchors = html.anchors_of(run)[1]
     for index, feature in enumerate(run.feature_runs):
-        root.append(_suite(feature, index))
+        root.append(_suite(feature, index, anchors))
     ET.indent(root, space="  ")
     body = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
 
-def _suite(feature: FeatureResult, index: int) -> ET.Element:
+def _suite(feature: FeatureResult, index: int, anchors: dict[int, str]) -> ET.Element:
     attrs = {
         "name": _clean(feature.name),
         "tests": str(sum(feature.counts.values())),
@@ -81,6 +84,11 @@ def _suite(feature: FeatureResult, index: int) -> ET.Element:
     ET.SubElement(properties, "property", {"name": "status", "value": feature.status})
     if feature.reason:
         ET.SubElement(properties, "property", {"name": "reason", "value": _clean(feature.reason)})
+    if feature.previous:
+        # --rerun-failed ran it again; CI views show properties, and flaky ones passed.
+        ET.SubElement(properties, "property", {"name": "attempts", "value": str(feature.attempt)})
+        ET.SubElement(properties, "property", {"name": "flaky",
+                                               "value": "true" if feature.flaky else "false"})
     seen: dict[str, int] = {}
     # A Background is not a test case unless it failed (see ScenarioResult.counted); its
     # steps still show in the transcript of the scenario after it.
@@ -89,14 +97,19 @@ def _suite(feature: FeatureResult, index: int) -> ET.Element:
         # test history by name, so the second one becomes "Title (2)".
         count = seen[scenario.name] = seen.get(scenario.name, 0) + 1
         name = scenario.name if count == 1 else f"{scenario.name} ({count})"
-        suite.append(_case(feature, scenario, name))
+        suite.append(_case(feature, scenario, name, anchors.get(id(scenario))))
     if not any(s.counted for s in feature.scenarios) and feature.reason:
         ET.SubElement(suite, "system-out").text = _clean(f"{feature.status}: {feature.reason}")
     return suite
 
 
-def _case(feature: FeatureResult, scenario: ScenarioResult, name: str) -> ET.Element:
+def _case(feature: FeatureResult, scenario: ScenarioResult, name: str,
+          anchor: str | None) -> ET.Element:
+    # `file` and `line` are read by GitLab, the xunit plugin and most CI test views; the
+    # classname (the feature run's name) and name (the scenario's, numbered when two
+    # share a title) come from the spec alone, so test history lines up across runs.
     case = ET.Element("testcase", {"name": _clean(name), "classname": _clean(feature.name),
+                                   "file": _clean(feature.path), "line": str(scenario.line),
                                    "time": _seconds(scenario.duration)})
     result = scenario.outcome
     if result == "skipped":
@@ -114,7 +127,9 @@ def _case(feature: FeatureResult, scenario: ScenarioResult, name: str) -> ET.Ele
         failure = ET.SubElement(case, element, {"message": _clean(message), "type": kind})
         failure.text = _clean(_failure_text(feature, scenario, step))
     if scenario.steps:
-        ET.SubElement(case, "system-out").text = _clean(_transcript(scenario))
+        # The HTML report sits next to junit.xml: the link works from an artifact too.
+        link = f"HTML report: index.html#{anchor}\n" if anchor else ""
+        ET.SubElement(case, "system-out").text = _clean(link + _transcript(scenario))
     return case
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
-from .results import RunResult
-from .text import duration, stamp
+from harness.environment import rerun_command
+from harness.report.results import RunResult
+from harness.report.text import duration, stamp
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
@@ -67,6 +68,9 @@ def render(run: RunResult, *, max_failures: int = 20) -> str:
         f"| {counts.get('passed', 0)} | {counts.get('failed', 0)} | {counts.get('skipped', 0)} "
         f"| {run.passed_after_retries} | {duration(run.duration)} |",
         "",
+        *([f"Flaky (failed, then passed when run again): "
+           f"{', '.join(escape(f.name) for f in run.feature_runs if f.flaky)}.", ""]
+          if run.flaky else []),
         f"Scenarios of {len(run.feature_runs)} feature runs"
         + (f", target {code(run.target)}" if run.target else "")
         + (f", started {stamp(run.started)}" if run.started else "") + ".",
@@ -75,6 +79,10 @@ def render(run: RunResult, *, max_failures: int = 20) -> str:
     failures = run.failures()
     if failures:
         lines += ["### Failures", ""]
+        rerun = rerun_command(run.environment.get("reports"), list(dict.fromkeys(
+            f.path for f in run.feature_runs if f.outcome == "failed")))
+        if rerun:
+            lines += ["Run them again: " + " or ".join(code(c) for c in rerun), ""]
         for feature, scenario, step in failures[:max_failures]:
             where = escape(feature.name) + (f" › {escape(scenario.name)}" if scenario else "")
             if step is not None:
@@ -108,6 +116,8 @@ def render(run: RunResult, *, max_failures: int = 20) -> str:
         name = escape(feature.name)
         if feature.reason and feature.outcome != "passed":
             name += f" ({escape(feature.reason)})"
+        if feature.flaky:
+            name += f" (flaky: passed at attempt {feature.attempt})"
         c = feature.counts
         took = feature.duration or c.get("passed") or c.get("failed")
         lines.append(f"| {mark} | {name} | {c.get('passed', 0)} | {c.get('failed', 0)} "

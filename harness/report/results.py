@@ -78,9 +78,11 @@ class StepResult:
     id: str
     keyword: str
     kind: str
-    text: str  # as written
+    text: str  # as written (an outline's `<name>` filled from its row)
     line: int
     status: str = PLANNED
+    template: str | None = None  # an outline step as written, before its row filled it
+    definition: str | None = None  # the id of the step definition it matches
     resolved: str | None = None  # placeholders replaced (None: never resolved)
     code: str | None = None  # resolved when the step ran, else as written
     language: str | None = None
@@ -188,10 +190,17 @@ class FeatureResult:
     step_counts: dict[str, int] = field(default_factory=dict)
     passed_after_retries: int = 0  # steps
     interrupted: bool = False
+    attempt: int = 1  # >1: run again by --rerun-failed after failing
+    previous: list[FeatureResult] = field(default_factory=list)  # earlier attempts
 
     @property
     def outcome(self) -> str:
         return outcome(self.status)
+
+    @property
+    def flaky(self) -> bool:
+        """Failed, then passed when --rerun-failed ran it again."""
+        return self.status == "passed" and bool(self.previous)
 
 
 @dataclass
@@ -202,12 +211,15 @@ class RunResult:
     target: str | None = None
     paths: list[str] = field(default_factory=list)
     jobs: int | None = None
+    environment: dict[str, Any] = field(default_factory=dict)  # harness/environment.py
+    definitions: list[dict[str, Any]] = field(default_factory=list)  # {id, pattern, file..}
     exit_code: int | None = None
     interrupted: bool = False
     complete: bool = False  # RunFinished was seen
     counts: dict[str, int] = field(default_factory=dict)  # scenarios by outcome
     step_counts: dict[str, int] = field(default_factory=dict)
     passed_after_retries: int = 0  # steps that passed, but not at the first attempt
+    flaky: int = 0  # feature runs that failed, then passed when run again
     feature_runs: list[FeatureResult] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -248,6 +260,7 @@ class ResultBuilder:
         self._steps: dict[str, StepResult] = {}
         self._finished_features: set[str] = set()
         self._finished_scenarios: set[str] = set()
+        self._planned: dict[str, dict[str, Any]] = {}  # run_id -> its plan (for reruns)
         self._last_time: float | None = None
         self._result: RunResult | None = None
         self._cut = INTERRUPTED  # the reason given to what the run's end cut short
@@ -307,19 +320,51 @@ class ResultBuilder:
         run.paths = list(e.get("paths") or [])
         run.target = e.get("target")
         run.jobs = e.get("jobs")
+        run.environment = e.get("environment") or {}
         for planned in e.get("plan") or []:
             feature = _planned_feature(planned)
             self._features[feature.id] = feature
+            self._planned[feature.id] = planned
             run.feature_runs.append(feature)
-            for scenario in feature.scenarios:
-                self._scenarios[scenario.id] = scenario
-                for step in scenario.steps:
-                    self._steps[step.id] = step
+            self._index(feature)
+        for definition in e.get("definitions") or []:
+            run.definitions.append({k: v for k, v in definition.items() if k != "steps"})
+            for step_id in definition.get("steps") or []:
+                step = self._steps.get(step_id)
+                if step is not None:
+                    step.definition = definition["id"]
+
+    def _index(self, feature: FeatureResult) -> None:
+        for scenario in feature.scenarios:
+            self._scenarios[scenario.id] = scenario
+            for step in scenario.steps:
+                self._steps[step.id] = step
 
     def _on_feature_started(self, e: dict[str, Any]) -> None:
         feature = self._features[e["run_id"]]
+        attempt = e.get("attempt") or 1
+        if attempt > 1 and feature.id in self._finished_features:
+            feature = self._rerun(feature, attempt)
         feature.started = e.get("time")
         feature.status = "running"
+
+    def _rerun(self, earlier: FeatureResult, attempt: int) -> FeatureResult:
+        """A fresh tree for the feature run's next attempt (--rerun-failed); the earlier
+        attempt is finished as it stands and kept in `previous`."""
+        self._finish_feature(earlier)
+        fresh = _planned_feature(self._planned[earlier.id])
+        for old, new in zip(_steps_of(earlier), _steps_of(fresh), strict=False):
+            new.definition = old.definition
+        fresh.attempt = attempt
+        fresh.previous = [*earlier.previous, earlier]
+        earlier.previous = []
+        self._features[fresh.id] = fresh
+        runs = self.run.feature_runs
+        runs[runs.index(earlier)] = fresh
+        self._finished_features.discard(fresh.id)
+        self._finished_scenarios -= {s.id for s in fresh.scenarios}
+        self._index(fresh)
+        return fresh
 
     def _on_feature_finished(self, e: dict[str, Any]) -> None:
         feature = self._features[e["run_id"]]
@@ -430,6 +475,7 @@ class ResultBuilder:
         run.step_counts = _tally(outcome(st.status) for f in run.feature_runs
                                  for s in f.scenarios for st in s.steps)
         run.passed_after_retries = sum(f.passed_after_retries for f in run.feature_runs)
+        run.flaky = sum(1 for f in run.feature_runs if f.flaky)
         return run
 
     def _finish_feature(self, feature: FeatureResult) -> None:
@@ -531,10 +577,15 @@ def _planned_step(p: dict[str, Any], row: dict[str, str] | None) -> StepResult:
     code = p.get("code") or {}
     return StepResult(
         id=p["id"], keyword=p["keyword"], kind=p["kind"], text=fill(p["text"], row),
-        line=p["line"], code=fill(code["text"], row) if code else None,
+        template=p["text"] if row else None, line=p["line"],
+        code=fill(code["text"], row) if code else None,
         language=code.get("language"), table=p.get("table"),
         description=p.get("description"), comments=list(p.get("comments") or []),
         tags=[str(t) for t in p.get("tags") or []], retrying=bool(p.get("retrying")))
+
+
+def _steps_of(feature: FeatureResult) -> list[StepResult]:
+    return [step for scenario in feature.scenarios for step in scenario.steps]
 
 
 def _tally(outcomes: Any) -> dict[str, int]:

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness.events import Event, FeatureRunFinished, RunFinished
-
-from . import html, jsonout, junit, markdown
-from .later import Later
-from .results import ResultBuilder, RunResult
+from harness.report import html, jsonout, junit, markdown, messages
+from harness.report.later import Later
+from harness.report.results import ResultBuilder, RunResult
 
 EVENTS = "events.ndjson"
 FLUSH_EVERY = 0.1  # seconds an event may wait in the buffer before it is on disk
 RENDERERS = {"index.html": html.render, "junit.xml": junit.render,
-             "results.json": jsonout.render, "summary.md": markdown.render}
+             "results.json": jsonout.render, "summary.md": markdown.render,
+             "messages.ndjson": messages.render}
 
 
 def write_reports(run: RunResult, reports_dir: Path) -> list[Path]:

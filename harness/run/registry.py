@@ -8,7 +8,6 @@ ambiguous match (behave returns the first) and await `async def` steps on its ow
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,16 +124,6 @@ class StepRegistry:
         if key not in self._defined:
             self._defined[key] = [m for m, _ in self._found(kind, text)]
         return self._defined[key]
-
-    def catalogue(self) -> list[dict[str, str]]:
-        """Every definition: its type, sentence, location and docstring's first line."""
-        out = []
-        for step_type in ("given", "when", "then", "step"):
-            for m in self.behave.steps[step_type]:
-                doc = inspect.getdoc(getattr(m.func, "coro_func", m.func)) or ""
-                out.append({"type": step_type, "pattern": m.pattern,
-                            "location": str(m.location), "doc": doc.split("\n")[0]})
-        return out
 
 
 def snippet(step: Step) -> str:

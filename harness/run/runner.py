@@ -32,6 +32,7 @@ from harness.hooks import Hooks
 from harness.plan import Execution, FeatureRun, Plan, PlannedStep, counts_as_scenario
 from harness.run import blocking
 from harness.run.context import FeatureRunState, StepContext
+from harness.run.definitions import matched_definitions
 from harness.run.registry import Ambiguous, StepRegistry, Undefined
 from harness.run.resolve import ResolvedStep, resolve_step, unresolved
 from harness.run.retry import RetryPolicy
@@ -44,6 +45,10 @@ class RunSettings:
     step_timeout: float = 60.0  # seconds, per attempt
     run_timeout: float | None = None  # seconds, whole run
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # --rerun-failed: a failed feature run is run again up to this many times, before
+    # its dependents start; one that then passes is flaky in every report.
+    rerun_failed: int = 0
+    environment: dict[str, Any] = field(default_factory=dict)  # RunStarted.environment
 
 
 @dataclass
@@ -93,6 +98,7 @@ class Runner:
         self._status: dict[str, str] = {}
         self._contexts: dict[str, dict[str, Any]] = {}
         self._counts = {"passed": 0, "failed": 0, "skipped": 0}
+        self._run_counts: dict[str, dict[str, int]] = {}  # what each feature run added
         self._started = 0.0
         self._tasks: list[asyncio.Task] = []
         self._interrupted = False
@@ -107,7 +113,9 @@ class Runner:
         expressions.TIME_LIMIT.set(min(expressions.TIME_LIMIT.get(),
                                        0.8 * self.settings.step_timeout))
         self.bus.emit(RunStarted(paths=self.paths, target=getattr(self.target, "name", "none"),
-                                 jobs=self.settings.jobs, plan=self.plan.to_dict()))
+                                 jobs=self.settings.jobs, plan=self.plan.to_dict(),
+                                 environment=self.settings.environment,
+                                 definitions=self._definitions()))
         deadline = None if self.settings.run_timeout is None else \
             self._started + self.settings.run_timeout
         # before_run finishes before any feature run starts (set-up they may rely on); a
@@ -141,6 +149,12 @@ class Runner:
             await self.hooks.call("after_run", self.plan)
         return self._finish(self._interrupted)
 
+    def _definitions(self) -> list[dict[str, Any]]:
+        try:
+            return matched_definitions(self.plan, self.registry)
+        except Exception:  # what the reports show of definitions never stops a run
+            return []
+
     def interrupt(self, exit_code: int = 130) -> None:
         """Stop every feature run (Ctrl-C: 130, SIGTERM: 143, run timeout); reports
         still get what ran."""
@@ -173,6 +187,11 @@ class Runner:
                 return
             async with slots:
                 status = await self._execute(run)
+                for attempt in range(2, self.settings.rerun_failed + 2):
+                    if status != "failed" or self._interrupted:
+                        break
+                    self._uncount(run.run_id)  # the attempt that counts is the last
+                    status = await self._execute(run, attempt)
             self._status[run.run_id] = status
         except asyncio.CancelledError:
             self._status.setdefault(run.run_id, "skipped")
@@ -190,14 +209,23 @@ class Runner:
         """Skipped before it started: one event; the reports list its scenarios from the
         plan, with the reason."""
         self._status[run.run_id] = "failed" if failed else "skipped"
-        self._counts["skipped"] += sum(1 for e in run.executions
-                                       if counts_as_scenario(e.kind, False))
+        self._count(run.run_id, "skipped", sum(1 for e in run.executions
+                                               if counts_as_scenario(e.kind, False)))
         self.bus.emit(FeatureRunFinished(run_id=run.run_id, status="skipped", duration=0.0,
                                          reason=reason))
 
-    async def _execute(self, run: FeatureRun) -> str:
+    def _count(self, run_id: str, outcome: str, n: int = 1) -> None:
+        self._counts[outcome] += n
+        mine = self._run_counts.setdefault(run_id, {})
+        mine[outcome] = mine.get(outcome, 0) + n
+
+    def _uncount(self, run_id: str) -> None:
+        for outcome, n in self._run_counts.pop(run_id, {}).items():
+            self._counts[outcome] -= n
+
+    async def _execute(self, run: FeatureRun, attempt: int = 1) -> str:
         started = time.monotonic()
-        self.bus.emit(FeatureRunStarted(run_id=run.run_id))
+        self.bus.emit(FeatureRunStarted(run_id=run.run_id, attempt=attempt))
         values: dict[str, Any] = {}
         for dep in run.deps:
             values.update(self._contexts.get(dep, {}))
@@ -251,8 +279,8 @@ class Runner:
             if status == "failed":
                 # The rest is not run: the reports list it from the plan, with this reason.
                 rest = run.executions[n + 1:]
-                self._counts["skipped"] += sum(1 for e in rest
-                                               if counts_as_scenario(e.kind, False))
+                self._count(run.run_id, "skipped", sum(1 for e in rest
+                                                       if counts_as_scenario(e.kind, False)))
                 return "failed", (f"an earlier scenario failed: {execution.name!r}"
                                   if rest else None)
         return "passed", None
@@ -285,8 +313,8 @@ class Runner:
             status, reason = "failed", reason or \
                 f"after_scenario hook failed: {type(exc).__name__}: {exc}"
         if counts_as_scenario(execution.kind, status == "failed"):
-            self._counts["failed" if status in ("failed", "undefined") else
-                         "passed" if status == "passed" else "skipped"] += 1
+            self._count(run.run_id, "failed" if status in ("failed", "undefined") else
+                        "passed" if status == "passed" else "skipped")
         bus.emit(ScenarioFinished(run_id=run.run_id, scenario_id=execution.id, status=status,
                                   duration=time.monotonic() - started, reason=reason))
         return status

@@ -9,11 +9,10 @@ import logging
 import secrets
 from typing import Any
 
+from harness.targets.base import Target, TargetError
 from mock_nrfcloud.server import RunningMock, start_mock
 from reference_backend import __version__ as backend_version
 from reference_backend.server import RunningBackend, ThirdParties, start_backend
-
-from .base import Target, TargetError
 
 FAST_INTERVAL = 0.1  # seconds: shadow, job, location and Memfault polling
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .base import Target, TargetError
+from harness.targets.base import Target, TargetError
 
 CONFIG_KEYS = {"api_url": str, "mock_url": str, "admin_token": str, "ws_url": str,
                "api_version": str, "vars": dict}
@@ -23,7 +23,7 @@ class TargetConfigError(ValueError):
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    from ..spec.frontmatter import BoundedYamlError, load_yaml
+    from harness.spec.frontmatter import BoundedYamlError, load_yaml
 
     try:
         data = load_yaml(Path(path).read_text(encoding="utf-8"))
