@@ -53,3 +53,28 @@ def test_an_unavailable_journal_is_said_on_the_last_scenario() -> None:
     assert run.scenario_ended("s1") and run.scenario_ended("s2")
     [(scenario, [only])] = asyncio.run(run.journal_by_scenario())
     assert scenario == "s2" and "mock gone" in only["error"]
+
+
+def test_each_scenario_gets_its_own_calls_end_to_end(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "harness", "run", "specs/FOTA.feature.md",
+                           "--reports", str(tmp_path), "-v"], cwd=root, text=True,
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # attached as the feature run ends, so the console names the scenario
+    assert "in 'Schedule the FOTA job'" in done.stdout
+    events = [json.loads(line) for line in (tmp_path / "events.ndjson").read_text().splitlines()]
+    names = {s["id"]: s["name"] for e in events if e["type"] == "run_started"
+             for run in e["plan"] for s in run["executions"]}
+    journals = {names[e["data"]["scenario_id"]]: e["data"]["entries"] for e in events
+                if e["type"] == "attachment" and e["kind"] == "journal"}
+    # the job's creation, and perhaps the backend's first look at it right after
+    scheduled = [(x["method"], x["path"]) for x in journals["Schedule the FOTA job"]]
+    assert scheduled[0] == ("POST", "/v1/fota-jobs")
+    assert all(("POST", "/v1/fota-jobs") not in [(x["method"], x["path"]) for x in entries]
+               for name, entries in journals.items() if name != "Schedule the FOTA job")
