@@ -25,10 +25,19 @@ class Hub:
     def __init__(self) -> None:
         self._connections: dict[str, set[web.WebSocketResponse]] = {}
         self._generations: dict[web.WebSocketResponse, str] = {}
+        self._opened = 0  # connections ever opened
+        self._latest: dict[str, int] = {}  # device ID -> number of its latest connection
 
     def add(self, device_id: str, ws: web.WebSocketResponse, generation: str = "") -> None:
         self._connections.setdefault(device_id, set()).add(ws)
         self._generations[ws] = generation
+        self._opened += 1
+        self._latest[device_id] = self._opened
+
+    def latest_connection(self, device_id: str) -> int:
+        """A number that changes whenever the device (re)connects: pollers that back off
+        start afresh for a new connection."""
+        return self._latest.get(device_id, 0)
 
     def remove(self, device_id: str, ws: web.WebSocketResponse) -> None:
         connections = self._connections.get(device_id)
@@ -38,6 +47,7 @@ class Hub:
         self._generations.pop(ws, None)
         if not connections:
             del self._connections[device_id]
+            self._latest.pop(device_id, None)
 
     def connected_device_ids(self) -> set[str]:
         return set(self._connections)
@@ -59,6 +69,7 @@ class Hub:
         """Closes the device's connections (its registration changed: whoever opened them
         may not be entitled to the device's messages any more)."""
         connections = self._connections.pop(device_id, set())
+        self._latest.pop(device_id, None)
         for ws in connections:
             self._generations.pop(ws, None)
         await asyncio.gather(*(_close_quietly(ws) for ws in connections))

@@ -20,6 +20,7 @@ import aiohttp
 from aiohttp import web
 
 from reference_backend import app_keys
+from reference_backend.backoff import Backoff
 from reference_backend.devices import UNSUPPORTED
 from reference_backend.history.auth import device_for_history
 from reference_backend.hub import Hub
@@ -102,11 +103,16 @@ class RebootService:
         self.ticker = Ticker(interval, self._tick, "Memfault poller")
         self._since: dict[str, str] = {}  # device ID -> time of its last fetch
         self._in_flight: set[str] = set()
+        self._backoff = Backoff()  # devices with no new reboots are asked less often
 
     def _tick(self) -> None:
-        for device_id in self._hub.connected_device_ids():
+        connected = self._hub.connected_device_ids()
+        self._backoff.keep_only(connected)
+        for device_id in connected:
             device = self._store.device(device_id)
             if device_id in self._in_flight or device is None or device.model == UNSUPPORTED:
+                continue
+            if not self._backoff.due(device_id, self._hub.latest_connection(device_id)):
                 continue
             self._in_flight.add(device_id)
             self._background.spawn(self._poll(device_id), f"reboots {device_id}")
@@ -117,6 +123,7 @@ class RebootService:
             since = self._since.get(device_id) or iso(now - FIRST_LOOK_BACK_S)
             self._since[device_id] = iso(now)
             reboots = await self._fetch(device_id, since)
+            self._backoff.polled(device_id, bool(reboots))
             if reboots:
                 await self._shadows.write_reported(device_id, [to_reboot(reboots[0])])
             for reboot in reboots:

@@ -177,7 +177,14 @@ class ConsoleReporter:
 
     def _on_attachment(self, event: Attachment) -> None:
         if self.verbose:
-            self._print([self._indent(3, self._paint(_attachment_line(event), "dim"))])
+            line = _attachment_line(event)
+            if event.kind == "journal" and isinstance(event.data, dict):
+                # the embedded target attaches every scenario's journal as its feature
+                # run ends (TargetRun.journal_by_scenario): say whose it is
+                scenario = self.builder.find_scenario(str(event.data.get("scenario_id")))
+                if scenario is not None:
+                    line += f" in {scenario.name!r}"
+            self._print([self._indent(3, self._paint(line, "dim"))])
 
     def _on_run_finished(self, event: RunFinished) -> None:
         self._finish()

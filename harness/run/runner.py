@@ -6,6 +6,7 @@ It only emits events; what a person sees is up to the reporters listening.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 import traceback
@@ -75,6 +76,8 @@ class RunOutcome:
 # always recorded, with the count of those folded into it.
 RECORD_ALL = 10
 RECORD_EVERY = 1.0
+# seconds: the one journal fetch at the end of a feature run (embedded target)
+JOURNAL_TIMEOUT = 2.0
 
 
 class Runner:
@@ -259,6 +262,8 @@ class Runner:
                     status, reason = "failed", reason or f"after_feature hook failed: {exc}"
             except asyncio.CancelledError:
                 pass
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._attach_journals(state)
             await state.close()
             if session is not None:
                 await session.close()
@@ -315,14 +320,28 @@ class Runner:
         return status
 
     async def _attach_journal(self, state: FeatureRunState, scenario_id: str) -> None:
-        """The mock's journal for this scenario, for the reports; never fails the run."""
-        if state.target is None or not state.target.accounts:
+        """The mock's journal for this scenario, for the reports; never fails the run.
+        With an embedded mock, only noted here and fetched at the end of the feature run
+        (`_attach_journals`)."""
+        if state.target is None or state.target.scenario_ended(scenario_id) \
+                or not state.target.accounts:
             return
         try:
             entries = await state.target.new_journal_entries()
         except Exception as exc:  # the report loses a view, the run goes on
             entries = [{"error": f"journal unavailable: {exc}"}]
         if entries:
+            self.bus.emit(Attachment(run_id=state.run_id, step_id=None, kind="journal",
+                                     data={"scenario_id": scenario_id, "entries": entries}))
+
+    async def _attach_journals(self, state: FeatureRunState) -> None:
+        """The journal noted at each scenario's end, fetched once for the feature run and
+        attached to each scenario, for the reports; never fails the run."""
+        if state.target is None:
+            return
+        # bounded: an interrupted or timed-out run still gets the journals of what ran
+        journals = await state.target.journal_by_scenario(timeout=JOURNAL_TIMEOUT)
+        for scenario_id, entries in journals:
             self.bus.emit(Attachment(run_id=state.run_id, step_id=None, kind="journal",
                                      data={"scenario_id": scenario_id, "entries": entries}))
 

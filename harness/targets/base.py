@@ -8,9 +8,12 @@ the admin API used here, so embedded and remote targets differ only in how they 
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,6 +50,7 @@ class TargetRun:
         self.mock: MockClient = MockClient(target.mock_url, session=session)
         self._accounts: dict[str, Account] = {}
         self._journal_seen: dict[str, int] = {}  # api key -> last journal id returned
+        self._scenario_ends: list[tuple[str, str]] = []  # (scenario id, end as journal time)
         # Third-party calls share the mock's host accounts between runs: a run looks only at
         # the journal entries since it started (the embedded mock shares this clock).
         self.started_at = time.time()
@@ -104,11 +108,45 @@ class TargetRun:
                 entries += found
         return sorted(entries, key=lambda e: e["id"])
 
+    def scenario_ended(self, scenario_id: str) -> bool:
+        """With a mock on this process's clock (`Target.shares_clock`), note when the
+        scenario ended and return True: `journal_by_scenario` then fetches the journal
+        once for the feature run (one request per account, not one per scenario and
+        account) and splits it at these ends. False: fetch the scenario's entries now."""
+        if not self.target.shares_clock:
+            return False
+        self._scenario_ends.append((scenario_id, _journal_time(time.time())))
+        return True
+
+    async def journal_by_scenario(self, timeout: float | None = None
+                                  ) -> list[tuple[str, list[dict[str, Any]]]]:
+        """The entries since the last fetch, each given to the first scenario that ended
+        at or after the mock received it (the mock's times are truncated to milliseconds,
+        as the ends are, so a scenario's own calls are never given to the next one); what
+        came after the last scenario ended is left out, as fetching per scenario does."""
+        ends, self._scenario_ends = self._scenario_ends, []
+        if not ends or not self._accounts:
+            return []
+        times = [end for _, end in ends]
+        try:
+            entries = await asyncio.wait_for(self.new_journal_entries(), timeout)
+        except Exception as exc:  # the reports lose a view, the run goes on
+            return [(ends[-1][0], [{"error": f"journal unavailable: {exc!r}"}])]
+        split: dict[int, list[dict[str, Any]]] = {}
+        for entry in entries:
+            n = bisect.bisect_left(times, str(entry.get("time", "")))
+            if n < len(ends):
+                split.setdefault(n, []).append(entry)
+        return [(ends[n][0], split[n]) for n in sorted(split)]
+
 
 class Target:
     """Base target: a backend URL with the test set-up API, and a mock nRF Cloud URL."""
 
     name = "remote"
+    # Whether the mock's journal times come from this process's clock (the embedded mock
+    # does); a remote mock's clock may differ, so its journal is fetched per scenario.
+    shares_clock = False
 
     def __init__(self, api_url: str = "", mock_url: str = "", admin_token: str = "",
                  ws_url: str | None = None, variables: dict[str, Any] | None = None,
@@ -171,6 +209,13 @@ class Target:
                 return await resp.json(content_type=None) if text else {}
         except aiohttp.ClientError as exc:
             raise TargetError(f"{method} {url} failed: {exc}") from None
+
+
+def _journal_time(ts: float) -> str:
+    """A time as the mock's journal writes it (ISO-8601 UTC, milliseconds truncated), so
+    that the two compare as strings."""
+    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
 
 
 def third_party_urls(mock_url: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ FAST_INTERVAL = 0.1  # seconds: shadow, job, location and Memfault polling
 
 class EmbeddedTarget(Target):
     name = "embedded"
+    shares_clock = True  # the mock runs in this process
 
     def __init__(self, interval: float = FAST_INTERVAL,
                  variables: dict[str, Any] | None = None, api_version: str = ""):

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from reference_backend.backoff import Backoff
 from reference_backend.hub import Hub
 from reference_backend.location.items import (
     InvalidPage,
@@ -60,13 +61,18 @@ class LocationService:
         self.ticker = Ticker(interval, self._tick, "location poller")
         self._last_end: dict[str, str] = {}  # device ID -> `end` of its last poll
         self._in_flight: set[str] = set()
+        self._backoff = Backoff()  # devices with no new fixes are asked less often
 
     def _tick(self) -> None:
-        for device_id in self._hub.connected_device_ids():
+        connected = self._hub.connected_device_ids()
+        self._backoff.keep_only(connected)
+        for device_id in connected:
             if device_id in self._in_flight:
                 continue  # a slow poll must not pile up requests
             device = self._store.device(device_id)
             if device is None or device.account is None:
+                continue
+            if not self._backoff.due(device_id, self._hub.latest_connection(device_id)):
                 continue
             self._in_flight.add(device_id)
             self._background.spawn(self._poll(device_id), f"location {device_id}")
@@ -74,6 +80,7 @@ class LocationService:
     async def _poll(self, device_id: str) -> None:
         try:
             latest, objects = await self._fetch(device_id)
+            self._backoff.polled(device_id, bool(objects))
             if latest is not None:
                 await self._shadows.write_reported(device_id, [latest])
             for obj, time_ms in objects:
