@@ -55,14 +55,20 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
             if done.returncode != 0:
                 sys.exit(f"check failed:\n{done.stderr[-3000:]}")
-        print(f"spec-harness check of {args.count} specs ({size / 1e6:.1f} MB): "
-              f"median {statistics.median(times):.2f} s (min {min(times):.2f}, "
-              f"{args.runs} runs)")
+        print(
+            f"spec-harness check of {args.count} specs ({size / 1e6:.1f} MB): "
+            f"median {statistics.median(times):.2f} s (min {min(times):.2f}, "
+            f"{args.runs} runs)"
+        )
         start = [0.0] * 0
         for _ in range(args.runs):
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "harness", "steps"], cwd=ROOT,
-                           capture_output=True, check=True)
+            subprocess.run(
+                [sys.executable, "-m", "harness", "steps"],
+                cwd=ROOT,
+                capture_output=True,
+                check=True,
+            )
             start.append(time.perf_counter() - t0)
         print(f"of which start-up (`spec-harness steps`): median {statistics.median(start):.2f} s")
 

@@ -33,8 +33,7 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 def timed_run(paths: list[str], jobs: int, reports: str | None) -> float:
     where = ["--reports", reports] if reports else ["--no-reports"]
-    cmd = [sys.executable, "-m", "harness", "run", *paths, "--jobs", str(jobs), *where,
-           "--quiet"]
+    cmd = [sys.executable, "-m", "harness", "run", *paths, "--jobs", str(jobs), *where, "--quiet"]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=ENV)
     elapsed = time.perf_counter() - t0
@@ -54,14 +53,18 @@ def main() -> None:
     print("file reports " + ("off" if args.no_reports else "on"))
     timed_run([str(SPEC)], 1, reports)  # warm-up: compiled modules and template cached
     one = [timed_run([str(SPEC)], 1, reports) for _ in range(args.runs)]
-    print(f"FOTA spec, one copy:   median {statistics.median(one):.2f} s "
-          f"(min {min(one):.2f}, max {max(one):.2f}, {args.runs} runs)")
+    print(
+        f"FOTA spec, one copy:   median {statistics.median(one):.2f} s "
+        f"(min {min(one):.2f}, max {max(one):.2f}, {args.runs} runs)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.copies):
             shutil.copy(SPEC, Path(tmp) / f"FOTA-{i:03d}.feature.md")
         many = [timed_run([tmp], args.copies, reports) for _ in range(args.runs)]
-    print(f"{args.copies} copies, --jobs {args.copies}: median {statistics.median(many):.2f} s "
-          f"(min {min(many):.2f}, max {max(many):.2f})")
+    print(
+        f"{args.copies} copies, --jobs {args.copies}: median {statistics.median(many):.2f} s "
+        f"(min {min(many):.2f}, max {max(many):.2f})"
+    )
     print(f"ratio: {statistics.median(many) / statistics.median(one):.2f}x one copy")
     shutil.rmtree(scratch, ignore_errors=True)
 

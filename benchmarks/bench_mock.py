@@ -104,8 +104,7 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None,
 
 # `python -m mock_nrfcloud` with uvloop hidden: the CLI then runs on asyncio's loop.
 NO_UVLOOP_MOCK = (
-    "import sys; sys.modules['uvloop'] = None; "
-    "from mock_nrfcloud.cli import main; sys.exit(main())"
+    "import sys; sys.modules['uvloop'] = None; from mock_nrfcloud.cli import main; sys.exit(main())"
 )
 
 POST_LUA = f"""
@@ -150,8 +149,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def call(port: int, method: str, path: str, body: object = None,
-         timeout: float = 30) -> tuple[int, bytes]:
+def call(
+    port: int, method: str, path: str, body: object = None, timeout: float = 30
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         data = None if body is None else json.dumps(body).encode()
@@ -202,10 +202,10 @@ def wiremock_jar() -> Path:
     if not jars:
         WIREMOCK_DIR.mkdir(parents=True, exist_ok=True)
         if not (WIREMOCK_DIR / "package.json").exists():
-            subprocess.run(["npm", "init", "-y"], cwd=WIREMOCK_DIR, check=True,
-                           capture_output=True)
-        subprocess.run(["npm", "install", "--silent", "wiremock"], cwd=WIREMOCK_DIR,
-                       check=True, timeout=600)
+            subprocess.run(["npm", "init", "-y"], cwd=WIREMOCK_DIR, check=True, capture_output=True)
+        subprocess.run(
+            ["npm", "install", "--silent", "wiremock"], cwd=WIREMOCK_DIR, check=True, timeout=600
+        )
         jars = sorted(build.glob("wiremock-standalone-*.jar"))
     if not jars:
         sys.exit(f"no WireMock jar under {build}")
@@ -217,11 +217,16 @@ def wiremock_jar() -> Path:
 
 def ours(uvloop: bool, state: bool = False) -> Server:
     def queue(port: int) -> None:
-        for method, path, body in (("GET", "/v1/devices", DEVICES_BODY),
-                                   ("POST", "/v1/fota-jobs", JOB_BODY)):
-            status, text = call(port, "POST", "/__admin/responses",
-                                {"method": method, "path": path, "status": 200,
-                                 "body": body, "keep": True})
+        for method, path, body in (
+            ("GET", "/v1/devices", DEVICES_BODY),
+            ("POST", "/v1/fota-jobs", JOB_BODY),
+        ):
+            status, text = call(
+                port,
+                "POST",
+                "/__admin/responses",
+                {"method": method, "path": path, "status": 200, "body": body, "keep": True},
+            )
             if status != 201:
                 raise RuntimeError(f"queueing on ours answered {status}: {text[:200]!r}")
 
@@ -233,8 +238,9 @@ def ours(uvloop: bool, state: bool = False) -> Server:
         for suffix in ("", "-wal", "-shm", ".lock"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         extra = ["--state", str(path)]
-    return Server("ours", [sys.executable, *start, "--port", "{port}", *extra],
-                  "/__admin/health", queue, {})
+    return Server(
+        "ours", [sys.executable, *start, "--port", "{port}", *extra], "/__admin/health", queue, {}
+    )
 
 
 class RedisServer:
@@ -248,8 +254,22 @@ class RedisServer:
         folder = SCRATCH / "redis"
         folder.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", HOST, "--save", "", "--appendonly",
-             "no", "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                HOST,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
@@ -282,8 +302,14 @@ def ours_on_redis(redis: RedisServer, workers: int) -> Server:
 def bare(uvloop: bool) -> Server:
     script = SCRATCH / "bare_aiohttp.py"
     script.write_text(BARE_SERVER)
-    argv = [sys.executable, str(script), "{port}", json.dumps(DEVICES_BODY, separators=(",", ":")),
-            json.dumps(JOB_BODY, separators=(",", ":")), "uvloop" if uvloop else "asyncio"]
+    argv = [
+        sys.executable,
+        str(script),
+        "{port}",
+        json.dumps(DEVICES_BODY, separators=(",", ":")),
+        json.dumps(JOB_BODY, separators=(",", ":")),
+        "uvloop" if uvloop else "asyncio",
+    ]
     return Server("bare", argv, "/__health", lambda port: None, {})
 
 
@@ -291,37 +317,58 @@ def wiremock() -> Server:
     jar = wiremock_jar()
 
     def queue(port: int) -> None:
-        for method, path, body in (("GET", "/v1/devices", DEVICES_BODY),
-                                   ("POST", "/v1/fota-jobs", JOB_BODY)):
-            status, text = call(port, "POST", "/__admin/mappings", {
-                "request": {"method": method, "url": path},
-                "response": {"status": 200, "headers": {"Content-Type": "application/json"},
-                             "body": json.dumps(body, separators=(",", ":"))},
-            })
+        for method, path, body in (
+            ("GET", "/v1/devices", DEVICES_BODY),
+            ("POST", "/v1/fota-jobs", JOB_BODY),
+        ):
+            status, text = call(
+                port,
+                "POST",
+                "/__admin/mappings",
+                {
+                    "request": {"method": method, "url": path},
+                    "response": {
+                        "status": 200,
+                        "headers": {"Content-Type": "application/json"},
+                        "body": json.dumps(body, separators=(",", ":")),
+                    },
+                },
+            )
             if status != 201:
                 raise RuntimeError(f"queueing on WireMock answered {status}: {text[:200]!r}")
 
-    argv = ["java", "-jar", str(jar), "--port", "{port}", "--bind-address", HOST,
-            "--disable-banner"]
-    return Server("wiremock", argv, "/__admin/health", queue, {"method": "ANY"},
-                  cwd=WIREMOCK_DIR)
+    argv = [
+        "java",
+        "-jar",
+        str(jar),
+        "--port",
+        "{port}",
+        "--bind-address",
+        HOST,
+        "--disable-banner",
+    ]
+    return Server("wiremock", argv, "/__admin/health", queue, {"method": "ANY"}, cwd=WIREMOCK_DIR)
 
 
 def start(server: Server) -> int:
     port = free_port()
-    argv = [a.replace("{port}", str(port)).replace("{start}", str(time.monotonic_ns()))
-            for a in server.argv]
+    argv = [
+        a.replace("{port}", str(port)).replace("{start}", str(time.monotonic_ns()))
+        for a in server.argv
+    ]
     server.log = open(SCRATCH / f"{server.name}.log", "w")  # noqa: SIM115
-    server.process = subprocess.Popen(argv, cwd=server.cwd, stdout=server.log,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server.process = subprocess.Popen(
+        argv, cwd=server.cwd, stdout=server.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
         if server.process.poll() is not None:
             raise RuntimeError(f"{server.name} exited at start; see {server.log.name}")
         try:
             status, _ = call(port, "GET", server.ready_path, timeout=2)
-            if status == 200 and (server.ready_line is None or server.ready_line
-                                  in Path(server.log.name).read_text()):
+            if status == 200 and (
+                server.ready_line is None or server.ready_line in Path(server.log.name).read_text()
+            ):
                 return port
         except OSError:
             pass
@@ -351,11 +398,19 @@ def stop(server: Server) -> None:
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
-def wrk(binary: str, port: int, path: str, seconds: float, threads: int, connections: int,
-        post: bool) -> tuple[float, float, list[str]]:
+def wrk(
+    binary: str, port: int, path: str, seconds: float, threads: int, connections: int, post: bool
+) -> tuple[float, float, list[str]]:
     """Requests/s, p99 in ms, and any errors wrk reported."""
-    argv = [binary, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-            "--latency", "--timeout", "5s"]
+    argv = [
+        binary,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "5s",
+    ]
     if post:
         lua = SCRATCH / "post.lua"
         lua.write_text(POST_LUA)
@@ -366,8 +421,11 @@ def wrk(binary: str, port: int, path: str, seconds: float, threads: int, connect
     p99 = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s|m)\s*$", out, re.MULTILINE)
     if not rps or not p99:
         raise RuntimeError(f"cannot read wrk's output:\n{out}")
-    errors = [line.strip() for line in out.splitlines()
-              if line.strip().startswith(("Non-2xx", "Socket errors"))]
+    errors = [
+        line.strip()
+        for line in out.splitlines()
+        if line.strip().startswith(("Non-2xx", "Socket errors"))
+    ]
     return float(rps.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)], errors
 
 
@@ -377,23 +435,34 @@ def measure(server: Server, binary: str, args: argparse.Namespace) -> Sample:
         server.queue(port)
         for path, post in (("/v1/devices", False), ("/v1/fota-jobs", True)):
             wrk(binary, port, path, args.warmup / 2, args.threads, args.connections, post)
-        get_rps, get_p99, get_errors = wrk(binary, port, "/v1/devices", args.duration,
-                                           args.threads, args.connections, False)
-        post_rps, post_p99, post_errors = wrk(binary, port, "/v1/fota-jobs", args.duration,
-                                              args.threads, args.connections, True)
+        get_rps, get_p99, get_errors = wrk(
+            binary, port, "/v1/devices", args.duration, args.threads, args.connections, False
+        )
+        post_rps, post_p99, post_errors = wrk(
+            binary, port, "/v1/fota-jobs", args.duration, args.threads, args.connections, True
+        )
         assert server.process is not None
         rss = rss_mb(server.process.pid)
         count, count_ms = -1, float("nan")
         if server.name != "bare":
             t0 = time.perf_counter()
-            status, text = call(port, "POST", "/__admin/requests/count", server.count_body,
-                                timeout=120)
+            status, text = call(
+                port, "POST", "/__admin/requests/count", server.count_body, timeout=120
+            )
             count_ms = (time.perf_counter() - t0) * 1000
             if status != 200:
                 raise RuntimeError(f"{server.name} count answered {status}: {text[:200]!r}")
             count = json.loads(text)["count"]
-        return Sample(get_rps, get_p99, post_rps, post_p99, rss, count_ms, count,
-                      [f"GET {e}" for e in get_errors] + [f"POST {e}" for e in post_errors])
+        return Sample(
+            get_rps,
+            get_p99,
+            post_rps,
+            post_p99,
+            rss,
+            count_ms,
+            count,
+            [f"GET {e}" for e in get_errors] + [f"POST {e}" for e in post_errors],
+        )
     finally:
         stop(server)
 
@@ -413,12 +482,19 @@ ROWS = (
 
 def report(samples: dict[str, list[Sample]], runs: int) -> None:
     names = list(samples)
-    medians = {name: {attr: statistics.median(getattr(s, attr) for s in samples[name])
-                      for _, attr, _ in ROWS} for name in names}
+    medians = {
+        name: {
+            attr: statistics.median(getattr(s, attr) for s in samples[name]) for _, attr, _ in ROWS
+        }
+        for name in names
+    }
     ratios = [("ours/WireMock", "wiremock"), ("ours/bare", "bare")]
     ratios = [(label, peer) for label, peer in ratios if peer in samples and "ours" in samples]
-    header = f"{'median of ' + str(runs):<20}" + "".join(f"{n:>12}" for n in names) + "".join(
-        f"{label:>15}" for label, _ in ratios)
+    header = (
+        f"{'median of ' + str(runs):<20}"
+        + "".join(f"{n:>12}" for n in names)
+        + "".join(f"{label:>15}" for label, _ in ratios)
+    )
     print(header)
     print("-" * len(header))
     for label, attr, fmt in ROWS:
@@ -440,7 +516,8 @@ def report(samples: dict[str, list[Sample]], runs: int) -> None:
                 continue
             cells = "".join(
                 f"{medians[name][attr] / medians['wiremock'][attr]:>9.2f}x"
-                for attr in ("get_rps", "post_rps"))
+                for attr in ("get_rps", "post_rps")
+            )
             print(f"{name:<20}{cells}")
     for name in names:
         for i, sample in enumerate(samples[name], 1):
@@ -449,30 +526,45 @@ def report(samples: dict[str, list[Sample]], runs: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10, help="seconds of wrk per endpoint")
     parser.add_argument("--warmup", type=float, default=5, help="seconds of warm-up load")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--peer", action="store_true", help="also measure WireMock")
-    parser.add_argument("--no-uvloop", action="store_true",
-                        help="run ours and the bare handler on asyncio's own loop")
-    parser.add_argument("--state", action="store_true",
-                        help="run ours with --state (a fresh SQLite file per start)")
-    parser.add_argument("--only", default="ours,bare,wiremock",
-                        help="comma-separated servers to measure (default: all)")
-    parser.add_argument("--redis-workers", default="", metavar="N,N",
-                        help="also measure the mock on Redis with these --workers counts")
+    parser.add_argument(
+        "--no-uvloop",
+        action="store_true",
+        help="run ours and the bare handler on asyncio's own loop",
+    )
+    parser.add_argument(
+        "--state", action="store_true", help="run ours with --state (a fresh SQLite file per start)"
+    )
+    parser.add_argument(
+        "--only",
+        default="ours,bare,wiremock",
+        help="comma-separated servers to measure (default: all)",
+    )
+    parser.add_argument(
+        "--redis-workers",
+        default="",
+        metavar="N,N",
+        help="also measure the mock on Redis with these --workers counts",
+    )
     args = parser.parse_args()
     SCRATCH.mkdir(parents=True, exist_ok=True)
     binary = ensure_wrk()
     wanted = [n.strip() for n in args.only.split(",") if n.strip()]
     if not args.peer:
         wanted = [n for n in wanted if n != "wiremock"]
-    factories = {"ours": lambda: ours(not args.no_uvloop, args.state),
-                 "bare": lambda: bare(not args.no_uvloop), "wiremock": wiremock}
+    factories = {
+        "ours": lambda: ours(not args.no_uvloop, args.state),
+        "bare": lambda: bare(not args.no_uvloop),
+        "wiremock": wiremock,
+    }
     servers = [factories[n]() for n in wanted if n in factories]
     redis = None
     counts = [int(n) for n in args.redis_workers.split(",") if n.strip()]
@@ -485,9 +577,12 @@ def main() -> None:
         loop = "asyncio (--no-uvloop)" if args.no_uvloop else "uvloop"
     except ImportError:
         loop = "asyncio (uvloop not installed)"
-    print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency after "
-          f"{args.warmup:g} s warm-up; {args.runs} runs; Python servers on {loop}; "
-          f"{os.cpu_count()} cores", flush=True)
+    print(
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s --latency after "
+        f"{args.warmup:g} s warm-up; {args.runs} runs; Python servers on {loop}; "
+        f"{os.cpu_count()} cores",
+        flush=True,
+    )
     samples: dict[str, list[Sample]] = {s.name: [] for s in servers}
     try:
         for run in range(1, args.runs + 1):
@@ -496,10 +591,13 @@ def main() -> None:
             for server in servers[shift:] + servers[:shift]:
                 sample = measure(server, binary, args)
                 samples[server.name].append(sample)
-                print(f"run {run} {server.name:>8}: GET {sample.get_rps:8,.0f}/s p99 "
-                      f"{sample.get_p99_ms:7.2f} ms, POST {sample.post_rps:8,.0f}/s p99 "
-                      f"{sample.post_p99_ms:7.2f} ms, {sample.rss_mb:6,.0f} MB, count "
-                      f"{sample.count_ms:7.1f} ms ({sample.journal_count})", flush=True)
+                print(
+                    f"run {run} {server.name:>8}: GET {sample.get_rps:8,.0f}/s p99 "
+                    f"{sample.get_p99_ms:7.2f} ms, POST {sample.post_rps:8,.0f}/s p99 "
+                    f"{sample.post_p99_ms:7.2f} ms, {sample.rss_mb:6,.0f} MB, count "
+                    f"{sample.count_ms:7.1f} ms ({sample.journal_count})",
+                    flush=True,
+                )
     finally:
         for server in servers:
             stop(server)

@@ -67,20 +67,28 @@ def peer(files: list[Path], rounds: int) -> list[float]:
     if not (SCRATCH / "node_modules" / "@bifravst" / "bdd-markdown").exists():
         SCRATCH.mkdir(parents=True, exist_ok=True)
         subprocess.run(["npm", "init", "-y"], cwd=SCRATCH, check=True, capture_output=True)
-        subprocess.run(["npm", "install", "--silent", "@bifravst/bdd-markdown"], cwd=SCRATCH,
-                       check=True)
+        subprocess.run(
+            ["npm", "install", "--silent", "@bifravst/bdd-markdown"], cwd=SCRATCH, check=True
+        )
     script = SCRATCH / "bench.mjs"
     script.write_text(NODE_BENCH)
-    out = subprocess.run(["node", str(script), json.dumps([str(f) for f in files]),
-                          str(rounds)], cwd=SCRATCH, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        ["node", str(script), json.dumps([str(f) for f in files]), str(rounds)],
+        cwd=SCRATCH,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout)
 
 
 def report(name: str, times: list[float], size: int, count: int) -> float:
     median = statistics.median(times)
     mbs = size / median / 1e6
-    print(f"{name:>14}: {mbs:6.2f} MB/s, {count / median:8.0f} files/s, "
-          f"{median / count * 1e6:6.0f} µs per file (median of {len(times)})")
+    print(
+        f"{name:>14}: {mbs:6.2f} MB/s, {count / median:8.0f} files/s, "
+        f"{median / count * 1e6:6.0f} µs per file (median of {len(times)})"
+    )
     return mbs
 
 

@@ -27,26 +27,34 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRATCH = ROOT / ".bench" / "behave-venv"
-STEP_MODULE = '''
+STEP_MODULE = """
 from behave import given
 
 @given("a trivial step number {n:d}")
 def trivial(ctx, n):
     pass
-'''
+"""
 
 
 def markdown_spec(scenarios: int, steps: int) -> str:
-    body = "".join(f"## Scenario {s}\n\n" + "".join(
-        f"{'Given' if i == 0 else 'And'} a trivial step number {i}\n\n" for i in range(steps))
-        for s in range(scenarios))
+    body = "".join(
+        f"## Scenario {s}\n\n"
+        + "".join(
+            f"{'Given' if i == 0 else 'And'} a trivial step number {i}\n\n" for i in range(steps)
+        )
+        for s in range(scenarios)
+    )
     return f"# Trivial\n\n{body}"
 
 
 def gherkin(scenarios: int, steps: int) -> str:
-    body = "".join(f"  Scenario: Scenario {s}\n" + "".join(
-        f"    {'Given' if i == 0 else 'And'} a trivial step number {i}\n" for i in range(steps))
-        for s in range(scenarios))
+    body = "".join(
+        f"  Scenario: Scenario {s}\n"
+        + "".join(
+            f"    {'Given' if i == 0 else 'And'} a trivial step number {i}\n" for i in range(steps)
+        )
+        for s in range(scenarios)
+    )
     return f"Feature: Trivial\n{body}"
 
 
@@ -68,8 +76,9 @@ def ours(folder: Path, scenarios: int, steps: int, reports: bool) -> float:
     t0 = time.perf_counter()
     plan = make_plan(parse_all(discover([str(spec)])[0]))
     bus = EventBus()
-    reporters = make_reporters(folder / "reports" if reports else None, stream=io.StringIO(),
-                               color=False)
+    reporters = make_reporters(
+        folder / "reports" if reports else None, stream=io.StringIO(), color=False
+    )
     for r in reporters:
         bus.subscribe(r)
     result = asyncio.run(Runner(plan, registry, None, bus).run())
@@ -92,8 +101,12 @@ def behave_time(folder: Path, scenarios: int, steps: int) -> float:
     def run(text: str) -> float:
         (folder / "features" / "t.feature").write_text(text)
         t0 = time.perf_counter()
-        subprocess.run([str(python), "-m", "behave", "--format", "null", "--no-summary",
-                        "--no-capture", "-q"], cwd=folder, check=True, capture_output=True)
+        subprocess.run(
+            [str(python), "-m", "behave", "--format", "null", "--no-summary", "--no-capture", "-q"],
+            cwd=folder,
+            check=True,
+            capture_output=True,
+        )
         return time.perf_counter() - t0
 
     startup = run("Feature: Empty\n")
@@ -106,8 +119,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--peer", action="store_true", help="also measure behave")
-    parser.add_argument("--no-reports", action="store_true",
-                        help="measure the runner without the file reporters")
+    parser.add_argument(
+        "--no-reports", action="store_true", help="measure the runner without the file reporters"
+    )
     args = parser.parse_args()
     total = args.scenarios * args.steps
     times: list[float] = []
@@ -127,8 +141,11 @@ def main() -> None:
         print(f"behave 1.3.3: {theirs:8.0f} steps/s (start-up subtracted)")
         print(f"ratio: {mine / theirs:.2f}x behave")
         rounds = sorted(p / m for m, p in zip(times, peer_times, strict=True))
-        print(f"per round: {rounds[0]:.2f}x to {rounds[-1]:.2f}x, median "
-              f"{statistics.median(rounds):.2f}x")
+        print(
+            f"per round: {rounds[0]:.2f}x to {rounds[-1]:.2f}x, median "
+            f"{statistics.median(rounds):.2f}x"
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -54,8 +54,12 @@ def chromium() -> str:
     if found:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False,
-                       capture_output=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "chromium"],
+            check=False,
+            capture_output=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         found = shutil.which("chromium")
     if not found:
         sys.exit("chromium is missing: install it (Debian: apt-get install chromium)")
@@ -64,8 +68,16 @@ def chromium() -> str:
 
 def dump_dom(binary: str, url: str) -> str:
     rules = "MAP evil.example 127.0.0.1, MAP attacker.example 127.0.0.1"
-    argv = [binary, "--headless", "--no-sandbox", "--disable-gpu", f"--host-resolver-rules={rules}",
-            "--virtual-time-budget=8000", "--dump-dom", url]
+    argv = [
+        binary,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--host-resolver-rules={rules}",
+        "--virtual-time-budget=8000",
+        "--dump-dom",
+        url,
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=120).stdout
 
 
@@ -83,7 +95,7 @@ async def main() -> int:
             await admin.queue("k", "GET", "/v1/devices", body={"items": []}, keep=True)
             await admin.queue("default", "GET", "/v1/keep-me", keep=True)
             dom = await asyncio.to_thread(dump_dom, binary, f"http://evil.example:{port}/")
-            text = dom[dom.find("<pre"):dom.find("</pre>")].split(">", 1)[-1]
+            text = dom[dom.find("<pre") : dom.find("</pre>")].split(">", 1)[-1]
             seen = dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
             rebound = mock.url.replace("127.0.0.1", "attacker.example")
             rebound += "/__admin/requests?account=k"
@@ -93,8 +105,11 @@ async def main() -> int:
     finally:
         await runner.cleanup()
         await mock.stop()
-    failures = [f"{name}: expected {want}, got {seen.get(name)}" for name, want in EXPECTED.items()
-                if seen.get(name) != want]
+    failures = [
+        f"{name}: expected {want}, got {seen.get(name)}"
+        for name, want in EXPECTED.items()
+        if seen.get(name) != want
+    ]
     if "forbidden-host" not in rebinding:
         failures.append(f"DNS rebinding was answered: {rebinding[:200]}")
     if kept != ["/v1/keep-me"]:

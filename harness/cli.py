@@ -45,79 +45,138 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spec-harness", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="spec-harness",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def selection_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("paths", nargs="*", default=["specs"],
-                       help="spec files or folders (default: specs/); FILE:LINE picks a "
-                       "scenario and the story before it")
-        p.add_argument("-k", dest="names", action="append", default=[], metavar="TEXT",
-                       help="only features whose title, path or a scenario title contains TEXT")
+        p.add_argument(
+            "paths",
+            nargs="*",
+            default=["specs"],
+            help="spec files or folders (default: specs/); FILE:LINE picks a "
+            "scenario and the story before it",
+        )
+        p.add_argument(
+            "-k",
+            dest="names",
+            action="append",
+            default=[],
+            metavar="TEXT",
+            help="only features whose title, path or a scenario title contains TEXT",
+        )
         p.add_argument("--tags", help="tag expression, e.g. 'fota and not slow'")
-        p.add_argument("--steps", dest="step_modules", action="append", default=[],
-                       metavar="MODULE", help="step definitions to load besides the built-in "
-                       "library: a .py file, a folder of them or a dotted module (repeatable)")
+        p.add_argument(
+            "--steps",
+            dest="step_modules",
+            action="append",
+            default=[],
+            metavar="MODULE",
+            help="step definitions to load besides the built-in "
+            "library: a .py file, a folder of them or a dotted module (repeatable)",
+        )
 
     run = sub.add_parser("run", help="run specs against a target")
     selection_args(run)
     run.add_argument("--jobs", type=int, default=8, help="feature runs at once (default 8)")
-    run.add_argument("--reports", default="reports", metavar="DIR",
-                     help="where reports go (default reports/)")
+    run.add_argument(
+        "--reports", default="reports", metavar="DIR", help="where reports go (default reports/)"
+    )
     run.add_argument("--no-reports", action="store_true", help="write no report files")
     run.add_argument("--target", default="embedded", choices=["embedded", "remote"])
     run.add_argument("--api-url", default="", help="remote: the backend's REST base URL")
     run.add_argument("--mock-url", default="", help="remote: the mock nRF Cloud's URL")
-    run.add_argument("--ws-url", default=None, help="remote: websocket URL "
-                     "(default: API URL with ws:// and /ws)")
+    run.add_argument(
+        "--ws-url", default=None, help="remote: websocket URL (default: API URL with ws:// and /ws)"
+    )
     run.add_argument("--admin-token", default="", help="remote: the backend's admin token")
-    run.add_argument("--api-version", default="", metavar="DATE", type=_api_version,
-                     help="the API generation to test, e.g. 2024-04-17: APIURL and the "
-                     "websocket URL get /DATE (default: the root API; a spec's front matter "
-                     "`apiVersion` overrides it)")
-    run.add_argument("--target-config", metavar="FILE",
-                     help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url, "
-                     "api_version, vars (README.md: running against servers you started)")
-    run.add_argument("--var", dest="variables", action="append", default=[],
-                     metavar="NAME=VALUE", help="a context value for every feature run "
-                     "(repeatable), e.g. --var VERSION=1.2.3")
-    run.add_argument("--step-timeout", type=float, default=60.0, metavar="S",
-                     help="seconds one step attempt may take (default 60)")
-    run.add_argument("--timeout", type=float, default=None, metavar="S",
-                     help="seconds the whole run may take")
+    run.add_argument(
+        "--api-version",
+        default="",
+        metavar="DATE",
+        type=_api_version,
+        help="the API generation to test, e.g. 2024-04-17: APIURL and the "
+        "websocket URL get /DATE (default: the root API; a spec's front matter "
+        "`apiVersion` overrides it)",
+    )
+    run.add_argument(
+        "--target-config",
+        metavar="FILE",
+        help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url, "
+        "api_version, vars (README.md: running against servers you started)",
+    )
+    run.add_argument(
+        "--var",
+        dest="variables",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a context value for every feature run (repeatable), e.g. --var VERSION=1.2.3",
+    )
+    run.add_argument(
+        "--step-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds one step attempt may take (default 60)",
+    )
+    run.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="seconds the whole run may take"
+    )
     run.add_argument("--retry-tries", type=int, default=None, help="Soon: attempts at most")
-    run.add_argument("--retry-timeout", type=float, default=30_000, metavar="MS",
-                     help="Soon: time budget in ms (default 30000)")
+    run.add_argument(
+        "--retry-timeout",
+        type=float,
+        default=30_000,
+        metavar="MS",
+        help="Soon: time budget in ms (default 30000)",
+    )
     run.add_argument("--retry-initial-delay", type=float, default=50, metavar="MS")
     run.add_argument("--retry-max-delay", type=float, default=1000, metavar="MS")
     run.add_argument("--retry-factor", type=float, default=2)
     run.add_argument("-q", "--quiet", action="store_true")
     run.add_argument("-v", "--verbose", action="store_true")
     run.add_argument("--color", action=argparse.BooleanOptionalAction, default=None)
-    run.add_argument("--watch", action="store_true",
-                     help="keep the target up and re-run the features whose files (or step "
-                     "modules) change; no report files; Ctrl-C stops")
+    run.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep the target up and re-run the features whose files (or step "
+        "modules) change; no report files; Ctrl-C stops",
+    )
     ci_args(run)
 
-    check = sub.add_parser("check", help="parse, plan, match steps and resolve placeholders "
-                           "with exampleContext; runs nothing")
+    check = sub.add_parser(
+        "check",
+        help="parse, plan, match steps and resolve placeholders with exampleContext; runs nothing",
+    )
     selection_args(check)
     check.add_argument("--syntax-only", action="store_true", help="stop after parsing")
 
     steps = sub.add_parser("steps", help="list the step sentences as a spec writes them")
     steps.add_argument("--steps", dest="step_modules", action="append", default=[])
-    steps.add_argument("--format", choices=["text", "json"], default="text",
-                       help="json: the catalogue (sentence, parameters, docstring, file:line) "
-                       "for editors and tools")
+    steps.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="json: the catalogue (sentence, parameters, docstring, file:line) "
+        "for editors and tools",
+    )
 
     report = sub.add_parser("report", help="rebuild reports from a saved events.ndjson")
     report.add_argument("events", nargs="?", help="path to events.ndjson")
     report.add_argument("--reports", default="reports", metavar="DIR")
-    report.add_argument("--merge", nargs="+", metavar="EVENTS", default=[],
-                        help="one report from several events.ndjson (e.g. the shards of one "
-                        "CI run; a feature run in several: the last file's)")
+    report.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="EVENTS",
+        default=[],
+        help="one report from several events.ndjson (e.g. the shards of one "
+        "CI run; a feature run in several: the last file's)",
+    )
     return parser
 
 
@@ -134,9 +193,13 @@ class _VersionAction(argparse.Action):
     """`--version`, reading the installed version only when asked: importlib.metadata
     costs ~10 ms that every other command would pay at start-up."""
 
-    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
-                 default: str = argparse.SUPPRESS,
-                 help: str = "show program's version number and exit") -> None:
+    def __init__(
+        self,
+        option_strings: list[str],
+        dest: str = argparse.SUPPRESS,
+        default: str = argparse.SUPPRESS,
+        help: str = "show program's version number and exit",
+    ) -> None:
         super().__init__(option_strings, dest, nargs=0, default=default, help=help)
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
@@ -159,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(ValueError):
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        code = {"run": cmd_run, "check": cmd_check, "steps": cmd_steps,
-                "report": cmd_report}[args.command](args)
+        code = {"run": cmd_run, "check": cmd_check, "steps": cmd_steps, "report": cmd_report}[
+            args.command
+        ](args)
     except SpecErrors as exc:
         _err(f"{exc}\n{len(exc.errors)} problem(s) in the specs")
         _annotate([str(e) for e in exc.errors])
@@ -176,8 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         code = EXIT_INTERRUPTED
     except _Terminated:
         code = EXIT_TERMINATED
-    if args.command == "run" and code != EXIT_OK and not args.no_reports and \
-            not getattr(args, "reporting", False):
+    if (
+        args.command == "run"
+        and code != EXIT_OK
+        and not args.no_reports
+        and not getattr(args, "reporting", False)
+    ):
         _remove_stale_reports(Path(args.reports))
     return code
 
@@ -200,8 +268,12 @@ def _remove_stale_reports(folder: Path) -> None:
         except OSError:
             continue  # not there (or not ours to remove): nothing claims it is current
     if removed:
-        _err(f"removed the previous run's reports from {folder}/ ({', '.join(removed)}): "
-             "this run wrote none")
+        _err(
+            f"removed the previous run's reports from {folder}/ ({', '.join(removed)}): "
+            "this run wrote none"
+        )
+
+
 def _annotate(problems: list[str]) -> None:
     """Spec errors as GitHub annotations, when running there (harness/report/github.py)."""
     from harness.report import github
@@ -237,8 +309,7 @@ def _registry(args: argparse.Namespace) -> StepRegistry:
 def _check_steps(plan: Plan, registry: StepRegistry) -> None:
     problems = check_steps(plan.runs, registry)
     if problems:
-        raise UsageError("\n".join(problems) + f"\n{len(problems)} step(s) cannot run",
-                         problems)
+        raise UsageError("\n".join(problems) + f"\n{len(problems)} step(s) cannot run", problems)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -301,8 +372,9 @@ def make_target(args: argparse.Namespace) -> Target:
         given = [f"--{n.replace('_', '-')}" for n in REMOTE_ONLY if getattr(args, n)]
         if given:
             verb = "is" if len(given) == 1 else "are"
-            raise UsageError(f"{', '.join(given)} {verb} only for --target remote "
-                             f"(the target is {args.target})")
+            raise UsageError(
+                f"{', '.join(given)} {verb} only for --target remote (the target is {args.target})"
+            )
     if args.target == "embedded":
         from harness.targets.embedded import EmbeddedTarget
 
@@ -310,12 +382,14 @@ def make_target(args: argparse.Namespace) -> Target:
     from harness.targets.remote import RemoteTarget, load_config
 
     config = load_config(args.target_config) if args.target_config else {}
-    return RemoteTarget(api_url=args.api_url or config.get("api_url", ""),
-                        mock_url=args.mock_url or config.get("mock_url", ""),
-                        admin_token=args.admin_token or config.get("admin_token", ""),
-                        ws_url=args.ws_url or config.get("ws_url"),
-                        variables={**(config.get("vars") or {}), **variables},
-                        api_version=args.api_version or str(config.get("api_version") or ""))
+    return RemoteTarget(
+        api_url=args.api_url or config.get("api_url", ""),
+        mock_url=args.mock_url or config.get("mock_url", ""),
+        admin_token=args.admin_token or config.get("admin_token", ""),
+        ws_url=args.ws_url or config.get("ws_url"),
+        variables={**(config.get("vars") or {}), **variables},
+        api_version=args.api_version or str(config.get("api_version") or ""),
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -326,11 +400,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK  # --last-failed or --shard left nothing (it said so)
     registry = _registry(args)
     _check_steps(plan, registry)
-    settings = RunSettings(rerun_failed=args.rerun_failed, environment=ci_environment(args),
-        jobs=args.jobs, step_timeout=args.step_timeout, run_timeout=args.timeout,
-        retry=RetryPolicy(tries=args.retry_tries, initialDelay=args.retry_initial_delay,
-                          factor=args.retry_factor, maxDelay=args.retry_max_delay,
-                          timeout=args.retry_timeout))
+    settings = RunSettings(
+        rerun_failed=args.rerun_failed,
+        environment=ci_environment(args),
+        jobs=args.jobs,
+        step_timeout=args.step_timeout,
+        run_timeout=args.timeout,
+        retry=RetryPolicy(
+            tries=args.retry_tries,
+            initialDelay=args.retry_initial_delay,
+            factor=args.retry_factor,
+            maxDelay=args.retry_max_delay,
+            timeout=args.retry_timeout,
+        ),
+    )
     if args.watch:
         from harness.watch import watch
 
@@ -342,16 +425,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(plan, registry, target, settings, files, args))
 
 
-async def _run(plan: Plan, registry: StepRegistry, target: Target, settings: RunSettings,
-               files: list[str], args: argparse.Namespace) -> int:
+async def _run(
+    plan: Plan,
+    registry: StepRegistry,
+    target: Target,
+    settings: RunSettings,
+    files: list[str],
+    args: argparse.Namespace,
+) -> int:
     from harness.report import make_reporters
 
     await target.start()
     # The reporters only once the target is up: a run that cannot start has nothing to
     # report, and no console summary claims a run that never was.
     bus = EventBus()
-    reporters = make_reporters(None if args.no_reports else Path(args.reports),
-                               verbose=args.verbose, quiet=args.quiet, color=args.color)
+    reporters = make_reporters(
+        None if args.no_reports else Path(args.reports),
+        verbose=args.verbose,
+        quiet=args.quiet,
+        color=args.color,
+    )
     for reporter in reporters:
         bus.subscribe(reporter)
     args.reporting = True  # from here on the reports are this run's
@@ -395,8 +488,9 @@ class _StopSignals:
             signal.signal(signum, handler)  # type: ignore[arg-type]
 
     def _on_signal(self, signum: int, _frame: object) -> None:
-        signal.signal(signum, signal.default_int_handler if signum == signal.SIGINT
-                      else signal.SIG_DFL)
+        signal.signal(
+            signum, signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+        )
         self.loop.call_soon_threadsafe(self.runner.interrupt, _STOP_SIGNALS[signum])
         blocking.interrupt_blocked()
 
@@ -405,18 +499,32 @@ class _StopSignals:
 
 
 def ci_args(run: argparse.ArgumentParser) -> None:
-    run.add_argument("--last-failed", action="store_true",
-                     help="run only the feature runs that failed (or were skipped because "
-                     "of a failure) in the last run of --reports, with what they need")
-    run.add_argument("--rerun-failed", type=int, default=0, metavar="N",
-                     help="run a failed feature run again, up to N times; one that then "
-                     "passes is flaky in every report")
-    run.add_argument("--shard", metavar="K/N",
-                     help="run shard K of N: a deterministic share of the feature runs, "
-                     "each with what it needs; the N shards together run every one once")
-    run.add_argument("--shard-durations", metavar="EVENTS",
-                     help="balance the shards by the durations of a previous run "
-                     "(its events.ndjson) instead of by step counts")
+    run.add_argument(
+        "--last-failed",
+        action="store_true",
+        help="run only the feature runs that failed (or were skipped because "
+        "of a failure) in the last run of --reports, with what they need",
+    )
+    run.add_argument(
+        "--rerun-failed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run a failed feature run again, up to N times; one that then "
+        "passes is flaky in every report",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run shard K of N: a deterministic share of the feature runs, "
+        "each with what it needs; the N shards together run every one once",
+    )
+    run.add_argument(
+        "--shard-durations",
+        metavar="EVENTS",
+        help="balance the shards by the durations of a previous run "
+        "(its events.ndjson) instead of by step counts",
+    )
 
 
 def ci_plan(args: argparse.Namespace) -> tuple[Plan, list[str]]:
@@ -439,17 +547,22 @@ def ci_plan(args: argparse.Namespace) -> tuple[Plan, list[str]]:
         if failed is not None:
             plan = narrow.narrow(plan, failed)
             if not plan.runs:
-                raise UsageError("--last-failed: none of the feature runs that failed last "
-                                 f"time is in {', '.join(args.paths)}: {', '.join(failed)}")
+                raise UsageError(
+                    "--last-failed: none of the feature runs that failed last "
+                    f"time is in {', '.join(args.paths)}: {', '.join(failed)}"
+                )
         if args.shard:
             k, n = narrow.parse_shard(args.shard)
-            durations = narrow.durations_of(Path(args.shard_durations)) \
-                if args.shard_durations else None
+            durations = (
+                narrow.durations_of(Path(args.shard_durations)) if args.shard_durations else None
+            )
             total = len(plan.runs)
             plan = narrow.shard(plan, k, n, durations)
             if not plan.runs:
-                print(f"--shard {k}/{n}: nothing to run ({total} feature runs in fewer "
-                      f"groups than {n} shards)")
+                print(
+                    f"--shard {k}/{n}: nothing to run ({total} feature runs in fewer "
+                    f"groups than {n} shards)"
+                )
     except narrow.NarrowError as exc:
         raise UsageError(str(exc)) from None
     return plan, files
@@ -466,8 +579,13 @@ def ci_environment(args: argparse.Namespace) -> dict:
         backend = f"reference_backend {__version__} (embedded)"
     else:
         backend = args.api_url or None
-    return environment(target=args.target, api_version=args.api_version, backend=backend,
-                       argv=sys.argv[1:], reports=None if args.no_reports else args.reports)
+    return environment(
+        target=args.target,
+        api_version=args.api_version,
+        backend=backend,
+        argv=sys.argv[1:],
+        reports=None if args.no_reports else args.reports,
+    )
 
 
 def cmd_merge(args: argparse.Namespace) -> int:

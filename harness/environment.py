@@ -30,24 +30,38 @@ def ci_build(environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
     if env.get("GITHUB_ACTIONS") == "true":
         server = env.get("GITHUB_SERVER_URL", "https://github.com")
         repo, run = env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
-        return _some({"name": "GitHub Actions",
-                      "url": f"{server}/{repo}/actions/runs/{run}" if repo and run else "",
-                      "buildNumber": env.get("GITHUB_RUN_NUMBER", ""),
-                      "revision": env.get("GITHUB_SHA", ""),
-                      "branch": env.get("GITHUB_REF_NAME", ""),
-                      "remote": f"{server}/{repo}" if repo else ""})
+        return _some(
+            {
+                "name": "GitHub Actions",
+                "url": f"{server}/{repo}/actions/runs/{run}" if repo and run else "",
+                "buildNumber": env.get("GITHUB_RUN_NUMBER", ""),
+                "revision": env.get("GITHUB_SHA", ""),
+                "branch": env.get("GITHUB_REF_NAME", ""),
+                "remote": f"{server}/{repo}" if repo else "",
+            }
+        )
     if env.get("GITLAB_CI") == "true":
-        return _some({"name": "GitLab CI", "url": env.get("CI_JOB_URL", ""),
-                      "buildNumber": env.get("CI_PIPELINE_IID", env.get("CI_JOB_ID", "")),
-                      "revision": env.get("CI_COMMIT_SHA", ""),
-                      "branch": env.get("CI_COMMIT_REF_NAME", ""),
-                      "remote": env.get("CI_PROJECT_URL", "")})
+        return _some(
+            {
+                "name": "GitLab CI",
+                "url": env.get("CI_JOB_URL", ""),
+                "buildNumber": env.get("CI_PIPELINE_IID", env.get("CI_JOB_ID", "")),
+                "revision": env.get("CI_COMMIT_SHA", ""),
+                "branch": env.get("CI_COMMIT_REF_NAME", ""),
+                "remote": env.get("CI_PROJECT_URL", ""),
+            }
+        )
     if env.get("JENKINS_URL") or env.get("BUILD_URL"):
-        return _some({"name": "Jenkins", "url": env.get("BUILD_URL", ""),
-                      "buildNumber": env.get("BUILD_NUMBER", ""),
-                      "revision": env.get("GIT_COMMIT", ""),
-                      "branch": env.get("GIT_BRANCH", ""),
-                      "remote": env.get("GIT_URL", "")})
+        return _some(
+            {
+                "name": "Jenkins",
+                "url": env.get("BUILD_URL", ""),
+                "buildNumber": env.get("BUILD_NUMBER", ""),
+                "revision": env.get("GIT_COMMIT", ""),
+                "branch": env.get("GIT_BRANCH", ""),
+                "remote": env.get("GIT_URL", ""),
+            }
+        )
     return None
 
 
@@ -55,9 +69,15 @@ def _some(values: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
-def environment(*, target: str, api_version: str = "", backend: str | None = None,
-                argv: list[str] | None = None, reports: str | None = None,
-                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def environment(
+    *,
+    target: str,
+    api_version: str = "",
+    backend: str | None = None,
+    argv: list[str] | None = None,
+    reports: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The dict RunStarted carries (see the module docstring)."""
     env: dict[str, Any] = {
         "target": target,

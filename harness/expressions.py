@@ -86,8 +86,9 @@ def _run(expr: str, data: Any) -> Any:
     jsonata.Jsonata.CURRENT.jsonata = compiled
     bounds = _Bounds(TIME_LIMIT.get())
     # Passed as bindings, the callbacks live in a frame of this evaluation only.
-    return compiled.evaluate(data, {"__evaluate_entry": bounds.enter,
-                                    "__evaluate_exit": bounds.exit})
+    return compiled.evaluate(
+        data, {"__evaluate_entry": bounds.enter, "__evaluate_exit": bounds.exit}
+    )
 
 
 _PLAIN_PATH = re.compile(r"\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*")
@@ -131,8 +132,9 @@ def evaluate(expr: str, data: Any) -> Any:
     except TimeoutError:  # the step's own timer (run/blocking.py), not the expression's
         raise
     except Exception as exc:  # jsonata-python fails on some input, e.g. `${/}` (IndexError)
-        raise ExpressionError(f"invalid expression `{expr}`: "
-                              f"{type(exc).__name__}: {exc}", expr) from None
+        raise ExpressionError(
+            f"invalid expression `{expr}`: {type(exc).__name__}: {exc}", expr
+        ) from None
     return _plain(result)
 
 
@@ -150,8 +152,10 @@ def _nothing_message(expr: str, data: Any) -> str:
     if missing:
         known = ", ".join(sorted(str(k) for k in data)[:20]) or "nothing"
         names = ", ".join(f"`{n}`" for n in missing)
-        msg += f": {names} {'is' if len(missing) == 1 else 'are'} not in the context " \
-               f"(it holds: {known})"
+        msg += (
+            f": {names} {'is' if len(missing) == 1 else 'are'} not in the context "
+            f"(it holds: {known})"
+        )
     return msg
 
 
@@ -168,7 +172,7 @@ def root_names(expr: str) -> list[str]:
     names = []
     for m in _NAME.finditer(text):
         name = m.group(1).strip("`")
-        if name not in _NOT_NAMES and not text[m.end():].lstrip().startswith("("):
+        if name not in _NOT_NAMES and not text[m.end() :].lstrip().startswith("("):
             names.append(name)
     return list(dict.fromkeys(names))
 
@@ -193,11 +197,14 @@ def check_json(text: str, where: str, first_line: int) -> None:
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ExpressionError(f"{where}:{first_line + exc.lineno}:{exc.colno}: the code block "
-                              f"is not valid JSON once resolved: {exc.msg}") from None
+        raise ExpressionError(
+            f"{where}:{first_line + exc.lineno}:{exc.colno}: the code block "
+            f"is not valid JSON once resolved: {exc.msg}"
+        ) from None
     except RecursionError:
-        raise ExpressionError(f"{where}:{first_line + 1}:1: the code block nests too deeply "
-                              "to be read as JSON") from None
+        raise ExpressionError(
+            f"{where}:{first_line + 1}:1: the code block nests too deeply to be read as JSON"
+        ) from None
 
 
 def as_text(value: Any) -> str:
@@ -214,8 +221,8 @@ def find_placeholders(text: str, opener: str = "${") -> list[tuple[int, int, str
     while i != -1:
         end = _matching_brace(text, i + len(opener) - 1)
         if end is None:
-            raise ExpressionError(f"placeholder `{text[i:i + 30]}…` is never closed with `}}`")
-        found.append((i, end + 1, text[i + len(opener):end].strip()))
+            raise ExpressionError(f"placeholder `{text[i : i + 30]}…` is never closed with `}}`")
+        found.append((i, end + 1, text[i + len(opener) : end].strip()))
         i = text.find(opener, end + 1)
     return found
 
@@ -248,6 +255,7 @@ def _matching_brace(text: str, open_at: int) -> int | None:
 
 def replace_angle(text: str, values: dict[str, Any]) -> str:
     """Replace `<name>`/`<a.b>` that resolve in `values`; leave other `<...>` (e.g. HTML)."""
+
     def sub(m: re.Match) -> str:
         value: Any = values
         for part in m.group(1).split("."):
@@ -255,6 +263,7 @@ def replace_angle(text: str, values: dict[str, Any]) -> str:
                 return m.group(0)
             value = value[part]
         return as_text(value)
+
     return _ANGLE.sub(sub, text) if "<" in text else text
 
 
@@ -289,7 +298,7 @@ def _substitute_numbers(text: str, data: dict[str, Any]) -> str:
         return text
     out, last = [], 0
     for start, end, expr in find_placeholders(text, '"$number{'):
-        if text[end:end + 1] != '"':
+        if text[end : end + 1] != '"':
             raise ExpressionError(f'`"$number{{{expr}}}"` must be closed by a quote')
         value = require(expr, data)
         if isinstance(value, str) and _JSON_NUMBER.fullmatch(value.strip()):
@@ -297,8 +306,9 @@ def _substitute_numbers(text: str, data: dict[str, Any]) -> str:
             # (bdd-markdown inserts the cell's text as it is).
             value = json.loads(value.strip())
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ExpressionError(f'`"$number{{{expr}}}"` yielded {as_text(value)!r}, '
-                                  "not a number", expr)
+            raise ExpressionError(
+                f'`"$number{{{expr}}}"` yielded {as_text(value)!r}, not a number', expr
+            )
         out += [text[last:start], as_text(value)]
         last = end + 1
     out.append(text[last:])

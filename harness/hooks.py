@@ -25,8 +25,16 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-HOOK_NAMES = ("before_run", "after_run", "before_feature", "after_feature",
-              "before_scenario", "after_scenario", "before_step", "after_step")
+HOOK_NAMES = (
+    "before_run",
+    "after_run",
+    "before_feature",
+    "after_feature",
+    "before_scenario",
+    "after_scenario",
+    "before_step",
+    "after_step",
+)
 
 
 class Hooks:

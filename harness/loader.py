@@ -25,8 +25,11 @@ def discover(paths: list[str]) -> tuple[list[Path], dict[str, set[int]]]:
     missing = []
     for raw in paths:
         m = _LINE_SUFFIX.match(raw)
-        path, line = (Path(m.group(1)), int(m.group(2))) if m and not Path(raw).exists() \
+        path, line = (
+            (Path(m.group(1)), int(m.group(2)))
+            if m and not Path(raw).exists()
             else (Path(raw), None)
+        )
         if path.is_dir():
             files += sorted(p for p in path.rglob("*.feature.md") if p.is_file())
         elif path.is_file():
@@ -61,8 +64,11 @@ def add_needed(features: list[Feature], paths: list[str]) -> list[Feature]:
     Folders given are searched whole by `discover` already."""
     have = {f.title for f in features}
     parsed = {str(Path(f.path)) for f in features}
-    folders = dict.fromkeys(Path(_LINE_SUFFIX.sub(r"\1", p) if not Path(p).exists() else p)
-                            .parent for p in paths if not Path(p).is_dir())
+    folders = dict.fromkeys(
+        Path(_LINE_SUFFIX.sub(r"\1", p) if not Path(p).exists() else p).parent
+        for p in paths
+        if not Path(p).is_dir()
+    )
     candidates: list[Feature] | None = None
     added: list[Feature] = []
     missing = {n for f in features for n in f.needs} - have
@@ -116,8 +122,17 @@ def _step_problem(step: Step, registry: StepRegistry) -> str | None:
 # Names every feature run's context has from its target (embedded or remote), which
 # `check` cannot know the values of: harness/targets/base.py `Target.values`, the
 # backend's VERSION, and the third-party URLs of REAL-SUITE.md §1.3.
-TARGET_NAMES = frozenset({"APIURL", "websocketURL", "nrfCloudMockURL", "VERSION",
-                          "feedbackWebhookURL", "memfaultApiEndpoint", "mapAPIURL"})
+TARGET_NAMES = frozenset(
+    {
+        "APIURL",
+        "websocketURL",
+        "nrfCloudMockURL",
+        "VERSION",
+        "feedbackWebhookURL",
+        "memfaultApiEndpoint",
+        "mapAPIURL",
+    }
+)
 
 
 def check_examples(runs: list[FeatureRun], registry: StepRegistry) -> list[str]:
@@ -145,13 +160,17 @@ def check_examples(runs: list[FeatureRun], registry: StepRegistry) -> list[str]:
             rows = [r for ex in scenario.examples if ex.table for r in ex.table.as_dicts()]
             for step in scenario.steps:
                 for row in rows or [None]:
-                    problem, text = _example_problem(step, values, row, run.variant,
-                                                     feature.path, known | sets)
+                    problem, text = _example_problem(
+                        step, values, row, run.variant, feature.path, known | sets
+                    )
                     key = (feature.path, step.line)
                     if problem and key not in problems:
                         # a code block's problem names its own line (path:line: ...)
-                        problems[key] = problem if problem.startswith(f"{feature.path}:") \
+                        problems[key] = (
+                            problem
+                            if problem.startswith(f"{feature.path}:")
                             else f"{feature.path}:{step.line}:1: {problem}"
+                        )
                     sets |= _sets(step, text, registry)
         assigned[run.run_id] = sets
     return [problems[k] for k in sorted(problems)]
@@ -176,8 +195,9 @@ def _sets(step: Step, text: str, registry: StepRegistry) -> set[str]:
     return set(assigned_names(match.matcher.pattern, match.func, match.kwargs))
 
 
-def _example_problem(step: Step, values: dict, row, variant, path: str,
-                     runtime: set[str]) -> tuple[str | None, str]:
+def _example_problem(
+    step: Step, values: dict, row, variant, path: str, runtime: set[str]
+) -> tuple[str | None, str]:
     """(the problem or None, the step's sentence as resolved as far as it could be)."""
     sentence = split_after_retries(step.text)[0]
     try:

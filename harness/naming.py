@@ -17,8 +17,11 @@ def label(values: dict[str, Any] | None) -> str:
         return ""
     parts = []
     for key, value in values.items():
-        text = value if isinstance(value, str) else json.dumps(
-            value, separators=(",", ":"), ensure_ascii=False, default=str)
+        text = (
+            value
+            if isinstance(value, str)
+            else json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        )
         parts.append(f"{key}={text}")
     return ", ".join(parts)
 

@@ -39,8 +39,13 @@ def narrow(plan: Plan, run_ids: Iterable[str]) -> Plan:
             keep.add(run_id)
             todo.extend(by_id[run_id].deps)
     # `after` (order: first/last) only orders; an edge to a run left out is dropped.
-    return Plan(runs=[dataclasses.replace(r, after=[a for a in r.after if a in keep])
-                      for r in plan.runs if r.run_id in keep])
+    return Plan(
+        runs=[
+            dataclasses.replace(r, after=[a for a in r.after if a in keep])
+            for r in plan.runs
+            if r.run_id in keep
+        ]
+    )
 
 
 # -- --last-failed --------------------------------------------------------------------
@@ -50,8 +55,10 @@ def last_run(events_path: Path):  # -> RunResult
     from harness.report.writer import build
 
     if not Path(events_path).is_file():
-        raise NarrowError(f"{events_path}: no events of a previous run "
-                          "(--last-failed reads the events.ndjson of --reports)")
+        raise NarrowError(
+            f"{events_path}: no events of a previous run "
+            "(--last-failed reads the events.ndjson of --reports)"
+        )
     return build(Path(events_path))
 
 
@@ -101,8 +108,7 @@ def weights(plan: Plan, durations: dict[str, float] | None = None) -> dict[str, 
     """Each feature run's expected cost: its steps, or (given a previous run's
     durations) its seconds; a run the previous one did not have is estimated from its
     steps at the previous run's mean seconds per step."""
-    steps = {r.run_id: float(max(1, sum(len(e.steps) for e in r.executions)))
-             for r in plan.runs}
+    steps = {r.run_id: float(max(1, sum(len(e.steps) for e in r.executions))) for r in plan.runs}
     if not durations:
         return steps
     known = [(durations[i], steps[i]) for i in steps if durations.get(i)]
@@ -115,8 +121,9 @@ def shard(plan: Plan, k: int, n: int, durations: dict[str, float] | None = None)
     cost = weights(plan, durations)
     loads = [0.0] * n
     mine: list[str] = []
-    heaviest_first = sorted(groups(plan), key=lambda g: (-sum(cost[r.run_id] for r in g),
-                                                         g[0].run_id))
+    heaviest_first = sorted(
+        groups(plan), key=lambda g: (-sum(cost[r.run_id] for r in g), g[0].run_id)
+    )
     for group in heaviest_first:
         lightest = min(range(n), key=lambda i: (loads[i], i))
         loads[lightest] += sum(cost[r.run_id] for r in group)

@@ -26,6 +26,7 @@ from harness.tags import Predicate
 @dataclass
 class Selection:
     """What the command line asked for; empty means everything."""
+
     lines: dict[str, set[int]] = field(default_factory=dict)  # path -> lines (path:line)
     names: list[str] = field(default_factory=list)  # -k substrings (case-insensitive)
     tags: Predicate | None = None
@@ -49,16 +50,25 @@ class PlannedStep:
     def to_dict(self) -> dict[str, Any]:
         step = self.step
         code = step.code
-        return {"id": self.id, "keyword": step.keyword, "kind": step.kind, "text": step.text,
-                "line": step.line, "retrying": self.retrying,
-                "code": {"text": code.text, "language": code.language} if code else None,
-                "table": to_dict(step.table), "description": step.description,
-                "comments": step.comments, "tags": step.tags}
+        return {
+            "id": self.id,
+            "keyword": step.keyword,
+            "kind": step.kind,
+            "text": step.text,
+            "line": step.line,
+            "retrying": self.retrying,
+            "code": {"text": code.text, "language": code.language} if code else None,
+            "table": to_dict(step.table),
+            "description": step.description,
+            "comments": step.comments,
+            "tags": step.tags,
+        }
 
 
 @dataclass
 class Execution:
     """One scenario execution: the Background, a scenario, or one row of an outline."""
+
     id: str
     scenario: Scenario
     row: dict[str, str] | None
@@ -72,10 +82,20 @@ class Execution:
 
     def to_dict(self) -> dict[str, Any]:
         s = self.scenario
-        return {"id": self.id, "title": self.title, "name": self.name, "line": s.line,
-                "kind": s.kind, "example": self.row, "rule": s.rule, "keyword": s.keyword,
-                "description": s.description, "tags": s.tags, "comments": s.comments,
-                "steps": [p.to_dict() for p in self.steps]}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "name": self.name,
+            "line": s.line,
+            "kind": s.kind,
+            "example": self.row,
+            "rule": s.rule,
+            "keyword": s.keyword,
+            "description": s.description,
+            "tags": s.tags,
+            "comments": s.comments,
+            "steps": [p.to_dict() for p in self.steps],
+        }
 
 
 @dataclass
@@ -98,13 +118,24 @@ class FeatureRun:
         of the spec (descriptions, tags, code blocks, tables), so no report reads the
         spec again or joins anything by line."""
         f = self.feature
-        return {"run_id": self.run_id, "path": f.path, "title": f.title, "name": self.name,
-                "variant": self.variant, "needs": f.needs, "deps": self.deps,
-                "skip_reason": self.skip_reason, "description": f.description,
-                "tags": f.all_tags,
-                "rules": [{"title": r.title, "line": r.line, "description": r.description,
-                           "tags": r.tags} for r in f.children if isinstance(r, Rule)],
-                "executions": [e.to_dict() for e in self.executions]}
+        return {
+            "run_id": self.run_id,
+            "path": f.path,
+            "title": f.title,
+            "name": self.name,
+            "variant": self.variant,
+            "needs": f.needs,
+            "deps": self.deps,
+            "skip_reason": self.skip_reason,
+            "description": f.description,
+            "tags": f.all_tags,
+            "rules": [
+                {"title": r.title, "line": r.line, "description": r.description, "tags": r.tags}
+                for r in f.children
+                if isinstance(r, Rule)
+            ],
+            "executions": [e.to_dict() for e in self.executions],
+        }
 
 
 @dataclass
@@ -120,7 +151,8 @@ def executions(run: FeatureRun) -> list[Execution]:
     """The executions of a feature run, in the order they run (see the module docstring)."""
     feature = run.feature
     scenarios: list[tuple[Scenario, dict[str, str] | None]] = [
-        (s, row) for s in run.scenarios for row in _rows(s)]
+        (s, row) for s in run.scenarios for row in _rows(s)
+    ]
     if feature.background is not None and (scenarios or not any(feature.scenarios())):
         # Also a feature that is only a Background: it runs alone.
         scenarios.insert(0, (feature.background, None))
@@ -128,10 +160,20 @@ def executions(run: FeatureRun) -> list[Execution]:
     for n, (scenario, row) in enumerate(scenarios, start=1):
         scenario_id = f"{run.run_id}/{n}"
         title = fill(scenario.title, row)
-        steps = [_planned_step(f"{scenario_id}/{i}", feature, scenario, step)
-                 for i, step in enumerate(scenario.steps, start=1)]
-        out.append(Execution(id=scenario_id, scenario=scenario, row=row, title=title,
-                             name=named(title, row), steps=steps))
+        steps = [
+            _planned_step(f"{scenario_id}/{i}", feature, scenario, step)
+            for i, step in enumerate(scenario.steps, start=1)
+        ]
+        out.append(
+            Execution(
+                id=scenario_id,
+                scenario=scenario,
+                row=row,
+                title=title,
+                name=named(title, row),
+                steps=steps,
+            )
+        )
     return out
 
 
@@ -141,12 +183,15 @@ def _rows(scenario: Scenario) -> list[dict[str, str] | None]:
     return [row for ex in scenario.examples if ex.table for row in ex.table.as_dicts()]
 
 
-def _planned_step(step_id: str, feature: Feature, scenario: Scenario, step: Step
-                  ) -> PlannedStep:
+def _planned_step(step_id: str, feature: Feature, scenario: Scenario, step: Step) -> PlannedStep:
     sentence, after = split_after_retries(step.text)
-    return PlannedStep(id=step_id, step=step, sentence=sentence,
-                       retry={**feature.retry, **scenario.retry, **step.retry},
-                       retrying=step.kind == "soon" or after is not None)
+    return PlannedStep(
+        id=step_id,
+        step=step,
+        sentence=sentence,
+        retry={**feature.retry, **scenario.retry, **step.retry},
+        retrying=step.kind == "soon" or after is not None,
+    )
 
 
 def make_plan(features: list[Feature], selection: Selection | None = None) -> Plan:
@@ -164,10 +209,16 @@ def make_plan(features: list[Feature], selection: Selection | None = None) -> Pl
         variants = feature.variants or [None]
         deps = [r.run_id for p in graph[feature.path] for r in runs.get(p, [])]
         runs[feature.path] = [
-            FeatureRun(run_id=feature.path if len(variants) == 1 else f"{feature.path}#{i + 1}",
-                       feature=feature, variant=v, scenarios=scenarios, deps=list(deps),
-                       skip_reason=never.get(feature.path))
-            for i, v in enumerate(variants)]
+            FeatureRun(
+                run_id=feature.path if len(variants) == 1 else f"{feature.path}#{i + 1}",
+                feature=feature,
+                variant=v,
+                scenarios=scenarios,
+                deps=list(deps),
+                skip_reason=never.get(feature.path),
+            )
+            for i, v in enumerate(variants)
+        ]
     flat = [r for p in (f.path for f in order) for r in runs.get(p, [])]
     _order_edges(flat, graph)
     for run in flat:
@@ -186,21 +237,28 @@ def _index_titles(features: list[Feature]) -> dict[str, Feature]:
     for f in features:
         for name in f.needs:
             if name in twins:
-                errors.append(_needs_error(f, f"needs {name!r}, but several features have that "
-                                           f"title: {', '.join(twins[name])}"))
+                errors.append(
+                    _needs_error(
+                        f,
+                        f"needs {name!r}, but several features have that "
+                        f"title: {', '.join(twins[name])}",
+                    )
+                )
             elif name not in by_title:
                 close = difflib.get_close_matches(name, list(by_title), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                errors.append(_needs_error(f, f"needs {name!r}, but no feature has that "
-                                           f"title{hint}"))
+                errors.append(
+                    _needs_error(f, f"needs {name!r}, but no feature has that title{hint}")
+                )
     if errors:
         raise SpecErrors(errors)
     return by_title
 
 
 def _needs_error(feature: Feature, message: str) -> SpecError:
-    return SpecError(feature.path, feature.front_matter_lines.get("needs", feature.line), 1,
-                     message)
+    return SpecError(
+        feature.path, feature.front_matter_lines.get("needs", feature.line), 1, message
+    )
 
 
 def _topological(features: list[Feature], graph: dict[str, list[str]]) -> list[Feature]:
@@ -214,7 +272,7 @@ def _topological(features: list[Feature], graph: dict[str, list[str]]) -> list[F
         if state.get(path) == 2:
             return
         if state.get(path) == 1:
-            cycle = [*trail[trail.index(path):], path]
+            cycle = [*trail[trail.index(path) :], path]
             titles = " -> ".join(repr(by_path[p].title) for p in cycle)
             raise SpecErrors([_needs_error(by_path[path], f"`needs` form a cycle: {titles}")])
         state[path] = 1
@@ -260,8 +318,9 @@ def _selected(feature: Feature, sel: Selection) -> bool:
     if sel.lines and feature.path not in sel.lines:
         return False
     if sel.names:
-        haystack = " ".join([feature.title, feature.path, *(s.title for s in
-                                                             feature.scenarios())]).lower()
+        haystack = " ".join(
+            [feature.title, feature.path, *(s.title for s in feature.scenarios())]
+        ).lower()
         if not any(n.lower() in haystack for n in sel.names):
             return False
     return not sel.tags or bool(_select_scenarios(feature, sel))
@@ -288,9 +347,10 @@ def _select_scenarios(feature: Feature, sel: Selection) -> list[Scenario]:
     lines = sel.lines.get(feature.path)
     if lines and not lines & {0, feature.line}:
         starts = [s.line for s in scenarios] + [10**9]
-        hit = [i for i in range(len(scenarios))
-               if any(starts[i] <= n < starts[i + 1] for n in lines)]
-        scenarios = scenarios[:max(hit) + 1] if hit else scenarios
+        hit = [
+            i for i in range(len(scenarios)) if any(starts[i] <= n < starts[i + 1] for n in lines)
+        ]
+        scenarios = scenarios[: max(hit) + 1] if hit else scenarios
     return scenarios
 
 
@@ -301,10 +361,17 @@ def _order_edges(runs: list[FeatureRun], graph: dict[str, list[str]]) -> None:
     for run in runs:
         mine = paths_needed_by[run.feature.path]
         if run.feature.order != "first":
-            run.after += [f.run_id for f in firsts
-                          if run.feature.path not in paths_needed_by[f.feature.path]
-                          and f.feature.path not in mine]
+            run.after += [
+                f.run_id
+                for f in firsts
+                if run.feature.path not in paths_needed_by[f.feature.path]
+                and f.feature.path not in mine
+            ]
         if run.feature.order == "last":
-            run.after += [o.run_id for o in runs if o.feature.order != "last"
-                          and run.feature.path not in paths_needed_by[o.feature.path]
-                          and o.feature.path not in mine]
+            run.after += [
+                o.run_id
+                for o in runs
+                if o.feature.order != "last"
+                and run.feature.path not in paths_needed_by[o.feature.path]
+                and o.feature.path not in mine
+            ]

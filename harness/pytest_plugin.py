@@ -49,26 +49,59 @@ SECTION_EXCHANGES = 20  # the last HTTP exchanges of a scenario its section show
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("spec-harness", "executable Markdown specs (spec-harness)")
-    group.addoption("--spec-target", default="embedded", choices=["embedded", "remote"],
-                    help="where the backend and the mock live (default: embedded, started "
-                    "once per session)")
+    group.addoption(
+        "--spec-target",
+        default="embedded",
+        choices=["embedded", "remote"],
+        help="where the backend and the mock live (default: embedded, started once per session)",
+    )
     group.addoption("--spec-api-url", default="", help="remote: the backend's REST base URL")
     group.addoption("--spec-mock-url", default="", help="remote: the mock nRF Cloud's URL")
     group.addoption("--spec-ws-url", default=None, help="remote: websocket URL")
     group.addoption("--spec-admin-token", default="", help="remote: the backend's admin token")
-    group.addoption("--spec-target-config", default=None, metavar="FILE",
-                    help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url")
-    group.addoption("--spec-api-version", default="", metavar="DATE", type=_api_version,
-                    help="the API generation to test, e.g. 2024-04-17")
-    group.addoption("--spec-var", dest="spec_variables", action="append", default=[],
-                    metavar="NAME=VALUE", help="a context value for every feature run")
-    group.addoption("--spec-steps", dest="spec_step_modules", action="append", default=[],
-                    metavar="MODULE", help="step module or folder to load besides `steps`")
-    group.addoption("--spec-jobs", type=int, default=8, metavar="N",
-                    help="feature runs at once within one group (default 8)")
-    parser.addini("spec_paths", type="paths", default=[],
-                  help="folders whose *.feature.md files pytest collects (default: any "
-                  "given on the command line)")
+    group.addoption(
+        "--spec-target-config",
+        default=None,
+        metavar="FILE",
+        help="remote: YAML/JSON with api_url, mock_url, admin_token, ws_url",
+    )
+    group.addoption(
+        "--spec-api-version",
+        default="",
+        metavar="DATE",
+        type=_api_version,
+        help="the API generation to test, e.g. 2024-04-17",
+    )
+    group.addoption(
+        "--spec-var",
+        dest="spec_variables",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a context value for every feature run",
+    )
+    group.addoption(
+        "--spec-steps",
+        dest="spec_step_modules",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="step module or folder to load besides `steps`",
+    )
+    group.addoption(
+        "--spec-jobs",
+        type=int,
+        default=8,
+        metavar="N",
+        help="feature runs at once within one group (default 8)",
+    )
+    parser.addini(
+        "spec_paths",
+        type="paths",
+        default=[],
+        help="folders whose *.feature.md files pytest collects (default: any "
+        "given on the command line)",
+    )
 
 
 def _api_version(text: str) -> str:
@@ -103,8 +136,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def _dist_given(config: pytest.Config) -> bool:
-    args = [*config.invocation_params.args, *config.getini("addopts"),
-            *os.environ.get("PYTEST_ADDOPTS", "").split()]
+    args = [
+        *config.invocation_params.args,
+        *config.getini("addopts"),
+        *os.environ.get("PYTEST_ADDOPTS", "").split(),
+    ]
     return any(str(a) == "--dist" or str(a).startswith("--dist=") for a in args)
 
 
@@ -157,8 +193,9 @@ class SpecFile(pytest.File):
         self.config.stash[_STATE].features[feature.path] = feature
         # The planner names and numbers the executions; `needs` are resolved later, with
         # every collected feature known (ids do not depend on them).
-        alone = dataclasses.replace(feature, front_matter={
-            k: v for k, v in feature.front_matter.items() if k != "needs"})
+        alone = dataclasses.replace(
+            feature, front_matter={k: v for k, v in feature.front_matter.items() if k != "needs"}
+        )
         items, seen = [], set()
         for run in make_plan([alone]).runs:
             for execution in run.executions:
@@ -168,8 +205,7 @@ class SpecFile(pytest.File):
                 while name in seen:  # two scenarios of one title: keep node ids unique
                     name += "'"
                 seen.add(name)
-                items.append(SpecItem.from_parent(self, name=name, run=run,
-                                                  execution=execution))
+                items.append(SpecItem.from_parent(self, name=name, run=run, execution=execution))
         return items
 
 
@@ -192,7 +228,8 @@ class SpecItem(pytest.Item):
         self.spec_duration: float | None = None
         # `-k` also matches the feature's title and the tags (`-k fota`, `-k "not slow"`).
         self.extra_keyword_matches.update(
-            [run.feature.title, *run.feature.all_tags, *execution.scenario.tags])
+            [run.feature.title, *run.feature.all_tags, *execution.scenario.tags]
+        )
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.line - 1, f"{self.feature_name} › {self.scenario_name}"
@@ -211,44 +248,57 @@ class SpecItem(pytest.Item):
         self.spec_duration = scenario.duration
         if state.first_item.get(self.run_id) == self.nodeid:
             # A Background or a hook that failed outside any scenario shows on the first.
-            earlier = [(s, st) for f, s, st in builder.result().failures()
-                       if f.id == self.run_id and (s is None or s.kind == "background")]
+            earlier = [
+                (s, st)
+                for f, s, st in builder.result().failures()
+                if f.id == self.run_id and (s is None or s.kind == "background")
+            ]
             if earlier:
                 raise SpecFailure(_failure_text(feature.name, feature.path, earlier))
         result = outcome(scenario.status)
         if result == "failed":
             failed = [st for st in scenario.steps if outcome(st.status) == "failed"]
-            raise SpecFailure(_failure_text(
-                f"{feature.name} › {scenario.name}", feature.path,
-                [(scenario, st) for st in failed] or [(scenario, None)], scenario))
+            raise SpecFailure(
+                _failure_text(
+                    f"{feature.name} › {scenario.name}",
+                    feature.path,
+                    [(scenario, st) for st in failed] or [(scenario, None)],
+                    scenario,
+                )
+            )
         if result == "skipped":
             # reported at the scenario's place, not this line of the plugin
-            raise pytest.skip.Exception(scenario.reason or feature.reason or "skipped",
-                                        _use_item_location=True)
+            raise pytest.skip.Exception(
+                scenario.reason or feature.reason or "skipped", _use_item_location=True
+            )
 
     def _add_sections(self, scenario: ScenarioResult) -> None:
         attempts = [line for st in scenario.steps for line in _attempt_lines(st)]
         if attempts:
             self.add_report_section("call", "spec attempts", "\n".join(attempts))
-        exchanges = [text for st in scenario.steps for a in st.attachments
-                     if a.kind == "http" for text in [_http_text(st, a.data)]]
+        exchanges = [
+            text
+            for st in scenario.steps
+            for a in st.attachments
+            if a.kind == "http"
+            for text in [_http_text(st, a.data)]
+        ]
         if len(exchanges) > SECTION_EXCHANGES:  # a Soon step polling for 30 s
             left = len(exchanges) - SECTION_EXCHANGES
-            exchanges = [f"({left} earlier exchanges left out)",
-                         *exchanges[-SECTION_EXCHANGES:]]
+            exchanges = [f"({left} earlier exchanges left out)", *exchanges[-SECTION_EXCHANGES:]]
         if exchanges:
             self.add_report_section("call", "spec http", "\n\n".join(exchanges))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
-                     style: Any = None) -> Any:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SpecFailure):
             return str(excinfo.value)  # the harness's own message: no runner traceback
         return super().repr_failure(excinfo, style=style)
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
-                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if isinstance(item, SpecItem) and call.when == "call" and item.spec_duration is not None:
         report.duration = item.spec_duration
@@ -284,12 +334,18 @@ class _State:
 
             option = self.config.option
             targets = argparse.Namespace(
-                target=option.spec_target, api_url=option.spec_api_url,
-                mock_url=option.spec_mock_url, ws_url=option.spec_ws_url,
-                admin_token=option.spec_admin_token, target_config=option.spec_target_config,
-                variables=option.spec_variables, api_version=option.spec_api_version)
-            self._session = SpecSession(targets, option.spec_step_modules,
-                                        RunSettings(jobs=max(1, option.spec_jobs)))
+                target=option.spec_target,
+                api_url=option.spec_api_url,
+                mock_url=option.spec_mock_url,
+                ws_url=option.spec_ws_url,
+                admin_token=option.spec_admin_token,
+                target_config=option.spec_target_config,
+                variables=option.spec_variables,
+                api_version=option.spec_api_version,
+            )
+            self._session = SpecSession(
+                targets, option.spec_step_modules, RunSettings(jobs=max(1, option.spec_jobs))
+            )
         return self._session
 
     def close(self) -> None:
@@ -336,15 +392,22 @@ class _State:
         while True:
             found = [f for f in _parse_quietly(folder, self.config) if f.title == title]
             if len(found) == 1:
-                return self.features.get(found[0].path) or self.extra.get(found[0].path) \
-                    or found[0]
+                return self.features.get(found[0].path) or self.extra.get(found[0].path) or found[0]
             if len(found) > 1:
-                return str(SpecError(str(path), 1, 1, f"needs {title!r}, but several "
-                                     f"features have that title: "
-                                     f"{', '.join(f.path for f in found)}"))
+                return str(
+                    SpecError(
+                        str(path),
+                        1,
+                        1,
+                        f"needs {title!r}, but several "
+                        f"features have that title: "
+                        f"{', '.join(f.path for f in found)}",
+                    )
+                )
             if folder == root or folder.parent == folder or not folder.is_relative_to(root):
-                return str(SpecError(str(path), 1, 1, f"needs {title!r}, but no feature "
-                                     "has that title"))
+                return str(
+                    SpecError(str(path), 1, 1, f"needs {title!r}, but no feature has that title")
+                )
             folder = folder.parent
 
     def groups_of(self, paths: list[str]) -> dict[str, str]:
@@ -399,8 +462,11 @@ class _State:
         return self.results[group]
 
     def _run_group(self, group: str) -> ResultBuilder:
-        members = [f for p, f in self.all_features().items()
-                   if self.group.get(p, p) == group and p not in self.errors]
+        members = [
+            f
+            for p, f in self.all_features().items()
+            if self.group.get(p, p) == group and p not in self.errors
+        ]
         # Each feature with selected items runs up to its last selected scenario (the
         # story before it included); what they need comes along, whole.
         lines = {p: {line} for p, line in self.lines.items() if self.group.get(p, p) == group}
@@ -427,8 +493,9 @@ def _parse_quietly(folder: Path, config: pytest.Config) -> list[Feature]:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     spec_items = [i for i in items if isinstance(i, SpecItem)]
     if not spec_items:
         return
@@ -440,9 +507,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     # other tests keep their places.
     order = state.plan_order()
     slots = [n for n, i in enumerate(items) if isinstance(i, SpecItem)]
-    ranked = sorted((i for i in items if isinstance(i, SpecItem)),
-                    key=lambda i: (order.get(i.run_id, len(order)),
-                                   int(i.execution_id.rsplit("/", 1)[1])))
+    ranked = sorted(
+        (i for i in items if isinstance(i, SpecItem)),
+        key=lambda i: (order.get(i.run_id, len(order)), int(i.execution_id.rsplit("/", 1)[1])),
+    )
     for slot, item in zip(slots, ranked, strict=True):
         items[slot] = item
     for item in ranked:
@@ -474,25 +542,29 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     for item in session.items:
         if isinstance(item, SpecItem):
-            state.lines[item.feature_path] = max(state.lines.get(item.feature_path, 0),
-                                                 item.line)
+            state.lines[item.feature_path] = max(state.lines.get(item.feature_path, 0), item.line)
             state.first_item.setdefault(item.run_id, item.nodeid)
 
 
 # -- what a failure shows ---------------------------------------------------------------
 
 
-def _failure_text(title: str, path: str,
-                  failures: list[tuple[ScenarioResult | None, StepResult | None]],
-                  scenario: ScenarioResult | None = None) -> str:
+def _failure_text(
+    title: str,
+    path: str,
+    failures: list[tuple[ScenarioResult | None, StepResult | None]],
+    scenario: ScenarioResult | None = None,
+) -> str:
     from harness.report.results import outcome
 
     # First `path:line: message`, as compilers write it: pytest's short summary shows
     # this line, and editors' problem matchers read it.
-    head = [f"{where.line if where else 0}: {(where.reason if where else None) or 'failed'}"
-            if step is None else f"{step.line}: " + str(
-                (step.error or {}).get("message") or step.reason or step.status)
-            for where, step in failures[:1]]
+    head = [
+        f"{where.line if where else 0}: {(where.reason if where else None) or 'failed'}"
+        if step is None
+        else f"{step.line}: " + str((step.error or {}).get("message") or step.reason or step.status)
+        for where, step in failures[:1]
+    ]
     lines = [f"{path}:{head[0].splitlines()[0]}" if head else path, "", title]
     if scenario is not None:
         # the story of the scenario up to the failure, each step with its mark
@@ -506,19 +578,26 @@ def _failure_text(title: str, path: str,
             reason = (where.reason if where else None) or "failed"
             lines += ["", f"{path}:{line}: {reason}"]
             continue
-        attempts = f" ({step.status} after {step.attempt_count} attempts)" \
-            if step.attempt_count > 1 else ""
+        attempts = (
+            f" ({step.status} after {step.attempt_count} attempts)"
+            if step.attempt_count > 1
+            else ""
+        )
         lines += ["", f"{step.keyword} {step.shown_text}{attempts}", f"{path}:{step.line}"]
         error = step.error or {}
-        lines += ["  " + m for m in str(error.get("message") or step.reason or
-                                         step.status).split("\n")]
+        lines += [
+            "  " + m for m in str(error.get("message") or step.reason or step.status).split("\n")
+        ]
         if error.get("detail"):
             lines += ["", *("  " + d for d in str(error["detail"]).split("\n"))]
         if step.status == "undefined":
             from harness.run.registry import snippet
 
-            lines += ["", "  a definition to start from:",
-                      *("    " + d for d in snippet(step).split("\n"))]  # type: ignore[arg-type]
+            lines += [
+                "",
+                "  a definition to start from:",
+                *("    " + d for d in snippet(step).split("\n")),
+            ]  # type: ignore[arg-type]
     return "\n".join(lines)
 
 
@@ -526,11 +605,13 @@ def _attempt_lines(step: StepResult) -> list[str]:
     """A retried step's attempts: each distinct error once, with how often."""
     if step.attempt_count <= 1:
         return []
-    lines = [f"{step.keyword} {step.shown_text}: {step.status} after "
-             f"{step.attempt_count} attempts"]
+    lines = [f"{step.keyword} {step.shown_text}: {step.status} after {step.attempt_count} attempts"]
     for failure in step.distinct_failures():
-        when = (f"attempt {failure.first}" if failure.count == 1 else
-                f"attempts {failure.first}-{failure.last} ({failure.count}x)")
+        when = (
+            f"attempt {failure.first}"
+            if failure.count == 1
+            else f"attempts {failure.first}-{failure.last} ({failure.count}x)"
+        )
         lines.append(f"  {when}: {' '.join(failure.error.split())[:300]}")
     return lines
 
@@ -538,8 +619,10 @@ def _attempt_lines(step: StepResult) -> list[str]:
 def _http_text(step: StepResult, data: dict[str, Any]) -> str:
     request = data.get("request") or {}
     response = data.get("response") or {}
-    lines = [f"{step.keyword} {step.shown_text}",
-             f"  {request.get('method')} {request.get('url')} → {response.get('status')}"]
+    lines = [
+        f"{step.keyword} {step.shown_text}",
+        f"  {request.get('method')} {request.get('url')} → {response.get('status')}",
+    ]
     for name, part in (("request", request), ("response", response)):
         body = part.get("body")
         if body not in (None, ""):

@@ -17,8 +17,9 @@ SUFFIX = ".feature.md"
 
 
 class SpecScheduling(LoadGroupScheduling):
-    def __init__(self, config: pytest.Config, log: Any,
-                 groups: Callable[[list[str]], dict[str, str]]) -> None:
+    def __init__(
+        self, config: pytest.Config, log: Any, groups: Callable[[list[str]], dict[str, str]]
+    ) -> None:
         super().__init__(config, log)
         self._groups_of = groups
         self._groups: dict[str, str] | None = None

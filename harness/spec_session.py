@@ -29,8 +29,12 @@ T = TypeVar("T")
 class SpecSession:
     """Starts the target on the first run and stops it at `close()`."""
 
-    def __init__(self, target_options: argparse.Namespace, step_modules: list[str],
-                 settings: RunSettings | None = None) -> None:
+    def __init__(
+        self,
+        target_options: argparse.Namespace,
+        step_modules: list[str],
+        settings: RunSettings | None = None,
+    ) -> None:
         # target_options: the attributes harness.cli.make_target reads (target, api_url,
         # mock_url, ws_url, admin_token, target_config, variables, api_version).
         self.target_options = target_options
@@ -47,8 +51,9 @@ class SpecSession:
     def _start_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
             loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=loop.run_forever, name="spec-harness",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=loop.run_forever, name="spec-harness", daemon=True
+            )
             self._thread.start()
             self._loop = loop
         return self._loop
@@ -90,8 +95,15 @@ class SpecSession:
         builder = ResultBuilder()
         bus.subscribe(builder)
         assert self._registry is not None
-        runner = Runner(plan, self._registry, self._target, bus, self.settings, hooks=HOOKS,
-                        paths=sorted({r.feature.path for r in plan.runs}))
+        runner = Runner(
+            plan,
+            self._registry,
+            self._target,
+            bus,
+            self.settings,
+            hooks=HOOKS,
+            paths=sorted({r.feature.path for r in plan.runs}),
+        )
         future = asyncio.run_coroutine_threadsafe(runner.run(), self._start_loop())
         try:
             future.result()

@@ -34,8 +34,7 @@ from typing import Any
 
 from harness.run.registry import StepRegistry
 
-KEYWORDS = {"given": "Given", "when": "When", "then": "Then (and Soon)",
-            "step": "any keyword"}
+KEYWORDS = {"given": "Given", "when": "When", "then": "Then (and Soon)", "step": "any keyword"}
 
 
 @dataclass
@@ -70,17 +69,23 @@ def catalogue(registry: StepRegistry) -> list[StepDoc]:
             else:
                 sentence, parameters = from_parse(pattern)
             location = matcher.location
-            out.append(StepDoc(keyword=keyword, sentence=sentence, pattern=pattern,
-                               parameters=parameters, docstring=inspect.getdoc(func) or "",
-                               file=str(getattr(location, "filename", location)),
-                               line=int(getattr(location, "line", 0) or 0),
-                               function=getattr(func, "__name__", "")))
+            out.append(
+                StepDoc(
+                    keyword=keyword,
+                    sentence=sentence,
+                    pattern=pattern,
+                    parameters=parameters,
+                    docstring=inspect.getdoc(func) or "",
+                    file=str(getattr(location, "filename", location)),
+                    line=int(getattr(location, "line", 0) or 0),
+                    function=getattr(func, "__name__", ""),
+                )
+            )
     return out
 
 
 def _is_regex(matcher: Any) -> bool:
-    return "regex" in type(matcher).__name__.lower() or \
-        str(matcher.pattern).startswith("^")
+    return "regex" in type(matcher).__name__.lower() or str(matcher.pattern).startswith("^")
 
 
 # -- parse patterns: `{name}` / `{name:d}` ----------------------------------------------
@@ -89,8 +94,10 @@ _FIELD = re.compile(r"\{(\w*)(?::([^}]*))?\}")
 
 
 def from_parse(pattern: str) -> tuple[str, list[Parameter]]:
-    parameters = [Parameter(name=m[1] or f"arg{i + 1}", pattern=m[2] or None)
-                  for i, m in enumerate(_FIELD.finditer(pattern))]
+    parameters = [
+        Parameter(name=m[1] or f"arg{i + 1}", pattern=m[2] or None)
+        for i, m in enumerate(_FIELD.finditer(pattern))
+    ]
     names = iter(p.name for p in parameters)
     sentence = _FIELD.sub(lambda m: f"<{next(names)}>", pattern)
     return sentence.replace("{{", "{").replace("}}", "}"), parameters
@@ -111,8 +118,9 @@ def from_regex(pattern: str) -> tuple[str, list[Parameter]]:
     return text, parameters
 
 
-def _render(items: list, names: dict[int, str], parameters: list[Parameter], *,
-            optional: bool, pattern: str) -> str:
+def _render(
+    items: list, names: dict[int, str], parameters: list[Parameter], *, optional: bool, pattern: str
+) -> str:
     out = []
     for op, arg in items:
         if op is LITERAL:
@@ -123,8 +131,7 @@ def _render(items: list, names: dict[int, str], parameters: list[Parameter], *,
             group, body = arg[0], list(arg[-1])
             name = names.get(group) if group else None
             if name is None:
-                out.append(_render(body, names, parameters, optional=optional,
-                                   pattern=pattern))
+                out.append(_render(body, names, parameters, optional=optional, pattern=pattern))
                 continue
             words = _words(body)
             if words is not None and len(words) == 1:
@@ -135,13 +142,15 @@ def _render(items: list, names: dict[int, str], parameters: list[Parameter], *,
                 parameters.append(Parameter(name=name, choices=words, optional=optional))
                 out.append(f"<{name}: {'|'.join(words)}>")
             else:
-                parameters.append(Parameter(name=name, pattern=_group_source(pattern, name),
-                                            optional=optional))
+                parameters.append(
+                    Parameter(name=name, pattern=_group_source(pattern, name), optional=optional)
+                )
                 out.append(f"<{name}>")
         elif op in (MAX_REPEAT, MIN_REPEAT):
             low, high, body = arg
-            inner = _render(list(body), names, parameters, optional=optional or low == 0,
-                            pattern=pattern)
+            inner = _render(
+                list(body), names, parameters, optional=optional or low == 0, pattern=pattern
+            )
             if low == 0 and high == 1:
                 out.append(f"[{inner}]")
             elif _words(list(body)) is not None:
@@ -149,8 +158,10 @@ def _render(items: list, names: dict[int, str], parameters: list[Parameter], *,
             else:
                 out.append("<…>")
         elif op is BRANCH:
-            alternatives = [_render(list(b), names, parameters, optional=optional,
-                                    pattern=pattern) for b in arg[1]]
+            alternatives = [
+                _render(list(b), names, parameters, optional=optional, pattern=pattern)
+                for b in arg[1]
+            ]
             out.append(f"({'|'.join(alternatives)})")
         else:  # a character class, `.`, `\\d`: something to fill in, unnamed
             out.append("<…>")
@@ -203,13 +214,21 @@ def _group_source(pattern: str, name: str) -> str | None:
 def render_text(docs: list[StepDoc]) -> str:
     blocks = []
     for doc in docs:
-        lines = [doc.sentence, f"    {KEYWORDS.get(doc.keyword, doc.keyword)} · "
-                 f"{doc.file}:{doc.line}"]
+        lines = [
+            doc.sentence,
+            f"    {KEYWORDS.get(doc.keyword, doc.keyword)} · {doc.file}:{doc.line}",
+        ]
         lines += [f"    {line}".rstrip() for line in doc.docstring.splitlines()]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
 def render_json(docs: list[StepDoc]) -> str:
-    return json.dumps({"format": "spec-harness/steps/1",
-                       "steps": [asdict(d) for d in docs]}, indent=2, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(
+            {"format": "spec-harness/steps/1", "steps": [asdict(d) for d in docs]},
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )

@@ -34,8 +34,9 @@ DEBOUNCE_MS = 50  # watchfiles' default (1.6 s) is longer than a re-run of one s
 
 def watched_paths(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
     """(spec paths, step module files or folders) to watch."""
-    specs = [Path(p.rsplit(":", 1)[0] if not Path(p).exists() and ":" in p else p)
-             for p in args.paths]
+    specs = [
+        Path(p.rsplit(":", 1)[0] if not Path(p).exists() and ":" in p else p) for p in args.paths
+    ]
     steps: list[Path] = []
     for name in (*DEFAULT_STEP_MODULES, *args.step_modules):
         if Path(name).exists():
@@ -50,8 +51,13 @@ def watched_paths(args: argparse.Namespace) -> tuple[list[Path], list[Path]]:
 
 
 class Watcher:
-    def __init__(self, args: argparse.Namespace, target: Target, settings: RunSettings,
-                 make_reporters: object) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        target: Target,
+        settings: RunSettings,
+        make_reporters: object,
+    ) -> None:
         self.args = args
         self.target = target
         self.settings = settings
@@ -65,8 +71,10 @@ class Watcher:
             roots = [p.resolve() for p in self.step_paths]
             for name, module in list(sys.modules.items()):
                 file = getattr(module, "__file__", None)
-                if file and any(Path(file).resolve().is_relative_to(r) or
-                                Path(file).resolve() == r for r in roots):
+                if file and any(
+                    Path(file).resolve().is_relative_to(r) or Path(file).resolve() == r
+                    for r in roots
+                ):
                     del sys.modules[name]
             registry = StepRegistry()
             for kind in registry.behave.steps:
@@ -95,13 +103,21 @@ class Watcher:
             return
         bus = EventBus()
         reporters = self.make_reporters(  # type: ignore[operator]
-            None, quiet=args.quiet, color=args.color)
+            None, quiet=args.quiet, color=args.color
+        )
         for reporter in reporters:
             bus.subscribe(reporter)
         try:
             assert self.registry is not None
-            runner = Runner(plan, self.registry, self.target, bus, self.settings, hooks=HOOKS,
-                            paths=[str(f) for f in files])
+            runner = Runner(
+                plan,
+                self.registry,
+                self.target,
+                bus,
+                self.settings,
+                hooks=HOOKS,
+                paths=[str(f) for f in files],
+            )
             await runner.run()
         finally:
             for reporter in reporters:
@@ -114,8 +130,9 @@ class Watcher:
         changes: asyncio.Queue[set[str]] = asyncio.Queue()
 
         async def pump() -> None:
-            async for batch in watchfiles.awatch(*roots, debounce=DEBOUNCE_MS, step=25,
-                                                 stop_event=stop, recursive=True):
+            async for batch in watchfiles.awatch(
+                *roots, debounce=DEBOUNCE_MS, step=25, stop_event=stop, recursive=True
+            ):
                 changes.put_nowait({p for _, p in batch})
 
         watcher = asyncio.create_task(pump())
@@ -137,8 +154,11 @@ class Watcher:
         specs = {p for p in paths if p.endswith(SUFFIX)}
         if steps:
             names = ", ".join(sorted(Path(p).name for p in steps))
-            print(f"\n── {time.strftime('%H:%M:%S')} {names} changed: "
-                  "steps reloaded, running everything", flush=True)
+            print(
+                f"\n── {time.strftime('%H:%M:%S')} {names} changed: "
+                "steps reloaded, running everything",
+                flush=True,
+            )
             await self._pass(None, reload=True)
         elif specs:
             names = ", ".join(sorted(Path(p).name for p in specs))
@@ -147,8 +167,9 @@ class Watcher:
 
     def _is_step(self, path: str) -> bool:
         resolved = Path(path).resolve()
-        return any(resolved.is_relative_to(p.resolve()) or resolved == p.resolve()
-                   for p in self.step_paths)
+        return any(
+            resolved.is_relative_to(p.resolve()) or resolved == p.resolve() for p in self.step_paths
+        )
 
     async def _pass(self, changed: set[str] | None, reload: bool) -> None:
         """A pass that fails to load or parse says why and waits for the next edit."""
@@ -160,8 +181,10 @@ class Watcher:
             print(f"{exc}\n{len(exc.errors)} problem(s) in the specs", flush=True)
         except StepLoadError as exc:
             print(f"error: {exc}", flush=True)
-        print(f"watching {', '.join(str(p) for p in self.specs)} and the steps "
-              "(Ctrl-C to stop)", flush=True)
+        print(
+            f"watching {', '.join(str(p) for p in self.specs)} and the steps (Ctrl-C to stop)",
+            flush=True,
+        )
 
 
 async def _next(changes: asyncio.Queue[set[str]], watcher: asyncio.Task) -> set[str]:

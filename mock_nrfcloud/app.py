@@ -128,9 +128,7 @@ def account_of(authorization: str | None) -> str | None:
     return key
 
 
-def _serving_handler(
-    store: MockStore, cors: bool, require_auth: bool, guard: Guard
-) -> Handler:
+def _serving_handler(store: MockStore, cors: bool, require_auth: bool, guard: Guard) -> Handler:
     # In process, the store's own synchronous call: nothing to await on the hot path.
     local_serve = store.store.serve if isinstance(store, LocalStore) else None
     shared_serve = store.serve

@@ -90,8 +90,7 @@ def state_failed(error: Exception) -> Problem:
         return Problem(
             503,
             "Redis unavailable",
-            f"the mock could not reach its Redis store ({error}); the call may not be"
-            " remembered.",
+            f"the mock could not reach its Redis store ({error}); the call may not be remembered.",
             kind="state-unavailable",
             headers={"Retry-After": "1"},
         )

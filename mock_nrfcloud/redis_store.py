@@ -672,9 +672,7 @@ class RedisStore:
 
     # -- journal ---------------------------------------------------------------------
 
-    async def _range(
-        self, account: str, start: str = "-", count: int | None = None
-    ) -> list[Entry]:
+    async def _range(self, account: str, start: str = "-", count: int | None = None) -> list[Entry]:
         """Entries from stream id ``start`` on (all, or the first ``count``)."""
         key = self._ap(account) + "j"
         entries: list[Entry] = []

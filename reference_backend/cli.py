@@ -147,8 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         type=_positive,
         default=DEPLOYMENT_LOCATION_INTERVAL,
-        help="seconds between location history polls of connected devices"
-        " (default: %(default)s)",
+        help="seconds between location history polls of connected devices (default: %(default)s)",
     )
     p.add_argument(
         "--memfault-interval",
@@ -202,8 +201,10 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"hello-backend: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # the address is taken (or not this machine's): a run-time failure
-        print(f"hello-backend: cannot listen on {args.host}:{args.port}: {e.strerror or e}",
-              file=sys.stderr)
+        print(
+            f"hello-backend: cannot listen on {args.host}:{args.port}: {e.strerror or e}",
+            file=sys.stderr,
+        )
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

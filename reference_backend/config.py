@@ -41,8 +41,13 @@ class BackendConfig:
     memfault_interval: float = DEPLOYMENT_MEMFAULT_INTERVAL
 
     def __post_init__(self) -> None:
-        for name in ("shadow_interval", "job_interval", "nrfcloud_timeout",
-                     "location_interval", "memfault_interval"):
+        for name in (
+            "shadow_interval",
+            "job_interval",
+            "nrfcloud_timeout",
+            "location_interval",
+            "memfault_interval",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be greater than 0")
         for name in ("feedback_webhook_url", "memfault_api_url", "map_api_url"):

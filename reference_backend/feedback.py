@@ -76,9 +76,12 @@ async def post_feedback(request: web.Request) -> web.Response:
     data = json.dumps(message_card(feedback), ensure_ascii=False).encode()
     session = request.app[app_keys.SERVICES].session
     try:
-        async with session.post(url, data=data, headers={"Content-Type": WEBHOOK_CONTENT_TYPE},
-                                timeout=aiohttp.ClientTimeout(total=config.nrfcloud_timeout)
-                                ) as response:
+        async with session.post(
+            url,
+            data=data,
+            headers={"Content-Type": WEBHOOK_CONTENT_TYPE},
+            timeout=aiohttp.ClientTimeout(total=config.nrfcloud_timeout),
+        ) as response:
             status = response.status
     except (aiohttp.ClientError, OSError, TimeoutError) as e:
         raise bad_gateway(f"The feedback webhook could not be reached: {e}") from e

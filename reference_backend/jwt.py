@@ -110,8 +110,12 @@ def verify_device_jwt(
             key,
             algorithms=["ES512"],
             audience=AUDIENCE,
-            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False,
-                     "require": ["exp", "aud"]},
+            options={
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+                "require": ["exp", "aud"],
+            },
         )
     except jwt.PyJWTError as exc:
         raise InvalidJWT(str(exc)) from None

@@ -48,8 +48,10 @@ class MemfaultSettings:
 
     def reboots_url(self, device_id: str) -> str:
         imei = device_id.removeprefix("oob-")
-        return (f"{self.api_url.rstrip('/')}/api/v0/organizations/{quote(self.organization)}"
-                f"/projects/{quote(self.project)}/devices/{quote(imei)}/reboots")
+        return (
+            f"{self.api_url.rstrip('/')}/api/v0/organizations/{quote(self.organization)}"
+            f"/projects/{quote(self.project)}/devices/{quote(imei)}/reboots"
+        )
 
     def authorization(self) -> str:
         return "Basic " + base64.b64encode(f":{self.token}".encode()).decode()
@@ -68,7 +70,7 @@ def parse_reboots(body: Any) -> list[dict[str, Any]]:
         if not isinstance(reboot, dict):
             raise InvalidReboots(f"data[{n}] is not an object")
         if reboot.get("type") != "memfault":
-            raise InvalidReboots(f"data[{n}].type must be \"memfault\"")
+            raise InvalidReboots(f'data[{n}].type must be "memfault"')
         if not isinstance(reboot.get("time"), str) or iso_ms(reboot["time"]) is None:
             raise InvalidReboots(f"data[{n}].time must be an ISO 8601 date and time")
         reason = reboot.get("reason")
@@ -87,10 +89,18 @@ def to_reboot(reboot: dict[str, Any]) -> LwM2MObject:
 
 
 class RebootService:
-    def __init__(self, settings: MemfaultSettings, session: aiohttp.ClientSession,
-                 timeout: float, store: Store, hub: Hub, shadows: ShadowService,
-                 background: Background, interval: float,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: MemfaultSettings,
+        session: aiohttp.ClientSession,
+        timeout: float,
+        store: Store,
+        hub: Hub,
+        shadows: ShadowService,
+        background: Background,
+        interval: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -137,8 +147,9 @@ class RebootService:
         url = self.settings.reboots_url(device_id)
         headers = {"Authorization": self.settings.authorization(), "Accept": "application/json"}
         try:
-            async with self._session.get(url, params={"since": since}, headers=headers,
-                                         timeout=self._timeout) as response:
+            async with self._session.get(
+                url, params={"since": since}, headers=headers, timeout=self._timeout
+            ) as response:
                 if response.status != 200:
                     log.debug("Memfault answered %s for %s", response.status, url)
                     return []

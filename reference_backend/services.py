@@ -80,8 +80,18 @@ async def open_services(config: BackendConfig) -> Services:
     map_keys = MapKeys(session, config.map_api_url)
     fota_flow = FlowService(store, nrfcloud, hub, shadows, background, config.job_interval)
     services = Services(
-        store, hub, nrfcloud, shadows, fota, fota_flow, background, session,
-        ingest=ingest, bridge=bridge, history=history, map_keys=map_keys,
+        store,
+        hub,
+        nrfcloud,
+        shadows,
+        fota,
+        fota_flow,
+        background,
+        session,
+        ingest=ingest,
+        bridge=bridge,
+        history=history,
+        map_keys=map_keys,
     )
     background.spawn(shadows.ticker.run(), "shadow poller")
     background.spawn(fota.ticker.run(), "job poller")

@@ -25,27 +25,45 @@ def add_routes(app: web.Application, base: str = "") -> None:
     memfault.add_routes(app, base)
 
 
-def start(services: Services, config: BackendConfig,
-          clock: Callable[[], float] = time.time) -> None:
+def start(
+    services: Services, config: BackendConfig, clock: Callable[[], float] = time.time
+) -> None:
     """Create the location and reboot pollers and start them in the background; `clock`
     (seconds) dates their polling windows and history queries."""
     services.location = LocationService(
-        services.store, services.nrfcloud, services.hub, services.shadows,
-        services.background, config.location_interval, clock)
+        services.store,
+        services.nrfcloud,
+        services.hub,
+        services.shadows,
+        services.background,
+        config.location_interval,
+        clock,
+    )
     services.background.spawn(services.location.ticker.run(), "location poller")
     settings = memfault_settings(config)
     if settings is not None:
         services.reboots = RebootService(
-            settings, services.session, config.nrfcloud_timeout, services.store,
-            services.hub, services.shadows, services.background, config.memfault_interval,
-            clock)
+            settings,
+            services.session,
+            config.nrfcloud_timeout,
+            services.store,
+            services.hub,
+            services.shadows,
+            services.background,
+            config.memfault_interval,
+            clock,
+        )
         services.background.spawn(services.reboots.ticker.run(), "Memfault poller")
 
 
 def memfault_settings(config: BackendConfig) -> MemfaultSettings | None:
     """Memfault is polled only when all four settings are given."""
-    values = (config.memfault_api_url, config.memfault_token, config.memfault_org,
-              config.memfault_project)
+    values = (
+        config.memfault_api_url,
+        config.memfault_token,
+        config.memfault_org,
+        config.memfault_project,
+    )
     if any(v is None for v in values):
         return None
     return MemfaultSettings(*values)  # type: ignore[arg-type]

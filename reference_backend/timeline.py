@@ -22,8 +22,6 @@ RETENTION_S = 30 * 24 * 3600
 LIMIT_PER_DEVICE = 10_000
 
 
-
-
 def time_span(value: str | None) -> TimeSpan:
     """The `timeSpan` query parameter's span; a 400 problem for an unknown one."""
     if value is None:
@@ -63,8 +61,12 @@ class Record:
 
 
 class TimedLog:
-    def __init__(self, clock: Callable[[], float], retention_s: float = RETENTION_S,
-                 limit: int = LIMIT_PER_DEVICE) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        retention_s: float = RETENTION_S,
+        limit: int = LIMIT_PER_DEVICE,
+    ) -> None:
         self._clock = clock
         self._retention_s = retention_s
         self._limit = limit
@@ -89,19 +91,25 @@ class TimedLog:
         oldest_kept = now - self._retention_s
         kept = [r for r in records if r.stored_s > oldest_kept]
         if len(kept) > self._limit:
-            kept = kept[len(kept) - self._limit:]
+            kept = kept[len(kept) - self._limit :]
         if len(kept) != len(records):
             records[:] = kept
         if not records:
             del self._records[device_id]
 
 
-def history_answer(object_id: int, device_id: str, span: TimeSpan,
-                   partial_instances: list[dict[str, Any]]) -> dict[str, Any]:
+def history_answer(
+    object_id: int, device_id: str, span: TimeSpan, partial_instances: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The `lwm2m/object/history` document of the location and reboot routes."""
     return {
         "@context": LWM2M_OBJECT_HISTORY,
-        "query": {"ObjectID": object_id, "ObjectVersion": "1.0", "ObjectInstanceID": 0,
-                  "deviceId": device_id, "binIntervalMinutes": span.bin_minutes},
+        "query": {
+            "ObjectID": object_id,
+            "ObjectVersion": "1.0",
+            "ObjectInstanceID": 0,
+            "deviceId": device_id,
+            "binIntervalMinutes": span.bin_minutes,
+        },
         "partialInstances": partial_instances,
     }

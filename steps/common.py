@@ -12,14 +12,17 @@ from harness.targets.base import SPEC_ACCOUNT
 def json_block(ctx: StepContext) -> Any:
     """The step's code block as JSON; a clear error when missing or invalid."""
     if ctx.text is None:
-        raise ValueError(f"step on line {ctx.step.source.line} needs a JSON code block "
-                         "right after it")
+        raise ValueError(
+            f"step on line {ctx.step.source.line} needs a JSON code block right after it"
+        )
     try:
         return json.loads(ctx.text)
     except json.JSONDecodeError as exc:
         line = (ctx.step.source.code.line if ctx.step.source.code else 0) + exc.lineno
-        raise ValueError(f"the code block is not valid JSON (line {line}, column {exc.colno}): "
-                         f"{exc.msg}\n{ctx.text}") from None
+        raise ValueError(
+            f"the code block is not valid JSON (line {line}, column {exc.colno}): "
+            f"{exc.msg}\n{ctx.text}"
+        ) from None
 
 
 def code_block(ctx: StepContext) -> str:

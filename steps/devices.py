@@ -15,8 +15,10 @@ async def _register(ctx: StepContext, model: str, name: str, account: str | None
     ctx.vars[name] = device["fingerprint"]
     ctx.vars[f"{name}_deviceId"] = device["id"]
     ctx.state.setdefault("devices", {})[device["id"]] = account
-    ctx.log.info(f"registered {model} device {device['id']} ({device['fingerprint']})"
-                 + (f" in account {account}" if account else ""))
+    ctx.log.info(
+        f"registered {model} device {device['id']} ({device['fingerprint']})"
+        + (f" in account {account}" if account else "")
+    )
 
 
 @step(r"I have the fingerprint for a `(?P<model>[^`]+)` device in `(?P<name>[^`]+)`")
@@ -25,8 +27,10 @@ async def device(ctx: StepContext, model: str, name: str) -> None:
     await _register(ctx, model, name, SPEC_ACCOUNT)
 
 
-@step(r"I have the fingerprint for a `(?P<model>[^`]+)` device in the `(?P<account>[^`]+)` "
-       r"account in `(?P<name>[^`]+)`")
+@step(
+    r"I have the fingerprint for a `(?P<model>[^`]+)` device in the `(?P<account>[^`]+)` "
+    r"account in `(?P<name>[^`]+)`"
+)
 async def device_in_account(ctx: StepContext, model: str, account: str, name: str) -> None:
     """Register a device in another nRF Cloud account of this run."""
     await _register(ctx, model, name, account)

@@ -37,12 +37,14 @@ def mock_path(url: str, mock_url: str) -> str:
     if not sep:
         if url.startswith("/"):
             return url
-        raise ValueError(f"expected a URL under the mock ({mock_url or 'no mock URL'}) or a "
-                         f"path starting with `/`, got {url!r}")
+        raise ValueError(
+            f"expected a URL under the mock ({mock_url or 'no mock URL'}) or a "
+            f"path starting with `/`, got {url!r}"
+        )
     if scheme.lower() not in ("http", "https"):
         raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
-    if base and rest.startswith(base) and rest[len(base):len(base) + 1] in ("", "/", "?"):
-        rest = rest[len(base):]
+    if base and rest.startswith(base) and rest[len(base) : len(base) + 1] in ("", "/", "?"):
+        rest = rest[len(base) :]
         return rest if rest.startswith("/") else "/" + rest
     # A third party's real URL (e.g. from an example context): its host is the segment.
     return "/" + rest
@@ -72,9 +74,14 @@ async def queue_response(ctx: StepContext, target: str, kept: str | None) -> Non
     full = mock_path(url, ctx.target.target.mock_url)
     path, _, query = full.partition("?")
     account, path = await _account(ctx, path)
-    await ctx.target.mock.queue_raw(account, method.upper(), path, raw,
-                                    query=dict(parse_qsl(query, keep_blank_values=True)) or None,
-                                    keep=bool(kept))
+    await ctx.target.mock.queue_raw(
+        account,
+        method.upper(),
+        path,
+        raw,
+        query=dict(parse_qsl(query, keep_blank_values=True)) or None,
+        keep=bool(kept),
+    )
 
 
 @step(r"the HTTP API Mock should have been called with")
@@ -88,22 +95,25 @@ async def called_with(ctx: StepContext) -> None:
         raise ValueError(f"the raw HTTP request is invalid: {exc}") from None
     path = mock_path(expected.path, ctx.target.target.mock_url)
     account, path = await _account(ctx, path)
-    found = await ctx.target.mock.find(account, method=expected.method, path=path,
-                                       query=expected.query or None)
+    found = await ctx.target.mock.find(
+        account, method=expected.method, path=path, query=expected.query or None
+    )
     # journal times are whole milliseconds: a call in the run's first millisecond counts
     since_ms = math.floor(ctx.target.started_at * 1000)
     entries = [e for e in found if _epoch_ms(e["time"]) >= since_ms]
     misses = [request_difference(expected, e) for e in entries]
     if any(m is None for m in misses):
         return
-    where = f"{expected.method} {path}" + (f" with query {expected.query}"
-                                           if expected.query else "")
+    where = f"{expected.method} {path}" + (
+        f" with query {expected.query}" if expected.query else ""
+    )
     if not entries:
         raise MatchFailure(f"the HTTP API Mock was not called with {where} in this run")
-    raise MatchFailure(f"the HTTP API Mock was called {len(entries)} time(s) with {where}, but "
-                       f"none matched: {misses[-1]}",
-                       "\n".join(f"{e.get('method')} {e.get('path')} {e.get('body')}"
-                                 for e in entries[-5:]))
+    raise MatchFailure(
+        f"the HTTP API Mock was called {len(entries)} time(s) with {where}, but "
+        f"none matched: {misses[-1]}",
+        "\n".join(f"{e.get('method')} {e.get('path')} {e.get('body')}" for e in entries[-5:]),
+    )
 
 
 def request_difference(expected: RawRequest, entry: dict[str, Any]) -> str | None:

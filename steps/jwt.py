@@ -81,14 +81,18 @@ def private_key(ctx: StepContext, kid: str) -> None:
     ctx.state.setdefault(_KEYS, {})[kid] = load_private_key(code_block(ctx), kid)
 
 
-@step(r"I have a JWT in `(?P<name>[^`]+)` signed with the key `(?P<kid>[^`]+)` and with this "
-      r"payload")
+@step(
+    r"I have a JWT in `(?P<name>[^`]+)` signed with the key `(?P<kid>[^`]+)` and with this "
+    r"payload"
+)
 def device_jwt(ctx: StepContext, name: str, kid: str) -> None:
     """Sign the JSON payload with the key of that ID (ES512, valid one hour) into `<name>`."""
     key = ctx.state.get(_KEYS, {}).get(kid)
     if key is None:
-        raise ValueError(f"no private key for the key ID `{kid}`: give it first with "
-                         f"'this is the JWT private key for the key `{kid}`'")
+        raise ValueError(
+            f"no private key for the key ID `{kid}`: give it first with "
+            f"'this is the JWT private key for the key `{kid}`'"
+        )
     payload = json_block(ctx)
     if not isinstance(payload, dict):
         raise ValueError(f"the JWT payload must be a JSON object, not {type(payload).__name__}")

@@ -49,8 +49,10 @@ def difference(expected: Any, actual: Any, mode: str = PARTIAL, path: str = "$")
         if mode == DEEP:
             return _deep_array(expected, actual, path)
         if len(expected) != len(actual):
-            return (f"at {path}: expected an array of {len(expected)} item(s), "
-                    f"got {len(actual)}: {_show(actual)}")
+            return (
+                f"at {path}: expected an array of {len(expected)} item(s), "
+                f"got {len(actual)}: {_show(actual)}"
+            )
         for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
             found = difference(e, a, mode, f"{path}[{i}]")
             if found:
@@ -75,10 +77,10 @@ def check(expected: Any, actual: Any, mode: str = PARTIAL, what: str = "value") 
     """Raise MatchFailure unless `actual` matches `expected` in `mode`."""
     found = difference(expected, actual, mode)
     if found:
-        verb = {EQUAL: "does not equal", PARTIAL: "does not match",
-                DEEP: "does not match"}[mode]
-        raise MatchFailure(f"{what} {verb} the expected JSON: {found}",
-                           diff(expected, actual, mode))
+        verb = {EQUAL: "does not equal", PARTIAL: "does not match", DEEP: "does not match"}[mode]
+        raise MatchFailure(
+            f"{what} {verb} the expected JSON: {found}", diff(expected, actual, mode)
+        )
 
 
 def diff(expected: Any, actual: Any, mode: str = PARTIAL) -> str:

@@ -43,15 +43,21 @@ async def shadow_data(ctx: StepContext, device_id: str) -> None:
     account = await ctx.target.account(device_account(ctx, device_id))
     known = ctx.state.setdefault("nrfcloud.shadows", {}).setdefault(account.name, {})
     known[device_id] = body
-    if len(known) > 1 and all(isinstance(b, dict) and isinstance(b.get("items"), list)
-                              for b in known.values()):
+    if len(known) > 1 and all(
+        isinstance(b, dict) and isinstance(b.get("items"), list) for b in known.values()
+    ):
         items = [item for b in known.values() for item in b["items"]]
         body = {"items": items, "total": len(items)}
     await ctx.target.mock.queue(
-        account.api_key, "GET", SHADOW_PATH,
+        account.api_key,
+        "GET",
+        SHADOW_PATH,
         query={**SHADOW_QUERY, "deviceIds": device_ids_matcher(*known)},
-        status=200, headers={"Content-Type": "application/json"},
-        body=json.dumps(body), keep=True)
+        status=200,
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(body),
+        keep=True,
+    )
 
 
 @step(r"this nRF Cloud API request is queued for a `(?P<target>[^`]+)` request")
@@ -67,8 +73,9 @@ async def queue_response(ctx: StepContext, target: str) -> None:
         raise ValueError(f"the raw HTTP response is invalid: {exc}") from None
     parts = urlsplit(url)
     account = await ctx.target.account(SPEC_ACCOUNT)
-    await ctx.target.mock.queue_raw(account.api_key, method.upper(), parts.path, raw,
-                                    query=dict(parse_qsl(parts.query)) or None)
+    await ctx.target.mock.queue_raw(
+        account.api_key, method.upper(), parts.path, raw, query=dict(parse_qsl(parts.query)) or None
+    )
 
 
 @step(r"the nRF Cloud API should have been called with")
@@ -82,8 +89,12 @@ async def called_with(ctx: StepContext) -> None:
     accounts = target.accounts or [await target.account(SPEC_ACCOUNT)]
     entries: list[dict[str, Any]] = []
     for account in accounts:
-        entries += await target.mock.find(account.api_key, method=expected.method,
-                                          path=expected.path, query=expected.query or None)
+        entries += await target.mock.find(
+            account.api_key,
+            method=expected.method,
+            path=expected.path,
+            query=expected.query or None,
+        )
     misses = [_request_difference(expected, e) for e in entries]
     if any(m is None for m in misses):
         return
@@ -92,11 +103,15 @@ async def called_with(ctx: StepContext) -> None:
         recent: list[dict[str, Any]] = []
         for account in accounts:
             recent += await target.mock.requests(account.api_key, last=_NEAR_MISS_SCAN)
-        raise MatchFailure(f"nRF Cloud was not called with {where}"
-                           + (f" and query {expected.query}" if expected.query else ""),
-                           _closest(expected, recent))
-    raise MatchFailure(f"nRF Cloud was called {len(entries)} time(s) with {where}, but none "
-                       f"matched: {misses[-1]}", _closest(expected, entries))
+        raise MatchFailure(
+            f"nRF Cloud was not called with {where}"
+            + (f" and query {expected.query}" if expected.query else ""),
+            _closest(expected, recent),
+        )
+    raise MatchFailure(
+        f"nRF Cloud was called {len(entries)} time(s) with {where}, but none matched: {misses[-1]}",
+        _closest(expected, entries),
+    )
 
 
 # The journal entries looked at for the closest calls when none has the method and path.
@@ -111,15 +126,21 @@ def _closest(expected: RawRequest, entries: list[dict[str, Any]], count: int = 3
     ranked = []
     for position, entry in enumerate(entries):
         difference = _first_difference(expected, entry)
-        rank = (entry.get("path") != expected.path, entry.get("method") != expected.method,
-                difference is not None and difference.startswith("query"), -position)
+        rank = (
+            entry.get("path") != expected.path,
+            entry.get("method") != expected.method,
+            difference is not None and difference.startswith("query"),
+            -position,
+        )
         ranked.append((rank, entry, difference))
     ranked.sort(key=lambda item: item[0])
     lines = ["Closest calls in the journal:"]
     for _, entry, difference in ranked[:count]:
         query = "&".join(f"{k}={v}" for k, v in (entry.get("query") or {}).items())
-        lines.append(f"#{entry.get('id')} {entry.get('method')} {entry.get('path')}"
-                     f"{'?' + query if query else ''}: {difference or 'matches'}")
+        lines.append(
+            f"#{entry.get('id')} {entry.get('method')} {entry.get('path')}"
+            f"{'?' + query if query else ''}: {difference or 'matches'}"
+        )
     return "\n".join(lines)
 
 
@@ -179,16 +200,20 @@ def _looks_json(body: str) -> bool:
     return body.strip()[:1] in ("{", "[")
 
 
-@step(r"the shadow for `(?P<device_id>[^`]+)` in the `(?P<account>[^`]+)` account has been "
-      r"requested")
+@step(
+    r"the shadow for `(?P<device_id>[^`]+)` in the `(?P<account>[^`]+)` account has been "
+    r"requested"
+)
 async def shadow_requested(ctx: StepContext, device_id: str, account: str) -> None:
     """The journal of that account's API key holds a shadow request for the device."""
     key = (await ctx.target.account(account)).api_key
-    entries = await ctx.target.mock.find(key, method="GET", path=SHADOW_PATH,
-                                         query={"deviceIds": device_ids_matcher(device_id)})
+    entries = await ctx.target.mock.find(
+        key, method="GET", path=SHADOW_PATH, query={"deviceIds": device_ids_matcher(device_id)}
+    )
     if not entries:
-        raise MatchFailure(f"the shadow of {device_id} was not requested with the API key of "
-                           f"account {account!r}")
+        raise MatchFailure(
+            f"the shadow of {device_id} was not requested with the API key of account {account!r}"
+        )
 
 
 use_step_matcher("parse")

@@ -101,8 +101,10 @@ async def _open(ctx: StepContext, fingerprint: str) -> WsClient:
 def current(ctx: StepContext) -> WsClient:
     fingerprint = ctx.state.get("ws.current")
     if fingerprint is None:
-        raise ValueError("no websocket is connected: connect with "
-                         "`I connect to the websocket using fingerprint ...` first")
+        raise ValueError(
+            "no websocket is connected: connect with "
+            "`I connect to the websocket using fingerprint ...` first"
+        )
     return _clients(ctx)[fingerprint]
 
 
@@ -111,8 +113,7 @@ def _report(ctx: StepContext, client: WsClient) -> None:
     for message in client.buffer:
         if not message.reported:
             message.reported = True
-            ctx.log.attach("ws-in", {"fingerprint": client.fingerprint,
-                                     "message": message.data})
+            ctx.log.attach("ws-in", {"fingerprint": client.fingerprint, "message": message.data})
 
 
 @step(r"I connect to the websocket using fingerprint `(?P<fingerprint>[^`]+)`")
@@ -158,11 +159,12 @@ def receive_message(ctx: StepContext, mode: str) -> None:
     examined = sum(1 for m in client.buffer if m.seq <= seen.get(ctx.step_id, 0))
     state = f"; the connection closed: {client.closed_reason}" if client.closed_reason else ""
     hint = f"; first mismatch {closest}" if closest else ""
-    raise MatchFailure(f"no message on the websocket of {client.fingerprint} "
-                       f"{'matches' if how == DEEP else 'equals'} the expected JSON "
-                       f"({examined} message(s) examined){hint}{state}",
-                       "\n".join(json.dumps(m.data, ensure_ascii=False)[:400]
-                                 for m in client.buffer[-5:]) or None)
+    raise MatchFailure(
+        f"no message on the websocket of {client.fingerprint} "
+        f"{'matches' if how == DEEP else 'equals'} the expected JSON "
+        f"({examined} message(s) examined){hint}{state}",
+        "\n".join(json.dumps(m.data, ensure_ascii=False)[:400] for m in client.buffer[-5:]) or None,
+    )
 
 
 @step(r"I send this message via the websocket")
@@ -193,8 +195,12 @@ def last_message_equals(ctx: StepContext, expr: str, matched: str | None) -> Non
         if client.last_received is None:
             raise AssertionError(f"no message received on the websocket of {client.fingerprint}")
         message = client.last_received.data
-    check(expected, ctx.evaluate(expr, message), EQUAL, f"`{expr}` of the last "
-          f"{'matched ' if matched else ''}websocket message")
+    check(
+        expected,
+        ctx.evaluate(expr, message),
+        EQUAL,
+        f"`{expr}` of the last {'matched ' if matched else ''}websocket message",
+    )
 
 
 use_step_matcher("parse")

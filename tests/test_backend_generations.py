@@ -160,8 +160,10 @@ async def test_the_multi_bundle_flow_needs_completion_and_a_new_version(stack: S
     await stack.shadow(account, shadow_item(device_id, 2, app="2.0.1", ts=1716801999))
     await receive_until(
         ws,
-        lambda m: m["@context"] == PROTO + "shadow"
-        and any(o["Resources"].get("3") == "2.0.1" for o in m["reported"]),
+        lambda m: (
+            m["@context"] == PROTO + "shadow"
+            and any(o["Resources"].get("3") == "2.0.1" for o in m["reported"])
+        ),
     )
     assert (await jobs(stack, device_id, fingerprint))[0]["reportedVersion"] == "2.0.0"
     await stack.nrf.queue(account, "POST", "/v1/fota-jobs", body={"jobId": cloud_2})
@@ -206,8 +208,11 @@ async def test_refusals(stack: Stack) -> None:
     _, device_id, fingerprint = await device(stack, fota=["APP"])
     post = url(stack, DATED, device_id, fingerprint, "fota/app")
     cases = [
-        ({"upgradePath": {"2.0.0": APP_1, "2.0.1": "MODEM*ad48df2a*m"}}, 400,
-         "Invalid upgrade path defined"),
+        (
+            {"upgradePath": {"2.0.0": APP_1, "2.0.1": "MODEM*ad48df2a*m"}},
+            400,
+            "Invalid upgrade path defined",
+        ),
         ({"upgradePath": {"2.0.1": "MODEM*ad48df2a*m"}}, 400, "Invalid upgrade path defined"),
         ({"upgradePath": []}, 400, "Validation failed"),
     ]
@@ -234,17 +239,31 @@ async def test_bundles_read_every_page_newest_first(stack: Stack) -> None:
 
     def firmware(bundle: str, modified: str) -> dict[str, Any]:
         kind, _, version = bundle.split("*")
-        return {"bundleId": bundle, "type": kind, "version": version, "size": 1,
-                "filenames": [], "lastModified": modified}
+        return {
+            "bundleId": bundle,
+            "type": kind,
+            "version": version,
+            "size": 1,
+            "filenames": [],
+            "lastModified": modified,
+        }
 
     await stack.nrf.queue(
-        account, "GET", "/v1/firmwares", query={"pageNextToken": "two"},
+        account,
+        "GET",
+        "/v1/firmwares",
+        query={"pageNextToken": "two"},
         body={"items": [firmware(APP_2, "2024-06-02T00:00:00.000Z")], "total": 2},
     )
     await stack.nrf.queue(
-        account, "GET", "/v1/firmwares",
-        body={"items": [firmware(APP_1, "2024-06-01T00:00:00.000Z")], "total": 2,
-              "pageNextToken": "two"},
+        account,
+        "GET",
+        "/v1/firmwares",
+        body={
+            "items": [firmware(APP_1, "2024-06-01T00:00:00.000Z")],
+            "total": 2,
+            "pageNextToken": "two",
+        },
     )
     for base in ("", DATED):
         r = await stack.http.get(url(stack, base, device_id, fingerprint, "fota/bundles"))
@@ -257,17 +276,26 @@ async def test_bundles_read_every_page_newest_first(stack: Stack) -> None:
         ]
         if base == "":  # answered once: queue the same pages again for the second base
             await stack.nrf.queue(
-                account, "GET", "/v1/firmwares", query={"pageNextToken": "two"},
+                account,
+                "GET",
+                "/v1/firmwares",
+                query={"pageNextToken": "two"},
                 body={"items": [firmware(APP_2, "2024-06-02T00:00:00.000Z")], "total": 2},
             )
             await stack.nrf.queue(
-                account, "GET", "/v1/firmwares",
-                body={"items": [firmware(APP_1, "2024-06-01T00:00:00.000Z")], "total": 2,
-                      "pageNextToken": "two"},
+                account,
+                "GET",
+                "/v1/firmwares",
+                body={
+                    "items": [firmware(APP_1, "2024-06-01T00:00:00.000Z")],
+                    "total": 2,
+                    "pageNextToken": "two",
+                },
             )
     pages = await calls(stack, account, "GET", "/v1/firmwares")
     assert [p["query"] for p in pages[:2]] == [
-        {"pageLimit": "100"}, {"pageLimit": "100", "pageNextToken": "two"}
+        {"pageLimit": "100"},
+        {"pageLimit": "100", "pageNextToken": "two"},
     ]
     # nRF Cloud failing is a problem, not a 500
     r = await stack.http.get(url(stack, DATED, device_id, fingerprint, "fota/bundles"))

@@ -36,12 +36,14 @@ async def map_api() -> AsyncIterator[str]:
     """The map backend's API, serving the JWKS that holds KEY."""
 
     async def jwks(request: web.Request) -> web.Response:
-        pem = KEY.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
-        return web.json_response(
-            {"keys": [{"alg": "ES512", "kid": KID, "use": "sig", "key": pem}]}
+        pem = (
+            KEY.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
         )
+        return web.json_response({"keys": [{"alg": "ES512", "kid": KID, "use": "sig", "key": pem}]})
 
     map_app = web.Application()
     map_app.router.add_get("/map/2024-04-15/.well-known/jwks.json", jwks)
@@ -64,8 +66,13 @@ def history_of(stack: Stack) -> ResourceHistory:
 
 
 def token(device_id: str, key: ec.EllipticCurvePrivateKey = KEY, **more: Any) -> str:
-    payload = {"@context": DEVICE_JWT_CONTEXT, "id": random_public_device_id(),
-               "deviceId": device_id, "model": "thingy91x", **more}
+    payload = {
+        "@context": DEVICE_JWT_CONTEXT,
+        "id": random_public_device_id(),
+        "deviceId": device_id,
+        "model": "thingy91x",
+        **more,
+    }
     return sign_device_jwt(key, KID, payload, now=more.pop("now", None))
 
 
@@ -80,8 +87,15 @@ async def test_numeric_resources_of_polled_shadows_become_history(stack: Stack) 
     account = await stack.account()
     device_id, fingerprint = await stack.device(account)
     ts = int(time.time()) - 60
-    network = {"networkMode": "LTE-M", "currentBand": 20, "rsrp": -102, "areaCode": 2305,
-               "cellID": 34237196, "mccmnc": 24202, "ipAddress": "10.0.0.1"}
+    network = {
+        "networkMode": "LTE-M",
+        "currentBand": 20,
+        "rsrp": -102,
+        "areaCode": 2305,
+        "cellID": 34237196,
+        "mccmnc": 24202,
+        "ipAddress": "10.0.0.1",
+    }
     await stack.shadow(account, shadow_item(device_id, 1, ts=ts, network=network))
     await stack.connect(fingerprint)
 
@@ -94,11 +108,15 @@ async def test_numeric_resources_of_polled_shadows_become_history(stack: Stack) 
     body = await eventually(polled)
     assert body == {
         "@context": HISTORY,
-        "query": {"ObjectID": 14203, "ObjectVersion": "1.0", "ObjectInstanceID": 0,
-                  "deviceId": device_id, "binIntervalMinutes": 1},
+        "query": {
+            "ObjectID": 14203,
+            "ObjectVersion": "1.0",
+            "ObjectInstanceID": 0,
+            "deviceId": device_id,
+            "binIntervalMinutes": 1,
+        },
         "partialInstances": [
-            {"1": 20, "2": -102, "3": 2305, "4": 34237196, "5": 24202,
-             "99": (ts + 2) // 60 * 60},
+            {"1": 20, "2": -102, "3": 2305, "4": 34237196, "5": 24202, "99": (ts + 2) // 60 * 60},
         ],
     }
 
@@ -120,8 +138,9 @@ async def test_bins_aggregates_and_time_spans(stack: Stack) -> None:
         return body["partialInstances"]
 
     last_hour = await partial()  # lastHour, avg: 1-minute bins, the 2-hour-old value left out
-    assert [i["99"] for i in last_hour] == sorted({(now - a) // 60 * 60 for a in (0, 30, 60, 90)},
-                                                  reverse=True)
+    assert [i["99"] for i in last_hour] == sorted(
+        {(now - a) // 60 * 60 for a in (0, 30, 60, 90)}, reverse=True
+    )
     assert sum(i["1"] for i in last_hour) / len(last_hour) > 3.2
     day = await partial(timeSpan="lastDay", aggregate="count")
     assert sum(i["1"] for i in day) == 5 and all(i["99"] % 900 == 0 for i in day)
@@ -168,8 +187,9 @@ async def test_a_device_jwt_opens_the_history_of_its_device(stack: Stack) -> Non
         device_id, {"14240:1.0": {"0": {"0": 255, "1": 0, "2": 12, "99": int(time.time())}}}
     )
     r = await get(stack, device_id, "14240/0", jwt=token(device_id))
-    assert [{k: v for k, v in i.items() if k != "99"} for i in (await r.json())[
-        "partialInstances"]] == [{"0": 255, "1": 0, "2": 12}]
+    assert [
+        {k: v for k, v in i.items() if k != "99"} for i in (await r.json())["partialInstances"]
+    ] == [{"0": 255, "1": 0, "2": 12}]
 
 
 async def test_other_instances_of_location_and_reboots_are_served_here(stack: Stack) -> None:
@@ -198,8 +218,9 @@ async def test_other_instances_of_location_and_reboots_are_served_here(stack: St
         ("14202/0", {"fingerprint": "92b.aaaaaa"}, 403, "not this device's"),
     ],
 )
-async def test_refusals(stack: Stack, path: str, query: dict[str, Any], status: int,
-                        detail: str) -> None:
+async def test_refusals(
+    stack: Stack, path: str, query: dict[str, Any], status: int, detail: str
+) -> None:
     account = await stack.account()
     device_id, fingerprint = await stack.device(account)
     params = {k: v for k, v in {"fingerprint": fingerprint, **query}.items() if v is not None}
@@ -208,8 +229,9 @@ async def test_refusals(stack: Stack, path: str, query: dict[str, Any], status: 
 
 
 async def test_unknown_device_is_404(stack: Stack) -> None:
-    await assert_problem(await get(stack, "oob-350000000000000", "14202/0",
-                                   fingerprint="92b.aaaaaa"), 404)
+    await assert_problem(
+        await get(stack, "oob-350000000000000", "14202/0", fingerprint="92b.aaaaaa"), 404
+    )
 
 
 @pytest.mark.parametrize(
@@ -219,14 +241,16 @@ async def test_unknown_device_is_404(stack: Stack) -> None:
         (lambda d: token(d, key=OTHER_KEY), 400, "Failed to validate JWT!"),
         (lambda d: token(d, now=time.time() - 3601), 400, "Failed to validate JWT!"),
         (lambda d: token(d, aud="map.nrfcloud.com"), 400, "Failed to validate JWT!"),
-        (lambda d: "eyJhbGciOiJFUzUxMiJ9.e30.not-a-signature-at-all", 400,
-         "Failed to validate JWT!"),
+        (
+            lambda d: "eyJhbGciOiJFUzUxMiJ9.e30.not-a-signature-at-all",
+            400,
+            "Failed to validate JWT!",
+        ),
     ],
 )
 async def test_jwt_refusals(stack: Stack, make: Any, status: int, title: str) -> None:
     device_id = "map-d952c1bb-9028-4a0b-b8a8-94138ff7a93a"
-    body = await assert_problem(await get(stack, device_id, "14202/0", jwt=make(device_id)),
-                                status)
+    body = await assert_problem(await get(stack, device_id, "14202/0", jwt=make(device_id)), status)
     assert body["title"] == title
 
 

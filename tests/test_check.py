@@ -11,13 +11,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_STEPS = ROOT / "tests" / "fixtures" / "missing_sentences.py"
 # The real suite, beside the checkout (main) or beside the worktrees' folder.
-CORPUS = next((p for p in (ROOT.parent / "shared" / "corpus",
-                           ROOT.parents[1] / "shared" / "corpus") if p.is_dir()), None)
+CORPUS = next(
+    (
+        p
+        for p in (ROOT.parent / "shared" / "corpus", ROOT.parents[1] / "shared" / "corpus")
+        if p.is_dir()
+    ),
+    None,
+)
 
 
 def check(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness", "check", *args], cwd=cwd,
-                          text=True, capture_output=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "check", *args],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def spec(tmp_path: Path, text: str, name: str = "S.feature.md") -> Path:
@@ -27,7 +38,9 @@ def spec(tmp_path: Path, text: str, name: str = "S.feature.md") -> Path:
 
 
 def test_names_set_by_earlier_steps_are_known(tmp_path):
-    path = spec(tmp_path, """---
+    path = spec(
+        tmp_path,
+        """---
 exampleContext:
   ts: 1694503339523
 ---
@@ -52,14 +65,17 @@ Then `${answer}` should equal
 ```json
 { "id": "${fingerprint_deviceId}", "t": "$number{$floor(pastTs/1000)}" }
 ```
-""")
+""",
+    )
     done = check(str(path))
     assert done.returncode == 0, done.stderr
 
 
 def test_a_name_nobody_sets_is_named(tmp_path):
-    path = spec(tmp_path, "# Missing\n\n## S\n\nThen `${$floor(pastTs/1000)}` should equal\n\n"
-                          "```json\n1\n```\n")
+    path = spec(
+        tmp_path,
+        "# Missing\n\n## S\n\nThen `${$floor(pastTs/1000)}` should equal\n\n```json\n1\n```\n",
+    )
     done = check(str(path))
     assert done.returncode == 2
     assert "`pastTs` is not in the context" in done.stderr
@@ -67,14 +83,19 @@ def test_a_name_nobody_sets_is_named(tmp_path):
 
 
 def test_a_name_set_later_is_not_known_earlier(tmp_path):
-    path = spec(tmp_path, "# Order\n\n## S\n\nThen `${later}` should equal\n\n```json\n1\n```\n\n"
-                          "Given I store `1` into `later`\n")
+    path = spec(
+        tmp_path,
+        "# Order\n\n## S\n\nThen `${later}` should equal\n\n```json\n1\n```\n\n"
+        "Given I store `1` into `later`\n",
+    )
     done = check(str(path))
     assert done.returncode == 2 and "`later` is not in the context" in done.stderr
 
 
 def test_variants_are_in_the_context_for_check(tmp_path):
-    path = spec(tmp_path, """---
+    path = spec(
+        tmp_path,
+        """---
 variants:
   - account: nordic
   - account: elite
@@ -85,28 +106,41 @@ variants:
 
 Given I have the fingerprint for a `PCA20065` device in the `${variant.account}`
 account in `fingerprint`
-""")
+""",
+    )
     assert check(str(path)).returncode == 0
 
 
 def test_names_from_a_needed_feature_are_known(tmp_path):
     spec(tmp_path, "# First\n\n## S\n\nGiven I store `1` into `shared`\n", "A.feature.md")
-    spec(tmp_path, "---\nneeds:\n  - First\n---\n# Second\n\n## S\n\n"
-                   "Then `${shared}` should equal\n\n```json\n1\n```\n", "B.feature.md")
+    spec(
+        tmp_path,
+        "---\nneeds:\n  - First\n---\n# Second\n\n## S\n\n"
+        "Then `${shared}` should equal\n\n```json\n1\n```\n",
+        "B.feature.md",
+    )
     done = check(str(tmp_path))
     assert done.returncode == 0, done.stderr
 
 
 def test_needs_outside_the_selection_are_added_from_beside_it(tmp_path):
     spec(tmp_path, "# First\n\n## S\n\nGiven I store `1` into `shared`\n", "A.feature.md")
-    needing = spec(tmp_path, "---\nneeds:\n  - First\n---\n# Second\n\n## S\n\n"
-                             "Then `${shared}` should equal\n\n```json\n1\n```\n", "B.feature.md")
+    needing = spec(
+        tmp_path,
+        "---\nneeds:\n  - First\n---\n# Second\n\n## S\n\n"
+        "Then `${shared}` should equal\n\n```json\n1\n```\n",
+        "B.feature.md",
+    )
     done = check(str(needing))
     assert done.returncode == 0, done.stderr
     assert f"needs: added {tmp_path / 'A.feature.md'} ('First')" in done.stderr
-    run = subprocess.run([sys.executable, "-m", "harness", "run", f"{needing}:9",
-                          "--no-reports"], cwd=ROOT, text=True, capture_output=True,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "harness", "run", f"{needing}:9", "--no-reports"],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "2 passed" in run.stdout
 

@@ -34,14 +34,17 @@ def test_last_failed_runs_only_the_failed_and_skipped_runs_with_their_needs(tmp_
     again = cli("run", "--last-failed", "--reports", str(tmp_path))
     assert again.returncode == 1, again.stdout + again.stderr
     # Fails and the one it skipped, with the base Fails needs; not the passing one.
-    assert planned(tmp_path) == ["tests/specs/ci/Base.feature.md",
-                                 "tests/specs/ci/Fails.feature.md",
-                                 "tests/specs/ci/Dependent.feature.md"]
+    assert planned(tmp_path) == [
+        "tests/specs/ci/Base.feature.md",
+        "tests/specs/ci/Fails.feature.md",
+        "tests/specs/ci/Dependent.feature.md",
+    ]
 
 
 def test_last_failed_after_a_passing_run_runs_nothing(tmp_path):
-    assert cli("run", "tests/specs/ci/Passes.feature.md", "--reports", str(tmp_path)
-               ).returncode == 0
+    assert (
+        cli("run", "tests/specs/ci/Passes.feature.md", "--reports", str(tmp_path)).returncode == 0
+    )
     again = cli("run", "--last-failed", "--reports", str(tmp_path))
     assert again.returncode == 0
     assert "nothing failed in the last run" in again.stdout
@@ -65,39 +68,59 @@ def test_rerun_failed_marks_what_then_passes_flaky_in_every_report(tmp_path):
     assert results["flaky"] == 1
     flaky = next(f for f in results["feature_runs"] if f["title"] == "A flaky feature")
     assert flaky["attempt"] == 2 and flaky["previous"][0]["status"] == "failed"
-    assert "Flaky (failed, then passed when run again): A flaky feature." in \
-        (tmp_path / "summary.md").read_text()
+    assert (
+        "Flaky (failed, then passed when run again): A flaky feature."
+        in (tmp_path / "summary.md").read_text()
+    )
     html = (tmp_path / "index.html").read_text()
     assert "flaky: passed at attempt 2" in html and "<b>1</b> flaky" in html
     root = ET.parse(tmp_path / "junit.xml").getroot()
-    props = {s.get("name"): {p.get("name"): p.get("value") for p in s.iter("property")}
-             for s in root.iter("testsuite")}
+    props = {
+        s.get("name"): {p.get("name"): p.get("value") for p in s.iter("property")}
+        for s in root.iter("testsuite")
+    }
     assert props["A flaky feature"]["flaky"] == "true"
-    assert props["A broken feature"] == {**props["A broken feature"], "attempts": "3",
-                                         "flaky": "false"}
-    messages = [json.loads(line) for line in (tmp_path / "messages.ndjson").read_text()
-                .splitlines()]
-    pickle_of = {m["testCase"]["id"]: m["testCase"]["pickleId"] for m in messages
-                 if "testCase" in m}
-    attempts = sorted(m["testCaseStarted"]["attempt"] for m in messages
-                      if "testCaseStarted" in m
-                      and "Broken" in pickle_of[m["testCaseStarted"]["testCaseId"]])
+    assert props["A broken feature"] == {
+        **props["A broken feature"],
+        "attempts": "3",
+        "flaky": "false",
+    }
+    messages = [
+        json.loads(line) for line in (tmp_path / "messages.ndjson").read_text().splitlines()
+    ]
+    pickle_of = {
+        m["testCase"]["id"]: m["testCase"]["pickleId"] for m in messages if "testCase" in m
+    }
+    attempts = sorted(
+        m["testCaseStarted"]["attempt"]
+        for m in messages
+        if "testCaseStarted" in m and "Broken" in pickle_of[m["testCaseStarted"]["testCaseId"]]
+    )
     assert attempts == [0, 1, 2]
-    retried = [m["testCaseFinished"]["willBeRetried"] for m in messages
-               if "testCaseFinished" in m]
+    retried = [m["testCaseFinished"]["willBeRetried"] for m in messages if "testCaseFinished" in m]
     assert retried.count(True) == 4  # Flaky's two scenarios once, Broken's one twice
 
 
 def test_a_flaky_feature_run_is_a_warning_annotation_under_github_actions(tmp_path):
-    done = cli("run", *FLAKY, "--rerun-failed", "1", "--reports", str(tmp_path),
-               env={"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(ROOT)})
+    done = cli(
+        "run",
+        *FLAKY,
+        "--rerun-failed",
+        "1",
+        "--reports",
+        str(tmp_path),
+        env={"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(ROOT)},
+    )
     warnings = [line for line in done.stdout.splitlines() if line.startswith("::warning ")]
     assert warnings == [
         "::warning file=tests/specs/flaky/Flaky.feature.md,line=9,title=flaky%3A A flaky "
         "feature::failed at attempt 1, passed at attempt 2: attempt 1 for flaky fails on "
-        "purpose"]
-    assert any(line.startswith("::error file=tests/specs/flaky/Broken.feature.md,line=5,")
-               for line in done.stdout.splitlines())
+        "purpose"
+    ]
+    assert any(
+        line.startswith("::error file=tests/specs/flaky/Broken.feature.md,line=5,")
+        for line in done.stdout.splitlines()
+    )
 
 
 def test_without_rerun_failed_a_failure_is_final(tmp_path):
@@ -120,8 +143,9 @@ def test_shards_of_specs_run_every_feature_run_once_and_merge_into_one_report(tm
     assert sorted(ran[0] + ran[1]) == sorted(planned(whole))
     assert sorted(finished(shards[0]) | finished(shards[1])) == sorted(planned(whole))
     merged = tmp_path / "merged"
-    done = cli("report", "--merge", *(str(s / "events.ndjson") for s in shards),
-               "--reports", str(merged))
+    done = cli(
+        "report", "--merge", *(str(s / "events.ndjson") for s in shards), "--reports", str(merged)
+    )
     assert done.returncode == 0, done.stderr
     assert sorted(planned(merged)) == sorted(planned(whole))
     one = json.loads((merged / "results.json").read_text())
@@ -135,11 +159,27 @@ def test_merge_takes_a_rerun_over_the_first_failure(tmp_path):
     assert cli("run", *FLAKY, "--reports", str(first)).returncode == 1
     # A second process: the flaky step has not failed there yet, so it fails again;
     # Passes after the merge is still only what each file owns.
-    cli("run", "tests/specs/ci/Passes.feature.md", *FLAKY, "--rerun-failed", "1",
-        "--reports", str(second))
+    cli(
+        "run",
+        "tests/specs/ci/Passes.feature.md",
+        *FLAKY,
+        "--rerun-failed",
+        "1",
+        "--reports",
+        str(second),
+    )
     merged = tmp_path / "merged"
-    assert cli("report", "--merge", str(first / "events.ndjson"),
-               str(second / "events.ndjson"), "--reports", str(merged)).returncode == 0
+    assert (
+        cli(
+            "report",
+            "--merge",
+            str(first / "events.ndjson"),
+            str(second / "events.ndjson"),
+            "--reports",
+            str(merged),
+        ).returncode
+        == 0
+    )
     results = json.loads((merged / "results.json").read_text())
     by_title = {f["title"]: f for f in results["feature_runs"]}
     assert by_title["A flaky feature"]["status"] == "passed"
@@ -164,8 +204,9 @@ def test_shards_partition_the_plan_and_keep_needs_together(specs_plan, n):
         ids = {r.run_id for r in part.runs}
         assert all(set(r.deps) <= ids for r in part.runs)
         seen += ids
-        assert [r.run_id for r in part.runs] == \
-            [r.run_id for r in specs_plan.runs if r.run_id in ids]  # plan order kept
+        assert [r.run_id for r in part.runs] == [
+            r.run_id for r in specs_plan.runs if r.run_id in ids
+        ]  # plan order kept
     assert sorted(seen) == sorted(r.run_id for r in specs_plan.runs)
 
 
@@ -174,8 +215,9 @@ def test_shards_are_balanced_by_steps_and_deterministic(specs_plan):
     loads = [sum(cost[r.run_id] for r in narrow.shard(specs_plan, k, 2).runs) for k in (1, 2)]
     biggest_group = max(sum(cost[r.run_id] for r in g) for g in narrow.groups(specs_plan))
     assert abs(loads[0] - loads[1]) <= biggest_group
-    assert [r.run_id for r in narrow.shard(specs_plan, 1, 2).runs] == \
-        [r.run_id for r in narrow.shard(specs_plan, 1, 2).runs]
+    assert [r.run_id for r in narrow.shard(specs_plan, 1, 2).runs] == [
+        r.run_id for r in narrow.shard(specs_plan, 1, 2).runs
+    ]
 
 
 def test_durations_of_a_previous_run_decide_the_balance(specs_plan):

@@ -13,8 +13,13 @@ SPECS = ROOT / "tests" / "specs"
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
 
 
 def test_fota_spec_passes_and_writes_reports(tmp_path):
@@ -34,8 +39,7 @@ def test_fota_spec_passes_and_writes_reports(tmp_path):
 
 
 def test_failing_spec_fails_at_the_right_step_and_says_why(tmp_path):
-    done = cli("run", str(SPECS / "failing"), "--reports", str(tmp_path),
-               "--retry-timeout", "2000")
+    done = cli("run", str(SPECS / "failing"), "--reports", str(tmp_path), "--retry-timeout", "2000")
     assert done.returncode == 1
     out = done.stdout
     assert "expected status 201, got 200" in out
@@ -51,8 +55,10 @@ def test_failing_spec_fails_at_the_right_step_and_says_why(tmp_path):
 def test_undefined_steps_are_listed_with_a_snippet_before_anything_runs():
     done = cli("run", str(SPECS / "undefined"))
     assert done.returncode == 2
-    assert "Undefined.feature.md:5:1: undefined step: Given a step nobody wrote with `x`" \
+    assert (
+        "Undefined.feature.md:5:1: undefined step: Given a step nobody wrote with `x`"
         in done.stderr
+    )
     assert '@given("a step nobody wrote with `{arg1}`")' in done.stderr
 
 
@@ -73,8 +79,17 @@ def test_check_and_steps_catalogue():
 
 
 def test_unreachable_remote_target_exits_3():
-    done = cli("run", "specs/FOTA.feature.md", "--target", "remote", "--api-url",
-               "http://127.0.0.1:9", "--mock-url", "http://127.0.0.1:9", "--no-reports")
+    done = cli(
+        "run",
+        "specs/FOTA.feature.md",
+        "--target",
+        "remote",
+        "--api-url",
+        "http://127.0.0.1:9",
+        "--mock-url",
+        "http://127.0.0.1:9",
+        "--no-reports",
+    )
     assert done.returncode == 3
     assert "cannot reach http://127.0.0.1:9/health" in done.stderr
 
@@ -89,12 +104,18 @@ def test_ctrl_c_stops_the_run_and_still_writes_reports(tmp_path):
     spec = tmp_path / "Hang.feature.md"
     spec.write_text("# Hang\n\n## S\n\nSoon `1` should equal\n\n```json\n2\n```\n")
     reports = tmp_path / "reports"
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(spec), "--reports",
-                             str(reports)], cwd=ROOT, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", str(spec), "--reports", str(reports)],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 30
-    while not (reports / "events.ndjson").exists() or "step_attempt" not in \
-            (reports / "events.ndjson").read_text():
+    while (
+        not (reports / "events.ndjson").exists()
+        or "step_attempt" not in (reports / "events.ndjson").read_text()
+    ):
         assert time.monotonic() < deadline, "the run never started"
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
@@ -112,8 +133,15 @@ def test_var_seeds_the_context_and_embedded_gives_version():
 def test_api_version_points_the_specs_at_the_dated_api(tmp_path):
     # the seed's spec does not say which generation it is for: the option decides, and
     # the seed's FOTA is not the 2024-04-17 one
-    done = cli("run", "specs/FOTA.feature.md", "--api-version", "2024-04-17", "--no-reports",
-               "--retry-timeout", "1000")
+    done = cli(
+        "run",
+        "specs/FOTA.feature.md",
+        "--api-version",
+        "2024-04-17",
+        "--no-reports",
+        "--retry-timeout",
+        "1000",
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "got @context 'https://github.com/hello-nrfcloud/proto/fota/job'" in done.stdout
     # a spec that names its generation talks to it either way

@@ -30,8 +30,6 @@ SHADOW = "https://github.com/hello-nrfcloud/proto/shadow"
 IDENTITY = "https://github.com/hello-nrfcloud/proto/deviceIdentity"
 
 
-
-
 def senml(value: float, ts: int = 1700000000) -> list[dict[str, Any]]:
     return [{"bn": "14205/0/", "bt": ts, "n": "0", "v": value}]
 

@@ -55,8 +55,10 @@ def test_json_strings_are_escaped_inside_json_string_literals():
 
 def test_angle_placeholders_first_and_html_left_alone():
     values = {"variant": {"nw": "ltem"}, "x": "1"}
-    assert replace_angle("<variant.nw> <x> <html> <variant.none>", values) == \
-        "ltem 1 <html> <variant.none>"
+    assert (
+        replace_angle("<variant.nw> <x> <html> <variant.none>", values)
+        == "ltem 1 <html> <variant.none>"
+    )
     ctx = {"tracker": {"ltem": {"id": "dev"}}}
     assert substitute(replace_angle("${tracker.<variant.nw>.id}", values), ctx) == "dev"
 
@@ -75,8 +77,21 @@ def test_plain_names_and_jsonata_agree():
     from harness.expressions import _plain, _run, evaluate
 
     ctx = {"a": {"b": [1, {"c": 2}]}, "s": "x", "n": None, "t": True, "o": {"k": "v"}}
-    for expr in ("s", "a.b", "t", "true", "false", "null", "a.b.c", "n", "missing",
-                 "a.missing", "o", "o.k", " s "):
+    for expr in (
+        "s",
+        "a.b",
+        "t",
+        "true",
+        "false",
+        "null",
+        "a.b.c",
+        "n",
+        "missing",
+        "a.missing",
+        "o",
+        "o.k",
+        " s ",
+    ):
         assert evaluate(expr, ctx) == _plain(_run(expr, ctx)), expr
 
 

@@ -26,8 +26,11 @@ APP = "APP*1e29dfa3*v2.0.1"
 MODEM = "MODEM*ad48df2a*mfw_nrf91x1_2.0.2"
 
 
-def shadow(app: str | None = "2.0.0", modem: str | None = "mfw_nrf91x1_2.0.1",
-           fota: list[str] | None = None) -> dict:
+def shadow(
+    app: str | None = "2.0.0",
+    modem: str | None = "mfw_nrf91x1_2.0.1",
+    fota: list[str] | None = None,
+) -> dict:
     side: dict = {}
     info = {k: v for k, v in (("3", app), ("2", modem)) if v is not None}
     if info:
@@ -49,17 +52,30 @@ def test_ulids_are_26_crockford_characters_in_time_order() -> None:
 
 
 def test_is_ulid_refuses_other_shapes() -> None:
-    for text in ("", "01J861VKYH5QVD6QQ5YXXF20E", "01J861VKYH5QVD6QQ5YXXF20EI", None,
-                 "bc631093-7f7c-4c1b-aa63-a68c759bcd5c", "01j861vkyh5qvd6qq5yxxf20ef"):
+    for text in (
+        "",
+        "01J861VKYH5QVD6QQ5YXXF20E",
+        "01J861VKYH5QVD6QQ5YXXF20EI",
+        None,
+        "bc631093-7f7c-4c1b-aa63-a68c759bcd5c",
+        "01j861vkyh5qvd6qq5yxxf20ef",
+    ):
         assert not is_ulid(text)
     assert is_ulid("01J861VKYH5QVD6QQ5YXXF20EF")
 
 
 def test_the_request_has_an_upgrade_path_and_nothing_else() -> None:
     assert validate_request({"upgradePath": {"2.0.0": APP}}) == {"2.0.0": APP}
-    for body in ({}, [], {"upgradePath": {}}, {"upgradePath": {"two": APP}},
-                 {"upgradePath": {"2.0.0": "v2.0.1"}}, {"upgradePath": {"2.0.0": APP}, "x": 1},
-                 {"upgradePath": {"2.0.0": 1}}, {"upgradePath": {"=2.0.0": APP}}):
+    for body in (
+        {},
+        [],
+        {"upgradePath": {}},
+        {"upgradePath": {"two": APP}},
+        {"upgradePath": {"2.0.0": "v2.0.1"}},
+        {"upgradePath": {"2.0.0": APP}, "x": 1},
+        {"upgradePath": {"2.0.0": 1}},
+        {"upgradePath": {"=2.0.0": APP}},
+    ):
         with pytest.raises(FlowProblem) as info:
             validate_request(body)
         assert info.value.title == "Validation failed"
@@ -79,17 +95,37 @@ def test_eligibility_from_the_shadow_with_the_real_backends_words() -> None:
     assert eligible_version(both, "app") == "2.0.0"
     assert eligible_version(both, "modem") == "2.0.1"
     cases = [
-        (shadow(fota=["BOOT"]), "app", "Device is not eligible for FOTA",
-         "This device does not support FOTA!"),
+        (
+            shadow(fota=["BOOT"]),
+            "app",
+            "Device is not eligible for FOTA",
+            "This device does not support FOTA!",
+        ),
         ({}, "app", "Device is not eligible for FOTA", "This device does not support FOTA!"),
-        (shadow(app="unknown", modem=None, fota=["APP"]), "app",
-         "Device is not eligible for FOTA", "This device has not reported any firmware versions!"),
-        (shadow(fota=["APP"]), "modem", "Invalid upgrade path defined",
-         "The device does not support FOTA for target modem!"),
-        (shadow(app=None, fota=["APP", "MODEM"]), "app", "Invalid upgrade path defined",
-         "The device has not reported an application firmware version!"),
-        (shadow(fota=["APP"]), "BOOT", "Invalid upgrade path defined",
-         "The device does not support FOTA for target BOOT!"),
+        (
+            shadow(app="unknown", modem=None, fota=["APP"]),
+            "app",
+            "Device is not eligible for FOTA",
+            "This device has not reported any firmware versions!",
+        ),
+        (
+            shadow(fota=["APP"]),
+            "modem",
+            "Invalid upgrade path defined",
+            "The device does not support FOTA for target modem!",
+        ),
+        (
+            shadow(app=None, fota=["APP", "MODEM"]),
+            "app",
+            "Invalid upgrade path defined",
+            "The device has not reported an application firmware version!",
+        ),
+        (
+            shadow(fota=["APP"]),
+            "BOOT",
+            "Invalid upgrade path defined",
+            "The device does not support FOTA for target BOOT!",
+        ),
     ]
     for side, target, title, detail in cases:
         with pytest.raises(FlowProblem) as info:

@@ -47,8 +47,9 @@ def test_an_instance_keeps_its_numbers_at_its_own_time() -> None:
 
 
 def test_strings_and_times_are_not_kept() -> None:
-    _, values = instance_measures(14203, {"0": "LTE-M", "2": -102, "6": "10.0.0.1",
-                                          "99": 1_729_999_000}, NOW)
+    _, values = instance_measures(
+        14203, {"0": "LTE-M", "2": -102, "6": "10.0.0.1", "99": 1_729_999_000}, NOW
+    )
     assert values == {"2": -102.0}
 
 
@@ -74,14 +75,17 @@ def test_instances_the_history_rejects(resources: dict, why: str) -> None:
 
 async def test_record_keeps_every_object_but_geolocation() -> None:
     history = ResourceHistory(clock=lambda: NOW)
-    await history.record("d", {
-        "14202:1.0": {"0": {"1": 3.4, "99": 1_729_999_000}},
-        "14201:1.0": {"0": {"0": 63.4, "1": 10.4, "99": 1_729_999_000}},
-        "14240:1.0": {"1": {"0": 255, "99": 1_729_999_001}, "2": {"0": 1}},  # 2: no time
-        "not-an-id:1.0": {"0": {"0": 1}},
-        "14205:1.0": "not instances",
-        "14210:1.0": {"0": ["not resources"], "x": {"0": 1, "99": 1_729_999_000}},
-    })
+    await history.record(
+        "d",
+        {
+            "14202:1.0": {"0": {"1": 3.4, "99": 1_729_999_000}},
+            "14201:1.0": {"0": {"0": 63.4, "1": 10.4, "99": 1_729_999_000}},
+            "14240:1.0": {"1": {"0": 255, "99": 1_729_999_001}, "2": {"0": 1}},  # 2: no time
+            "not-an-id:1.0": {"0": {"0": 1}},
+            "14205:1.0": "not instances",
+            "14210:1.0": {"0": ["not resources"], "x": {"0": 1, "99": 1_729_999_000}},
+        },
+    )
     assert [r.values for r in history.rows("d", BATTERY, 0)] == [{"1": 3.4}]
     assert history.rows("d", (14201, "1.0", 0), 0) == []
     assert [r.values for r in history.rows("d", (14240, "1.0", 1), 0)] == [{"0": 255.0}]
@@ -103,8 +107,7 @@ async def test_rows_come_oldest_first_whatever_the_order_of_arrival() -> None:
 
 async def test_the_history_is_bounded_in_age_and_rows() -> None:
     now = [NOW]
-    history = ResourceHistory(clock=lambda: now[0], retention_seconds=1000,
-                              max_rows_per_device=3)
+    history = ResourceHistory(clock=lambda: now[0], retention_seconds=1000, max_rows_per_device=3)
     for i in range(5):
         history.add("d", BATTERY, {"1": i, "99": NOW - 500 + i})
     assert [r.values["1"] for r in history.rows("d", BATTERY, 0)] == [2, 3, 4]
@@ -206,9 +209,13 @@ async def test_the_location_and_reboot_routes_win_whatever_the_order(theirs_firs
     if not theirs_first:
         add_theirs()
     for base in ("", "/2024-04-17"):
-        for path, handler in (("14201/0", theirs), ("14250/0", theirs),
-                              ("14201/1", routes.get_history), ("14202/0", routes.get_history),
-                              ("14250/00", routes.get_history)):
+        for path, handler in (
+            ("14201/0", theirs),
+            ("14250/0", theirs),
+            ("14201/1", routes.get_history),
+            ("14202/0", routes.get_history),
+            ("14250/00", routes.get_history),
+        ):
             request = make_mocked_request("GET", f"{base}/device/oob-1/history/{path}")
             match = await app.router.resolve(request)
             assert match.handler is handler, (base, path)

@@ -38,18 +38,24 @@ def run(hooks: Hooks, *texts: str):
     calls: list[tuple] = []
     bus = EventBus()
     bus.subscribe(lambda e: calls.append(("event", e.type)))
-    runner = Runner(make_plan(features), scripted_registry(), None, bus,
-                    RunSettings(retry=RetryPolicy(tries=2, initialDelay=1)), hooks=hooks)
+    runner = Runner(
+        make_plan(features),
+        scripted_registry(),
+        None,
+        bus,
+        RunSettings(retry=RetryPolicy(tries=2, initialDelay=1)),
+        hooks=hooks,
+    )
     return asyncio.run(runner.run()), calls
 
 
 def recording(calls: list[tuple]) -> Hooks:
     hooks = Hooks()
     hooks.add("before_step", lambda ctx: calls.append(("before_step", ctx.step.text)))
-    hooks.add("after_step", lambda ctx, status: calls.append(("after_step", ctx.step.text,
-                                                               status)))
-    hooks.add("after_scenario", lambda run, s, status: calls.append(("after_scenario", s.title,
-                                                                      status)))
+    hooks.add("after_step", lambda ctx, status: calls.append(("after_step", ctx.step.text, status)))
+    hooks.add(
+        "after_scenario", lambda run, s, status: calls.append(("after_scenario", s.title, status))
+    )
     hooks.add("after_feature", lambda run, fr, status: calls.append(("after_feature", status)))
     return hooks
 
@@ -85,8 +91,11 @@ def test_before_run_finishes_before_any_feature_run_starts():
 
     hooks.add("before_run", slow_set_up)
     hooks.add("before_feature", lambda run, fr: order.append(f"feature {fr.feature.title}"))
-    outcome, _ = run(hooks, "# A\n\n## S\n\nGiven I store `1` into `x`\n",
-                          "# B\n\n## S\n\nGiven I store `1` into `x`\n")
+    outcome, _ = run(
+        hooks,
+        "# A\n\n## S\n\nGiven I store `1` into `x`\n",
+        "# B\n\n## S\n\nGiven I store `1` into `x`\n",
+    )
     assert outcome.exit_code == 0
     assert order == ["before_run done", "feature A", "feature B"]
 

@@ -30,16 +30,20 @@ content-type: application/json; charset=utf-8
 
 def run_context(mock: RunningMock, client: MockClient, text: str) -> SimpleNamespace:
     """What the steps use of a StepContext: the block, and the feature run's target."""
-    target_run = SimpleNamespace(target=SimpleNamespace(mock_url=mock.url), mock=client,
-                                 started_at=time.time())
+    target_run = SimpleNamespace(
+        target=SimpleNamespace(mock_url=mock.url), mock=client, started_at=time.time()
+    )
     return SimpleNamespace(text=text, target=target_run)
 
 
 async def post_card(mock: RunningMock, text: str) -> None:
     async with aiohttp.ClientSession() as http:
         body = '{"summary": "New feedback", "themeColor": "00a9ce", "sections": [{"text": "%s"}]}'
-        await http.post(mock.url + "/webhook.office.com/", data=(body % text).encode(),
-                        headers={"Content-Type": "application/json; charset=utf-8"})
+        await http.post(
+            mock.url + "/webhook.office.com/",
+            data=(body % text).encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
 
 
 async def test_queued_under_the_host_and_served_to_its_path(mock: RunningMock) -> None:
@@ -50,8 +54,9 @@ async def test_queued_under_the_host_and_served_to_its_path(mock: RunningMock) -
         assert queued["path"] == "/webhook.office.com/" and queued["status"] == 202
         ctx = run_context(mock, client, "HTTP/1.1 200 OK\n\n{}")
         # https:// as the corpus writes it, and a query as a subset matcher, kept
-        await queue_response(ctx, f"GET {mock.url.replace('http', 'https')}"
-                                  "/api.memfault.com/x?since=1", " and kept")
+        await queue_response(
+            ctx, f"GET {mock.url.replace('http', 'https')}/api.memfault.com/x?since=1", " and kept"
+        )
         kept = (await client.responses("api.memfault.com"))[0]
         assert kept["query"] == {"since": "1"} and kept["keep"] is True
 

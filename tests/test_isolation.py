@@ -17,9 +17,24 @@ def test_twenty_fota_runs_in_parallel_stay_isolated(tmp_path):
     for i in range(20):
         shutil.copy(ROOT / "specs" / "FOTA.feature.md", specs / f"FOTA-{i:02d}.feature.md")
     reports = tmp_path / "reports"
-    done = subprocess.run([sys.executable, "-m", "harness", "run", str(specs), "--jobs", "20",
-                           "--reports", str(reports), "--quiet"], cwd=ROOT, text=True,
-                          capture_output=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            str(specs),
+            "--jobs",
+            "20",
+            "--reports",
+            str(reports),
+            "--quiet",
+        ],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     events = [json.loads(line) for line in (reports / "events.ndjson").read_text().splitlines()]
     device = {}  # run_id -> (device id, fingerprint)

@@ -34,8 +34,11 @@ def entry(n: int, ts: float) -> dict[str, Any]:
 def test_entries_go_to_the_scenario_that_ended_after_them() -> None:
     mock = FakeMock([entry(1, 100.0), entry(2, 100.5), entry(3, 101.2), entry(4, 103.0)])
     run = target_run(True, mock)
-    run._scenario_ends = [("s1", _journal_time(100.5)), ("s2", _journal_time(101.0)),
-                          ("s3", _journal_time(102.0))]
+    run._scenario_ends = [
+        ("s1", _journal_time(100.5)),
+        ("s2", _journal_time(101.0)),
+        ("s3", _journal_time(102.0)),
+    ]
     split = asyncio.run(run.journal_by_scenario())
     # entry 2 came in the millisecond s1 ended: s1's; s2 had none; entry 4 came after the end
     assert [(s, [e["id"] for e in es]) for s, es in split] == [("s1", [1, 2]), ("s3", [3])]
@@ -62,19 +65,43 @@ def test_each_scenario_gets_its_own_calls_end_to_end(tmp_path) -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-m", "harness", "run", "specs/FOTA.feature.md",
-                           "--reports", str(tmp_path), "-v"], cwd=root, text=True,
-                          capture_output=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "specs/FOTA.feature.md",
+            "--reports",
+            str(tmp_path),
+            "-v",
+        ],
+        cwd=root,
+        text=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     # attached as the feature run ends, so the console names the scenario
     assert "in 'Schedule the FOTA job'" in done.stdout
     events = [json.loads(line) for line in (tmp_path / "events.ndjson").read_text().splitlines()]
-    names = {s["id"]: s["name"] for e in events if e["type"] == "run_started"
-             for run in e["plan"] for s in run["executions"]}
-    journals = {names[e["data"]["scenario_id"]]: e["data"]["entries"] for e in events
-                if e["type"] == "attachment" and e["kind"] == "journal"}
+    names = {
+        s["id"]: s["name"]
+        for e in events
+        if e["type"] == "run_started"
+        for run in e["plan"]
+        for s in run["executions"]
+    }
+    journals = {
+        names[e["data"]["scenario_id"]]: e["data"]["entries"]
+        for e in events
+        if e["type"] == "attachment" and e["kind"] == "journal"
+    }
     # the job's creation, and perhaps the backend's first look at it right after
     scheduled = [(x["method"], x["path"]) for x in journals["Schedule the FOTA job"]]
     assert scheduled[0] == ("POST", "/v1/fota-jobs")
-    assert all(("POST", "/v1/fota-jobs") not in [(x["method"], x["path"]) for x in entries]
-               for name, entries in journals.items() if name != "Schedule the FOTA job")
+    assert all(
+        ("POST", "/v1/fota-jobs") not in [(x["method"], x["path"]) for x in entries]
+        for name, entries in journals.items()
+        if name != "Schedule the FOTA job"
+    )

@@ -50,8 +50,13 @@ NOW = 1_730_000_000
 
 
 def payload(device_id: str = "map-d952c1bb", **more: Any) -> dict[str, Any]:
-    return {"@context": DEVICE_JWT_CONTEXT, "id": "eugubian-deignous-texthand",
-            "deviceId": device_id, "model": "thingy91x", **more}
+    return {
+        "@context": DEVICE_JWT_CONTEXT,
+        "id": "eugubian-deignous-texthand",
+        "deviceId": device_id,
+        "model": "thingy91x",
+        **more,
+    }
 
 
 def part(token: str, index: int) -> Any:
@@ -60,15 +65,21 @@ def part(token: str, index: int) -> Any:
 
 
 def jwks(*entries: tuple[str, ec.EllipticCurvePrivateKey]) -> dict[str, Any]:
-    return {"@context": "https://datatracker.ietf.org/doc/html/rfc7517", "keys": [
-        {"alg": "ES512", "kid": kid, "use": "sig", "key": public_pem(key)} for kid, key in entries
-    ]}
+    return {
+        "@context": "https://datatracker.ietf.org/doc/html/rfc7517",
+        "keys": [
+            {"alg": "ES512", "kid": kid, "use": "sig", "key": public_pem(key)}
+            for kid, key in entries
+        ],
+    }
 
 
 def public_pem(key: ec.EllipticCurvePrivateKey) -> str:
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +96,9 @@ def test_keys_that_are_not_ec_private_keys_are_refused() -> None:
     with pytest.raises(ValueError, match="no PEM `PRIVATE KEY` block"):
         load_private_key(CORPUS_PUBLIC_PEM, "k")
     with pytest.raises(ValueError, match="not a private key"):
-        load_private_key("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n",
-                         "k")
+        load_private_key(
+            "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n", "k"
+        )
 
 
 def test_the_signed_token_is_what_jsonwebtoken_gives(corpus_key: Any) -> None:
@@ -118,12 +130,16 @@ def test_random_public_device_ids() -> None:
 
 def test_the_map_backends_key_form_is_read(corpus_key: Any) -> None:
     other = ec.generate_private_key(ec.SECP256R1())
-    keys = parse_jwks({"keys": [
-        {"alg": "ES512", "kid": KID, "use": "sig", "key": CORPUS_PUBLIC_PEM},
-        {"alg": "ES256", "kid": "p256", "key": public_pem(other)},  # not ES512
-        {"alg": "ES512", "kid": "broken", "key": "not a PEM"},
-        {"kid": 5},
-    ]})
+    keys = parse_jwks(
+        {
+            "keys": [
+                {"alg": "ES512", "kid": KID, "use": "sig", "key": CORPUS_PUBLIC_PEM},
+                {"alg": "ES256", "kid": "p256", "key": public_pem(other)},  # not ES512
+                {"alg": "ES512", "kid": "broken", "key": "not a PEM"},
+                {"kid": 5},
+            ]
+        }
+    )
     assert list(keys) == [KID]
     with pytest.raises(InvalidJWT, match="no `keys` list"):
         parse_jwks({"keys": {}})
@@ -167,8 +183,12 @@ def test_verification_refuses(corpus_key: Any, make: Any, why: str) -> None:
 def test_a_token_signed_with_another_algorithm_is_refused(corpus_key: Any) -> None:
     import jwt
 
-    token = jwt.encode(payload(aud="hello.nrfcloud.com", exp=NOW + 60), "secret" * 11,
-                       algorithm="HS512", headers={"kid": KID})
+    token = jwt.encode(
+        payload(aud="hello.nrfcloud.com", exp=NOW + 60),
+        "secret" * 11,
+        algorithm="HS512",
+        headers={"kid": KID},
+    )
     with pytest.raises(InvalidJWT, match="alg"):
         verify_device_jwt(token, {KID: corpus_key.public_key()}, NOW)
 
@@ -202,9 +222,7 @@ async def test_keys_are_fetched_again_for_an_unknown_key_id(
     async with aiohttp.ClientSession() as session:
         keys = MapKeys(session, map_api["url"], clock=lambda: NOW)
         with pytest.raises(InvalidJWT, match="No public key found"):
-            await asyncio.wait_for(
-                keys.verify(sign_device_jwt(corpus_key, KID, payload(), NOW)), 5
-            )
+            await asyncio.wait_for(keys.verify(sign_device_jwt(corpus_key, KID, payload(), NOW)), 5)
         assert map_api["calls"] == 1
         map_api["jwks"] = jwks((KID, corpus_key))
         claims = await keys.verify(sign_device_jwt(corpus_key, KID, payload(), NOW))

@@ -18,11 +18,14 @@ def test_json_scalar_types():
 
 
 def test_path_of_first_difference():
-    found = difference({"jobs": [{"status": "COMPLETED"}]},
-                       {"jobs": [{"status": "IN_PROGRESS"}]}, PARTIAL)
+    found = difference(
+        {"jobs": [{"status": "COMPLETED"}]}, {"jobs": [{"status": "IN_PROGRESS"}]}, PARTIAL
+    )
     assert found == 'at $.jobs[0].status: expected "COMPLETED", got "IN_PROGRESS"'
-    assert difference({"@context": "x"}, {}, PARTIAL) == \
-        'at $["@context"]: expected "x", but the key is missing'
+    assert (
+        difference({"@context": "x"}, {}, PARTIAL)
+        == 'at $["@context"]: expected "x", but the key is missing'
+    )
 
 
 def test_deep_partial_arrays_any_order_any_extra():

@@ -23,8 +23,13 @@ MESSAGES_PACKAGE = "@cucumber/messages@34"
 @pytest.fixture(scope="module")
 def validator(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("cucumber-messages")
-    packed = subprocess.run(["npm", "pack", MESSAGES_PACKAGE, "--silent"], cwd=scratch,
-                            text=True, capture_output=True, timeout=180)
+    packed = subprocess.run(
+        ["npm", "pack", MESSAGES_PACKAGE, "--silent"],
+        cwd=scratch,
+        text=True,
+        capture_output=True,
+        timeout=180,
+    )
     assert packed.returncode == 0, packed.stderr
     with tarfile.open(scratch / packed.stdout.strip().splitlines()[-1]) as tar:
         schema = json.load(tar.extractfile("package/messages.schema.json"))
@@ -35,9 +40,24 @@ def validator(tmp_path_factory):
 def messages(tmp_path_factory):
     reports = tmp_path_factory.mktemp("reports")
     done = subprocess.run(
-        [sys.executable, "-m", "harness", "run", "tests/specs/ci", "tests/specs/failing",
-         "specs/dialect", "--reports", str(reports), "--retry-timeout", "1500"],
-        cwd=ROOT, text=True, capture_output=True, timeout=180)
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "tests/specs/ci",
+            "tests/specs/failing",
+            "specs/dialect",
+            "--reports",
+            str(reports),
+            "--retry-timeout",
+            "1500",
+        ],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=180,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     lines = (reports / "messages.ndjson").read_text().splitlines()
     return [json.loads(line) for line in lines], reports
@@ -45,8 +65,11 @@ def messages(tmp_path_factory):
 
 def test_every_line_validates_against_the_official_schema(validator, messages):
     envelopes, _ = messages
-    problems = [(n, next(iter(env)), e.message) for n, env in enumerate(envelopes, 1)
-                for e in validator.iter_errors(env)]
+    problems = [
+        (n, next(iter(env)), e.message)
+        for n, env in enumerate(envelopes, 1)
+        for e in validator.iter_errors(env)
+    ]
     assert problems == []
     assert all(len(env) == 1 for env in envelopes)
 
@@ -64,21 +87,26 @@ def test_the_run_reads_as_cucumber_would_write_it(messages):
     # Pickles carry the plan's ids: the same the events use.
     events = [json.loads(line) for line in (reports / "events.ndjson").read_text().splitlines()]
     plan = events[0]["plan"]
-    assert {p["id"] for p in of(envelopes, "pickle")} == \
-        {e["id"] for r in plan for e in r["executions"]}
+    assert {p["id"] for p in of(envelopes, "pickle")} == {
+        e["id"] for r in plan for e in r["executions"]
+    }
     # Every pickle's AST nodes are in a gherkinDocument, every test case's steps in its pickle.
     ast = json.dumps(of(envelopes, "gherkinDocument"))
     for pickle in of(envelopes, "pickle"):
         assert all(f'"{node}"' in ast for node in pickle["astNodeIds"])
     pickle_steps = {s["id"] for p in of(envelopes, "pickle") for s in p["steps"]}
-    assert {s["pickleStepId"] for c in of(envelopes, "testCase") for s in c["testSteps"]} \
-        == pickle_steps
+    assert {
+        s["pickleStepId"] for c in of(envelopes, "testCase") for s in c["testSteps"]
+    } == pickle_steps
     started = {s["id"] for s in of(envelopes, "testCaseStarted")}
     assert started == {f["testCaseStartedId"] for f in of(envelopes, "testCaseFinished")}
     results = {f["testStepResult"]["status"] for f in of(envelopes, "testStepFinished")}
     assert {"PASSED", "FAILED", "SKIPPED"} <= results
-    failed = next(f["testStepResult"] for f in of(envelopes, "testStepFinished")
-                  if f["testStepResult"]["status"] == "FAILED")
+    failed = next(
+        f["testStepResult"]
+        for f in of(envelopes, "testStepFinished")
+        if f["testStepResult"]["status"] == "FAILED"
+    )
     assert failed["message"]
 
 
@@ -109,11 +137,15 @@ def test_step_definitions_are_named_and_each_test_step_points_at_its_own(message
     assert all(d["sourceReference"]["uri"].startswith("steps/") for d in definitions.values())
     store = next(d for d in definitions.values() if "I store" in d["pattern"]["source"])
     assert store["pattern"]["type"] == "REGULAR_EXPRESSION"
-    used = [i for c in of(envelopes, "testCase") for s in c["testSteps"]
-            for i in s["stepDefinitionIds"]]
+    used = [
+        i for c in of(envelopes, "testCase") for s in c["testSteps"] for i in s["stepDefinitionIds"]
+    ]
     assert set(used) == set(definitions)
-    assert all(len(s["stepDefinitionIds"]) == len(s["stepMatchArgumentsLists"])
-               for c in of(envelopes, "testCase") for s in c["testSteps"])
+    assert all(
+        len(s["stepDefinitionIds"]) == len(s["stepMatchArgumentsLists"])
+        for c in of(envelopes, "testCase")
+        for s in c["testSteps"]
+    )
 
 
 def test_every_pickle_has_a_scenario_lineage_as_the_html_formatter_needs(messages):

@@ -245,8 +245,9 @@ async def test_a_replica_killed_mid_burst_loses_nothing_acknowledged(
 
 def test_workers_share_one_port_and_one_state(redis_url: str) -> None:
     prefix = fresh_prefix()
-    with server_process(MOCK, "--redis", redis_url, "--redis-prefix", prefix,
-                        "--workers", "2") as server:
+    with server_process(
+        MOCK, "--redis", redis_url, "--redis-prefix", prefix, "--workers", "2"
+    ) as server:
         try:
             asyncio.run(_workers_serve(server.url))
         finally:

@@ -33,11 +33,16 @@ def test_jobs_get_their_own_ids_and_progress_over_time() -> None:
     first, second = create(sim, 100.0), create(sim, 100.0)
     assert first != second
     assert [status(sim, first, t) for t in (100.0, 101.0, 102.9, 103.0)] == [
-        "QUEUED", "IN_PROGRESS", "IN_PROGRESS", "COMPLETED"
+        "QUEUED",
+        "IN_PROGRESS",
+        "IN_PROGRESS",
+        "COMPLETED",
     ]
     details = json.loads(sim.answer("a", "GET", f"/v1/fota-jobs/{first}", b"", None, 104).body)
     assert details["firmware"] == {
-        "bundleId": BUNDLE, "firmwareType": "APP", "host": "firmware.nrfcloud.com",
+        "bundleId": BUNDLE,
+        "firmwareType": "APP",
+        "host": "firmware.nrfcloud.com",
         "version": "v2.0.1",
     }
     assert details["lastUpdatedAt"].endswith("Z") and details["target"]["deviceIds"] == ["d1"]
@@ -69,7 +74,11 @@ def test_the_device_reports_what_completed_jobs_installed() -> None:
         },
     }
     kept = SimpleNamespace(
-        id="r1", path="/v1/devices", status=200, keep=True, headers=(("A", "b"),),
+        id="r1",
+        path="/v1/devices",
+        status=200,
+        keep=True,
+        headers=(("A", "b"),),
         body=json.dumps({"items": [item, {**item, "id": "d2"}]}).encode(),
     )
     create(sim, 100.0)

@@ -9,9 +9,14 @@ from harness.spec.model import Rule
 from harness.spec.parser import parse_bytes, parse_text
 
 # Beside the checkout (main), or beside the folder of the worktrees.
-CORPUS = next((p for p in (Path(__file__).resolve().parents[i] / "shared" / "corpus"
-                           for i in (2, 3)) if p.is_dir()),
-              Path(__file__).resolve().parents[2] / "shared" / "corpus")
+CORPUS = next(
+    (
+        p
+        for p in (Path(__file__).resolve().parents[i] / "shared" / "corpus" for i in (2, 3))
+        if p.is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "corpus",
+)
 
 
 def errors_of(text: str) -> list[str]:
@@ -146,30 +151,33 @@ def test_all_errors_of_a_file_at_once():
     assert [e.split(":")[1] for e in errs] == ["5", "9", "11"]
 
 
-@pytest.mark.parametrize("text, line, fragment", [
-    ("", 1, "file is empty"),
-    ("   \n\n", 1, "file is empty"),
-    ("# F\n", 1, "has no scenario"),
-    ("# F\n\n## S\n", 3, "has no step"),
-    ("## S\n\nGiven x\n", 1, "heading before the feature"),
-    ("# F\n\n# G\n\n## S\n\nGiven x\n", 3, "a second `#` heading"),
-    ("# Scenario: x\n\n## S\n\nGiven x\n", 1, "must be a level 2 heading"),
-    ("# F\n\n## Feature: x\n", 3, "must be a level 1 heading"),
-    ("# F\n\n## S\n\nAnd x\n", 5, "needs a step before it"),
-    ("# F\n\n## S\n\nGiven x\n\n```\na\n```\n\n```\nb\n```\n", 11, "a second code block"),
-    ("# F\n\n```\na\n```\n\n## S\n\nGiven x\n", 3, "not attached to a step"),
-    ("# F\n\n## S\n\nGiven x\n\n<div>x</div>\n", 7, "HTML is not allowed"),
-    ("# F\n\n## S\n\nGiven x\n\n<!-- open\n", 7, "never closed"),
-    ("---\na: [\n---\n# F\n\n## S\n\nGiven x\n", 2, "not valid YAML"),
-    ("---\nrun: sometimes\n---\n# F\n\n## S\n\nGiven x\n", 2, "expected `only` or `never`"),
-    ("---\nvariants: x\n---\n# F\n\n## S\n\nGiven x\n", 2, "non-empty list of mappings"),
-    ("---\nretry:\n  tries: many\n---\n# F\n\n## S\n\nGiven x\n", 2, "non-negative number"),
-    ("---\nneeds: A\n---\n# F\n\n## S\n\nGiven x\n", 2, "list of feature titles"),
-    ("---\na: 1\n", 1, "never closed"),
-    ("# F\n\n## Scenario Outline: o\n\nGiven `<a>`\n", 3, "has no `### Examples`"),
-    ("# F\n\n## S\n\nGiven x\n\n#### deep\n", 7, "unexpected `####` heading"),
-    ("# F\n\n## S\n\nGiven x\n\n| a |   |\n| - | - |\n", 7, "header cell 2 is blank"),
-])
+@pytest.mark.parametrize(
+    "text, line, fragment",
+    [
+        ("", 1, "file is empty"),
+        ("   \n\n", 1, "file is empty"),
+        ("# F\n", 1, "has no scenario"),
+        ("# F\n\n## S\n", 3, "has no step"),
+        ("## S\n\nGiven x\n", 1, "heading before the feature"),
+        ("# F\n\n# G\n\n## S\n\nGiven x\n", 3, "a second `#` heading"),
+        ("# Scenario: x\n\n## S\n\nGiven x\n", 1, "must be a level 2 heading"),
+        ("# F\n\n## Feature: x\n", 3, "must be a level 1 heading"),
+        ("# F\n\n## S\n\nAnd x\n", 5, "needs a step before it"),
+        ("# F\n\n## S\n\nGiven x\n\n```\na\n```\n\n```\nb\n```\n", 11, "a second code block"),
+        ("# F\n\n```\na\n```\n\n## S\n\nGiven x\n", 3, "not attached to a step"),
+        ("# F\n\n## S\n\nGiven x\n\n<div>x</div>\n", 7, "HTML is not allowed"),
+        ("# F\n\n## S\n\nGiven x\n\n<!-- open\n", 7, "never closed"),
+        ("---\na: [\n---\n# F\n\n## S\n\nGiven x\n", 2, "not valid YAML"),
+        ("---\nrun: sometimes\n---\n# F\n\n## S\n\nGiven x\n", 2, "expected `only` or `never`"),
+        ("---\nvariants: x\n---\n# F\n\n## S\n\nGiven x\n", 2, "non-empty list of mappings"),
+        ("---\nretry:\n  tries: many\n---\n# F\n\n## S\n\nGiven x\n", 2, "non-negative number"),
+        ("---\nneeds: A\n---\n# F\n\n## S\n\nGiven x\n", 2, "list of feature titles"),
+        ("---\na: 1\n", 1, "never closed"),
+        ("# F\n\n## Scenario Outline: o\n\nGiven `<a>`\n", 3, "has no `### Examples`"),
+        ("# F\n\n## S\n\nGiven x\n\n#### deep\n", 7, "unexpected `####` heading"),
+        ("# F\n\n## S\n\nGiven x\n\n| a |   |\n| - | - |\n", 7, "header cell 2 is blank"),
+    ],
+)
 def test_refusals_name_the_line(text, line, fragment):
     errs = errors_of(text)
     assert any(e.startswith(f"x.feature.md:{line}:") and fragment in e for e in errs), errs
@@ -199,6 +207,7 @@ def _corpus(name: str) -> list[str]:
 @pytest.mark.parametrize("rel", _corpus("MUST-PARSE.txt") if CORPUS.exists() else [])
 def test_corpus_must_parse(rel):
     from harness.spec.parser import parse_file
+
     parse_file(CORPUS / rel)
 
 
@@ -206,6 +215,7 @@ def test_corpus_must_parse(rel):
 @pytest.mark.parametrize("rel", _corpus("MUST-REFUSE.txt") if CORPUS.exists() else [])
 def test_corpus_must_refuse(rel):
     from harness.spec.parser import parse_file
+
     with pytest.raises(SpecErrors) as info:
         parse_file(CORPUS / rel)
     for e in info.value.errors:
@@ -213,8 +223,11 @@ def test_corpus_must_refuse(rel):
 
 
 def test_a_blank_examples_cell_is_null():
-    f = parse_text("# F\n\n## Scenario Outline: O\n\nGiven `<a>` x\n\n### Examples\n\n"
-                   "| a | b |\n| - | - |\n| 1 |   |\n", "x")
+    f = parse_text(
+        "# F\n\n## Scenario Outline: O\n\nGiven `<a>` x\n\n### Examples\n\n"
+        "| a | b |\n| - | - |\n| 1 |   |\n",
+        "x",
+    )
     assert f.children[0].examples[0].table.as_dicts() == [{"a": "1", "b": None}]
 
 

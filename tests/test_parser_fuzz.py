@@ -15,14 +15,53 @@ from harness.spec.parser import parse_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [p.read_bytes() for p in sorted(ROOT.glob("specs/**/*.feature.md"))]
-SOURCES += [p.read_bytes() for p in sorted(
-    (ROOT.parent / "shared" / "corpus").rglob("*.feature.md"))][:40]
-SNIPPETS = [b"# ", b"## ", b"### ", b"#### ", b"Given ", b"And ", b"Soon ", b"Gven ", b"```",
-            b"~~~", b"> ", b"| a | b |", b"| - |", b"<!-- ", b"-->", b"---", b"- ", b"1. ",
-            b"${", b"}", b"<variant.x>", b"\r\n", b"\r", b"\t", b"    ", b"\xff", b"\xe2\x82",
-            b"\x00", b"Scenario Outline:", b"### Examples", b"## Background", b"## Rule: r",
-            b"needs:\n  - X\n", b"variants: 3\n", b"retry:\n  tries: x\n", b"\xef\xbb\xbf",
-            b"<div>", b"`", b"\\|", b"Feature:", b":", b"@tag"]
+SOURCES += [
+    p.read_bytes() for p in sorted((ROOT.parent / "shared" / "corpus").rglob("*.feature.md"))
+][:40]
+SNIPPETS = [
+    b"# ",
+    b"## ",
+    b"### ",
+    b"#### ",
+    b"Given ",
+    b"And ",
+    b"Soon ",
+    b"Gven ",
+    b"```",
+    b"~~~",
+    b"> ",
+    b"| a | b |",
+    b"| - |",
+    b"<!-- ",
+    b"-->",
+    b"---",
+    b"- ",
+    b"1. ",
+    b"${",
+    b"}",
+    b"<variant.x>",
+    b"\r\n",
+    b"\r",
+    b"\t",
+    b"    ",
+    b"\xff",
+    b"\xe2\x82",
+    b"\x00",
+    b"Scenario Outline:",
+    b"### Examples",
+    b"## Background",
+    b"## Rule: r",
+    b"needs:\n  - X\n",
+    b"variants: 3\n",
+    b"retry:\n  tries: x\n",
+    b"\xef\xbb\xbf",
+    b"<div>",
+    b"`",
+    b"\\|",
+    b"Feature:",
+    b":",
+    b"@tag",
+]
 PLACE = re.compile(r"^(.+):(\d+):(\d+): \S")
 
 

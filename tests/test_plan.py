@@ -30,13 +30,19 @@ def test_unknown_need_and_cycle_are_named():
     with pytest.raises(SpecErrors, match="needs 'Bee', but no feature has that title"):
         make_plan([feature("a.md", "A", "needs:\n  - Bee\n"), feature("b.md", "B")])
     with pytest.raises(SpecErrors, match=r"cycle: 'A' -> 'B' -> 'A'|cycle: 'B' -> 'A' -> 'B'"):
-        make_plan([feature("a.md", "A", "needs:\n  - B\n"),
-                   feature("b.md", "B", "needs:\n  - A\n")])
+        make_plan(
+            [feature("a.md", "A", "needs:\n  - B\n"), feature("b.md", "B", "needs:\n  - A\n")]
+        )
 
 
 def test_order_first_and_last():
-    plan = make_plan([feature("a.md", "A", "order: last\n"), feature("b.md", "B"),
-                      feature("z.md", "Z", "order: first\n")])
+    plan = make_plan(
+        [
+            feature("a.md", "A", "order: last\n"),
+            feature("b.md", "B"),
+            feature("z.md", "Z", "order: first\n"),
+        ]
+    )
     assert ids(plan) == ["z.md", "b.md", "a.md"]
     first, middle, last = plan.runs
     assert middle.after == ["z.md"] and set(last.after) == {"z.md", "b.md"}
@@ -44,9 +50,14 @@ def test_order_first_and_last():
 
 
 def test_run_never_skips_dependents_transitively():
-    plan = make_plan([feature("a.md", "A", "run: never\n"),
-                      feature("b.md", "B", "needs:\n  - A\n"),
-                      feature("c.md", "C", "needs:\n  - B\n"), feature("d.md", "D")])
+    plan = make_plan(
+        [
+            feature("a.md", "A", "run: never\n"),
+            feature("b.md", "B", "needs:\n  - A\n"),
+            feature("c.md", "C", "needs:\n  - B\n"),
+            feature("d.md", "D"),
+        ]
+    )
     reasons = {r.run_id: r.skip_reason for r in plan.runs}
     assert reasons["a.md"] == "marked `run: never`"
     assert "which is marked `run: never`" in reasons["b.md"]
@@ -55,14 +66,23 @@ def test_run_never_skips_dependents_transitively():
 
 
 def test_run_only_keeps_what_it_needs():
-    plan = make_plan([feature("a.md", "A", "run: only\nneeds:\n  - B\n"),
-                      feature("b.md", "B"), feature("c.md", "C")])
+    plan = make_plan(
+        [
+            feature("a.md", "A", "run: only\nneeds:\n  - B\n"),
+            feature("b.md", "B"),
+            feature("c.md", "C"),
+        ]
+    )
     assert ids(plan) == ["b.md", "a.md"]
 
 
 def test_variants_give_one_run_each():
-    plan = make_plan([feature("v.md", "V", "variants:\n  - nw: ltem\n  - nw: nbiot\n"),
-                      feature("w.md", "W", "needs:\n  - V\n")])
+    plan = make_plan(
+        [
+            feature("v.md", "V", "variants:\n  - nw: ltem\n  - nw: nbiot\n"),
+            feature("w.md", "W", "needs:\n  - V\n"),
+        ]
+    )
     assert ids(plan) == ["v.md#1", "v.md#2", "w.md"]
     assert plan.runs[0].name == "V [nw=ltem]"
     assert plan.runs[2].deps == ["v.md#1", "v.md#2"]

@@ -38,7 +38,7 @@ def replay(events, stream=None, *, close=True, **options) -> str:
 
 
 def cut_after_first_feature_run(events):
-    return events[:next(i for i, e in enumerate(events) if e.type == "feature_finished") + 1]
+    return events[: next(i for i, e in enumerate(events) if e.type == "feature_finished") + 1]
 
 
 def test_last_line_is_exactly_the_summary(played):
@@ -50,17 +50,19 @@ def test_not_a_terminal_prints_one_line_per_scenario_and_feature_run_without_col
     out = played.output
     assert not ANSI.search(out)
     lines = out.splitlines()
-    assert any(line.startswith("  ✓ Device FOTA [nw=ltem] › Schedule the FOTA job ")
-               for line in lines)
+    assert any(
+        line.startswith("  ✓ Device FOTA [nw=ltem] › Schedule the FOTA job ") for line in lines
+    )
     assert any(line.startswith("  ✗ Device FOTA [nw=nbiot] › Check the status") for line in lines)
-    assert any(line.startswith("✗ Device FOTA [nw=nbiot]  failed · 5/7 steps passed")
-               for line in lines)
+    assert any(
+        line.startswith("✗ Device FOTA [nw=nbiot]  failed · 5/7 steps passed") for line in lines
+    )
     assert "– Device map  skipped · needs 'Device FOTA [nw=nbiot]', which failed" in lines
 
 
 def test_failures_show_step_place_message_distinct_errors_and_diff(played):
     out = played.output
-    failures = out[out.index("Failures (2):"):]
+    failures = out[out.index("Failures (2):") :]
     assert "2) Device FOTA [nw=nbiot] › Check the status" in failures
     assert "✗ Soon the job status in `nbiot` should be (failed after 4 attempts)" in failures
     assert "FOTA.feature.md:37" in failures
@@ -110,10 +112,13 @@ def test_quiet_passing_run_is_one_line(tmp_path):
 
 def test_verbose_prints_steps_logs_and_attachments(played):
     out = replay(played.events, verbose=True)
-    assert "    ✓ And I store `\"bc631093\"` into `jobId`" in out
+    assert '    ✓ And I store `"bc631093"` into `jobId`' in out
     assert "      progress: waiting for POST /v1/fota-jobs" in out
-    assert re.search(r"      attempt 1 failed: no matching request in the journal \(1 seen\) "
-                     r"\(next in \d+ ms\)", out)
+    assert re.search(
+        r"      attempt 1 failed: no matching request in the journal \(1 seen\) "
+        r"\(next in \d+ ms\)",
+        out,
+    )
     assert "      http POST http://127.0.0.1:8000/device/92b.y7i24q/fota/app" in out
     assert "      ws-in 92b.y7i24q:" in out
     assert "(passed after 3 attempts)" in out
@@ -123,13 +128,14 @@ def test_terminal_redraws_a_status_area_then_leaves_a_clean_summary(played, monk
     monkeypatch.setenv("COLUMNS", "200")
     events = played.events
     # The status area shows a Soon step waiting, with its attempt.
-    cut = next(i for i, e in enumerate(events)
-               if e.type == "step_attempt" and e.attempt == 2 and e.error)
-    partial = replay(events[:cut + 1], Terminal(), close=False, color=False)
+    cut = next(
+        i for i, e in enumerate(events) if e.type == "step_attempt" and e.attempt == 2 and e.error
+    )
+    partial = replay(events[: cut + 1], Terminal(), close=False, color=False)
     assert "\x1b[" in partial  # cursor movement: redrawn in place
     assert "⏳ attempt 2: Soon " in partial
     out = replay(events, Terminal(), color=False)
-    tail = out[out.rindex("\x1b[J") + 3:]  # after the last erase of the status area
+    tail = out[out.rindex("\x1b[J") + 3 :]  # after the last erase of the status area
     assert "running," not in tail
     assert tail.endswith(f"\n{SUMMARY}\n")
 
@@ -155,7 +161,7 @@ async def test_on_the_runners_loop_a_throttled_update_is_drawn_later(played):
     console = ConsoleReporter(stream, color=False)
     events = played.events
     first_step = next(i for i, e in enumerate(events) if e.type == "step_finished")
-    for event in events[:first_step + 1]:  # too soon after the feature start to be drawn
+    for event in events[: first_step + 1]:  # too soon after the feature start to be drawn
         console(event)
     assert stream.getvalue().endswith(" · 0/6 steps\n")
     await asyncio.sleep(REDRAW_EVERY * 2)

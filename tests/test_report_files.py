@@ -44,7 +44,7 @@ def played_reports(played) -> Path:
 
 
 def cut_after_first_feature_run(events):
-    return events[:next(i for i, e in enumerate(events) if e.type == "feature_finished") + 1]
+    return events[: next(i for i, e in enumerate(events) if e.type == "feature_finished") + 1]
 
 
 def test_make_reporters_gives_console_then_files(tmp_path):
@@ -52,8 +52,10 @@ def test_make_reporters_gives_console_then_files(tmp_path):
     # The read model first: it folds each event once, before the reporters read it.
     assert [type(r) for r in reporters] == [ResultBuilder, ConsoleReporter, FileReporter]
     assert reporters[1].builder is reporters[0] and reporters[2].model is reporters[0]
-    assert [type(r) for r in make_reporters(None, stream=io.StringIO())] == [ResultBuilder,
-                                                                           ConsoleReporter]
+    assert [type(r) for r in make_reporters(None, stream=io.StringIO())] == [
+        ResultBuilder,
+        ConsoleReporter,
+    ]
 
 
 def test_all_files_are_written(played_reports):
@@ -121,8 +123,11 @@ def test_front_matter_datetime_does_not_break_the_stream(tmp_path):
     spec = tmp_path / "Dated.feature.md"
     # A YAML timestamp in a variant stays a datetime in the model (front matter keeps
     # timestamps as text only in exampleContext).
-    spec.write_text("---\nvariants:\n  - day: 2023-09-12 00:00:00+00:00\n---\n# Dated\n\n"
-                    "## S\n\nGiven I store `1` into `x`\n", encoding="utf-8")
+    spec.write_text(
+        "---\nvariants:\n  - day: 2023-09-12 00:00:00+00:00\n---\n# Dated\n\n"
+        "## S\n\nGiven I store `1` into `x`\n",
+        encoding="utf-8",
+    )
     play(spec, tmp_path / "a")
     rebuild(tmp_path / "a" / "events.ndjson", tmp_path / "b")
     for name in REPORTS:
@@ -158,13 +163,23 @@ def test_results_json_is_the_whole_tree(played_reports):
     assert data["flaky"] == 0 and json.dumps(data).count("flaky") == 1
     runs = data["feature_runs"]
     assert [r["id"].rsplit("/", 1)[1] for r in runs] == [
-        "Arithmetic.feature.md", "FOTA.feature.md#1", "FOTA.feature.md#2", "Map.feature.md"]
+        "Arithmetic.feature.md",
+        "FOTA.feature.md#1",
+        "FOTA.feature.md#2",
+        "Map.feature.md",
+    ]
     nbiot = runs[2]
     assert nbiot["variant"] == {"nw": "nbiot"} and nbiot["title"] == "Device FOTA"
     step = nbiot["scenarios"][2]["steps"][0]
     assert step["status"] == "failed" and len(step["attempts"]) == 4
-    assert set(step["attempts"][0]) == {"attempt", "time", "duration", "error", "next_delay",
-                                        "repeated"}
+    assert set(step["attempts"][0]) == {
+        "attempt",
+        "time",
+        "duration",
+        "error",
+        "next_delay",
+        "repeated",
+    }
     assert step["error"]["kind"] == "assertion"
     soon = runs[1]["scenarios"][1]["steps"][1]
     assert [log["level"] for log in soon["logs"]][:2] == ["progress", "debug"]
@@ -181,7 +196,7 @@ def test_summary_md(played_reports):
     assert 'at $.status: expected "COMPLETED", got "IN_PROGRESS"' in text
     assert "    1x no job yet\n    3x at $.status" in text  # distinct failures, counted
     # A title with HTML stays text in a GitHub job summary.
-    assert "Arithmetic \\<html\\> &amp; \"quotes\"" in text
+    assert 'Arithmetic \\<html\\> &amp; "quotes"' in text
     assert "<html>" not in text
     assert "Device map (needs 'Device FOTA \\[nw=nbiot\\]', which failed)" in text
 
@@ -234,8 +249,10 @@ def test_html_is_self_contained(played_reports):
     assert "@import" not in page and "url(" not in page
     assert not re.search(r"""(src|href)=["']?//""", page)
     # Links written in descriptions stay links.
-    assert "https://docs.nordicsemi.com/bundle/nrf-cloud/page/Devices/FirmwareUpdate/" \
-           "FOTAOverview.html" in parser.links
+    assert (
+        "https://docs.nordicsemi.com/bundle/nrf-cloud/page/Devices/FirmwareUpdate/"
+        "FOTAOverview.html" in parser.links
+    )
 
 
 def test_html_escapes_spec_text(played_reports):
@@ -248,15 +265,18 @@ def test_html_escapes_spec_text(played_reports):
 
 def test_html_shows_the_run(played_reports):
     page = (played_reports / "index.html").read_text(encoding="utf-8")
-    assert re.search(r'<b>6</b> passed.*<b>2</b> failed.*<b>2</b> skipped.*<b>3</b> steps passed '
-                     r'after retries', page, re.S)
+    assert re.search(
+        r"<b>6</b> passed.*<b>2</b> failed.*<b>2</b> skipped.*<b>3</b> steps passed "
+        r"after retries",
+        page,
+        re.S,
+    )
     assert "flaky" not in page.split("<style>")[0] + page.split("</style>")[1]
     assert "passed after 3 attempts" in page
     assert "Jump to first failure" in page
     # Failed feature runs come first and open; passed ones are folded.
     features = re.findall(r'<details class="feature st-(\w+)"[^>]*?( open)?>', page)
-    assert features == [("failed", " open"), ("failed", " open"), ("passed", ""),
-                        ("skipped", "")]
+    assert features == [("failed", " open"), ("failed", " open"), ("passed", ""), ("skipped", "")]
     first = re.search(r'href="#(f\d+-s\d+-\d+)">Jump', page).group(1)
     assert f'<li class="step st-failed" id="{first}">' in page
     assert '<span class="d-add">+  &#34;status&#34;: &#34;IN_PROGRESS&#34;' in page
@@ -298,18 +318,34 @@ def test_odd_event_data_never_costs_the_reports(played, tmp_path):
     scenario_id = step.step_id.rsplit("/", 1)[0]
     odd = [
         Attachment(run_id=step.run_id, step_id=step.step_id, kind="http", data={}),
-        Attachment(run_id=step.run_id, step_id=step.step_id, kind="http",
-                   data={"request": None, "response": {"status": None, "body": b"\x00bytes"},
-                         "duration": "slow"}),
+        Attachment(
+            run_id=step.run_id,
+            step_id=step.step_id,
+            kind="http",
+            data={
+                "request": None,
+                "response": {"status": None, "body": b"\x00bytes"},
+                "duration": "slow",
+            },
+        ),
         Attachment(run_id=step.run_id, step_id=step.step_id, kind="ws-in", data={"message": None}),
         Attachment(run_id=step.run_id, step_id=step.step_id, kind="text", data={"text": 42}),
-        Attachment(run_id=step.run_id, step_id=None, kind="journal",
-                   data={"scenario_id": scenario_id, "entries": "not a list"}),
+        Attachment(
+            run_id=step.run_id,
+            step_id=None,
+            kind="journal",
+            data={"scenario_id": scenario_id, "entries": "not a list"},
+        ),
         Attachment(run_id=step.run_id, step_id=step.step_id, kind="mystery", data=None),
         Log(run_id=step.run_id, step_id=step.step_id, level="weird", message=None),
-        StepFinished(run_id=step.run_id, step_id=step.step_id,
-                     status="failed", duration=float("nan"), text="<script>alert(1)</script>",
-                     error={"message": None}),
+        StepFinished(
+            run_id=step.run_id,
+            step_id=step.step_id,
+            status="failed",
+            duration=float("nan"),
+            text="<script>alert(1)</script>",
+            error={"message": None},
+        ),
     ]
     run_reporters([*events, *odd, played.events[-1]], tmp_path)
     for name in REPORTS:
@@ -320,8 +356,11 @@ def test_odd_event_data_never_costs_the_reports(played, tmp_path):
 
 def test_a_variant_is_named_the_same_in_every_report(tmp_path):
     spec = tmp_path / "Fast.feature.md"
-    spec.write_text("---\nvariants:\n  - fast: true\n    n: 2\n---\n# Speed\n\n## S\n\n"
-                    "Then `${variant.fast}` equals `false`\n", encoding="utf-8")
+    spec.write_text(
+        "---\nvariants:\n  - fast: true\n    n: 2\n---\n# Speed\n\n## S\n\n"
+        "Then `${variant.fast}` equals `false`\n",
+        encoding="utf-8",
+    )
     played = play(spec, tmp_path / "r")
     name = "Speed [fast=true, n=2]"
     assert f"✗ {name}  failed" in played.output and f"1) {name} › S" in played.output
@@ -330,5 +369,6 @@ def test_a_variant_is_named_the_same_in_every_report(tmp_path):
         assert "fast=True" not in text, report
     assert f'<testsuite name="{name}"' in (tmp_path / "r" / "junit.xml").read_text()
     assert "Speed \\[fast=true, n=2\\]" in (tmp_path / "r" / "summary.md").read_text()
-    assert json.loads((tmp_path / "r" / "results.json").read_text())[
-        "feature_runs"][0]["name"] == name
+    assert (
+        json.loads((tmp_path / "r" / "results.json").read_text())["feature_runs"][0]["name"] == name
+    )

@@ -20,20 +20,48 @@ from harness.report.results import ResultBuilder
 # element: (allowed attributes, required attributes, [(child, min, max)] in sequence order)
 UNBOUNDED = None
 JUNIT4 = {
-    "testsuites": ({"name", "time", "tests", "failures", "disabled", "errors"}, set(),
-                   [("testsuite", 0, UNBOUNDED)]),
-    "testsuite": ({"name", "tests", "failures", "errors", "time", "disabled", "skipped",
-                   "timestamp", "hostname", "id", "package"}, {"name", "tests"},
-                  [("properties", 0, 1), ("testcase", 0, UNBOUNDED), ("system-out", 0, 1),
-                   ("system-err", 0, 1)]),
+    "testsuites": (
+        {"name", "time", "tests", "failures", "disabled", "errors"},
+        set(),
+        [("testsuite", 0, UNBOUNDED)],
+    ),
+    "testsuite": (
+        {
+            "name",
+            "tests",
+            "failures",
+            "errors",
+            "time",
+            "disabled",
+            "skipped",
+            "timestamp",
+            "hostname",
+            "id",
+            "package",
+        },
+        {"name", "tests"},
+        [
+            ("properties", 0, 1),
+            ("testcase", 0, UNBOUNDED),
+            ("system-out", 0, 1),
+            ("system-err", 0, 1),
+        ],
+    ),
     "properties": (set(), set(), [("property", 1, UNBOUNDED)]),
     "property": ({"name", "value"}, {"name", "value"}, []),
     # `file` and `line` are beyond junit-4 (GitLab and Jenkins read them; the strict XSD
     # does not list them): the one extension, asked for by issue 14.
-    "testcase": ({"name", "assertions", "time", "classname", "status", "file", "line"},
-                 {"name", "file", "line"},
-                 [("skipped", 0, 1), ("error", 0, UNBOUNDED), ("failure", 0, UNBOUNDED),
-                  ("system-out", 0, UNBOUNDED), ("system-err", 0, UNBOUNDED)]),
+    "testcase": (
+        {"name", "assertions", "time", "classname", "status", "file", "line"},
+        {"name", "file", "line"},
+        [
+            ("skipped", 0, 1),
+            ("error", 0, UNBOUNDED),
+            ("failure", 0, UNBOUNDED),
+            ("system-out", 0, UNBOUNDED),
+            ("system-err", 0, UNBOUNDED),
+        ],
+    ),
     "skipped": (set(), set(), []),  # xs:string: text only, no attributes
     "failure": ({"type", "message"}, set(), []),
     "error": ({"type", "message"}, set(), []),
@@ -109,12 +137,18 @@ def test_counts_equal_the_run(played):
 def test_one_suite_per_feature_run_named_with_variant_and_rows(played):
     _, root = render(played.result)
     suites = {s.get("name"): s for s in root.iter("testsuite")}
-    assert list(suites) == ['Arithmetic <html> & "quotes"', "Device FOTA [nw=ltem]",
-                            "Device FOTA [nw=nbiot]", "Device map"]
+    assert list(suites) == [
+        'Arithmetic <html> & "quotes"',
+        "Device FOTA [nw=ltem]",
+        "Device FOTA [nw=nbiot]",
+        "Device map",
+    ]
     outline = suites['Arithmetic <html> & "quotes"']
     assert [c.get("name") for c in outline.iter("testcase")] == [
-        "Add 1 and 2 [a=1, b=2, sum=3]", "Add 2 and 2 [a=2, b=2, sum=4]",
-        "Add 5 and 5 [a=5, b=5, sum=11]"]
+        "Add 1 and 2 [a=1, b=2, sum=3]",
+        "Add 2 and 2 [a=2, b=2, sum=4]",
+        "Add 5 and 5 [a=5, b=5, sum=11]",
+    ]
     assert {c.get("classname") for c in outline.iter("testcase")} == {outline.get("name")}
     fota = [c.get("name") for c in suites["Device FOTA [nw=ltem]"].iter("testcase")]
     assert fota == ["Schedule the FOTA job", "Check the status", "Receive a notification"]
@@ -180,8 +214,10 @@ def test_duplicate_titles_get_a_number_and_control_characters_are_replaced(tmp_p
     spec.write_text(TWICE, encoding="utf-8")
     text, root = render(play(spec).result)
     check_schema(root)
-    assert [c.get("name") for c in root.iter("testcase")] == ["Check the status",
-                                                              "Check the status (2)"]
+    assert [c.get("name") for c in root.iter("testcase")] == [
+        "Check the status",
+        "Check the status (2)",
+    ]
     assert "\x1b" not in text
     assert root.find(".//failure").get("message") == "expected plain, got \ufffd[31mred\ufffd[0m"
 

@@ -30,7 +30,7 @@ def feature(run: RunResult, name: str):
 
 def until(events, predicate):
     """The stream cut just after the first event matching, as a kill leaves it."""
-    return events[:next(i for i, e in enumerate(events) if predicate(e)) + 1]
+    return events[: next(i for i, e in enumerate(events) if predicate(e)) + 1]
 
 
 def test_counts_match_what_the_runner_counted(played):
@@ -43,21 +43,28 @@ def test_counts_match_what_the_runner_counted(played):
 def test_names_come_from_the_plan_once(played):
     run = played.result
     assert [f.name for f in run.feature_runs] == [
-        'Arithmetic <html> & "quotes"', "Device FOTA [nw=ltem]", "Device FOTA [nw=nbiot]",
-        "Device map"]
+        'Arithmetic <html> & "quotes"',
+        "Device FOTA [nw=ltem]",
+        "Device FOTA [nw=nbiot]",
+        "Device map",
+    ]
     assert run.feature_runs[1].title == "Device FOTA"
     outline = run.feature_runs[0]
     assert [s.name for s in outline.scenarios] == [
-        "Add 1 and 2 [a=1, b=2, sum=3]", "Add 2 and 2 [a=2, b=2, sum=4]",
-        "Add 5 and 5 [a=5, b=5, sum=11]"]
+        "Add 1 and 2 [a=1, b=2, sum=3]",
+        "Add 2 and 2 [a=2, b=2, sum=4]",
+        "Add 5 and 5 [a=5, b=5, sum=11]",
+    ]
     assert {s.rule for s in outline.scenarios} == {"Sums"}
     assert outline.rules[0].description == "Adding numbers."
     assert outline.scenarios[0].tags == ["slow"]  # the comment under the heading
 
 
 def test_one_naming_function_reads_json_values_the_same_everywhere():
-    assert label({"nw": "ltem", "fast": True, "n": 2, "o": {"a": [1]}}) == \
-        'nw=ltem, fast=true, n=2, o={"a":[1]}'
+    assert (
+        label({"nw": "ltem", "fast": True, "n": 2, "o": {"a": [1]}})
+        == 'nw=ltem, fast=true, n=2, o={"a":[1]}'
+    )
     assert named("T", None) == "T" and named("T", {}) == "T"
     assert named("T", {"fast": True}) == "T [fast=true]"
 
@@ -72,7 +79,8 @@ def test_failed_step_keeps_error_attempts_and_resolved_code(played):
     assert step.attempt_count == 4 and [a.attempt for a in step.attempts] == [1, 2, 3, 4]
     assert [(f.error, f.count, f.first, f.last) for f in step.distinct_failures()] == [
         ("no job yet", 1, 1, 1),
-        ('at $.status: expected "COMPLETED", got "IN_PROGRESS"', 3, 2, 4)]
+        ('at $.status: expected "COMPLETED", got "IN_PROGRESS"', 3, 2, 4),
+    ]
     assert step.language == "json" and '"bc631093"' in step.code and "${jobId}" not in step.code
 
 
@@ -121,8 +129,10 @@ def test_skipped_feature_shows_every_scenario_as_skipped_with_the_reason(played)
 
 def test_stream_without_run_finished_marks_unfinished_items_interrupted(played):
     # Killed while the ltem run waits on its first Soon step (after attempt 2).
-    events = until(played.events, lambda e: e.type == "step_attempt" and e.attempt == 2
-                   and e.run_id.endswith(FOTA + "#1"))
+    events = until(
+        played.events,
+        lambda e: e.type == "step_attempt" and e.attempt == 2 and e.run_id.endswith(FOTA + "#1"),
+    )
     run = build(events)
     assert run.interrupted and not run.complete and run.status == "interrupted"
     ltem = feature(run, "Device FOTA [nw=ltem]")
@@ -142,16 +152,29 @@ def test_stream_without_run_finished_marks_unfinished_items_interrupted(played):
 
 def test_run_finished_interrupted_is_reported_as_interrupted(played):
     events = until(played.events, lambda e: e.type == "feature_finished")
-    run = build([*events, RunFinished(status="interrupted", duration=0.1, counts={},
-                                      exit_code=130, interrupted=True, time=events[-1].time)])
+    run = build(
+        [
+            *events,
+            RunFinished(
+                status="interrupted",
+                duration=0.1,
+                counts={},
+                exit_code=130,
+                interrupted=True,
+                time=events[-1].time,
+            ),
+        ]
+    )
     assert run.interrupted and run.complete and run.exit_code == 130
 
 
 def test_a_failed_background_counts_as_a_failure_and_skips_the_rest(tmp_path):
     spec = tmp_path / "Bg.feature.md"
-    spec.write_text("# Bg\n\n## Background\n\nGiven it crashes\n\n## One\n\n"
-                    "Given I store `1` into `x`\n\n## Two\n\nGiven I store `2` into `x`\n",
-                    encoding="utf-8")
+    spec.write_text(
+        "# Bg\n\n## Background\n\nGiven it crashes\n\n## One\n\n"
+        "Given I store `1` into `x`\n\n## Two\n\nGiven I store `2` into `x`\n",
+        encoding="utf-8",
+    )
     played = play(spec)
     run = played.result
     background, one, _ = run.feature_runs[0].scenarios
@@ -162,8 +185,10 @@ def test_a_failed_background_counts_as_a_failure_and_skips_the_rest(tmp_path):
 
 def test_a_background_that_passed_is_not_a_scenario_in_the_counts(tmp_path):
     spec = tmp_path / "Bg.feature.md"
-    spec.write_text("# Bg\n\n## Background\n\nGiven I store `1` into `x`\n\n## One\n\n"
-                    "Then `${x}` equals `1`\n", encoding="utf-8")
+    spec.write_text(
+        "# Bg\n\n## Background\n\nGiven I store `1` into `x`\n\n## One\n\nThen `${x}` equals `1`\n",
+        encoding="utf-8",
+    )
     run = play(spec).result
     assert run.counts == {"passed": 1, "failed": 0, "skipped": 0}
     assert len(run.feature_runs[0].scenarios) == 2
@@ -172,19 +197,33 @@ def test_a_background_that_passed_is_not_a_scenario_in_the_counts(tmp_path):
 def test_path_line_selection_limits_the_plan_and_so_the_tree():
     fota = SPECS / "reports" / FOTA
     run = play(fota, lines={str(fota): {30}}).result  # the "Schedule" scenario
-    assert [s.title for s in run.feature_runs[0].scenarios] == ["Background",
-                                                                "Schedule the FOTA job"]
+    assert [s.title for s in run.feature_runs[0].scenarios] == [
+        "Background",
+        "Schedule the FOTA job",
+    ]
 
 
 def test_ctrl_c_closing_the_feature_run_as_passed_still_shows_it_interrupted(played):
     # On cancellation a runner may close the feature run while a scenario is still open.
-    events = until(played.events, lambda e: e.type == "step_attempt" and e.attempt == 2
-                   and e.run_id.endswith(FOTA + "#1"))
+    events = until(
+        played.events,
+        lambda e: e.type == "step_attempt" and e.attempt == 2 and e.run_id.endswith(FOTA + "#1"),
+    )
     run_id = events[-1].run_id
-    run = build([*events, FeatureRunFinished(run_id=run_id, status="passed", duration=0.3,
-                                             time=events[-1].time),
-                 RunFinished(status="interrupted", duration=0.3, counts={}, exit_code=130,
-                             interrupted=True, time=events[-1].time)])
+    run = build(
+        [
+            *events,
+            FeatureRunFinished(run_id=run_id, status="passed", duration=0.3, time=events[-1].time),
+            RunFinished(
+                status="interrupted",
+                duration=0.3,
+                counts={},
+                exit_code=130,
+                interrupted=True,
+                time=events[-1].time,
+            ),
+        ]
+    )
     ltem = next(f for f in run.feature_runs if f.id == run_id)
     assert ltem.interrupted and ltem.status == "skipped" and ltem.reason == "interrupted"
     assert [s.status for s in ltem.scenarios] == ["passed", "skipped", "skipped", "skipped"]
@@ -209,8 +248,14 @@ def test_events_after_run_finished_do_not_change_the_tree(played):
 
 def test_killed_before_the_running_step_sent_anything_that_step_is_the_one_cut(played):
     # There is no StepStarted: the first unfinished step of a started scenario ran.
-    events = until(played.events, lambda e: e.type == "scenario_started"
-                   and e.run_id.endswith(FOTA + "#1") and e.scenario_id.endswith("/2"))
+    events = until(
+        played.events,
+        lambda e: (
+            e.type == "scenario_started"
+            and e.run_id.endswith(FOTA + "#1")
+            and e.scenario_id.endswith("/2")
+        ),
+    )
     run = build(events)
     schedule = feature(run, "Device FOTA [nw=ltem]").scenarios[1]
     first, second = schedule.steps
@@ -224,8 +269,9 @@ def test_a_run_cut_by_its_timeout_says_timed_out(played, tmp_path):
     from harness.run.runner import RunSettings
 
     spec = tmp_path / "Hang.feature.md"
-    spec.write_text("# Hang\n\n## S\n\nGiven it waits forever\n\n## T\n\nGiven it crashes\n",
-                    encoding="utf-8")
+    spec.write_text(
+        "# Hang\n\n## S\n\nGiven it waits forever\n\n## T\n\nGiven it crashes\n", encoding="utf-8"
+    )
     timed = play(spec, tmp_path / "r", settings=RunSettings(retry=FAST, run_timeout=0.2))
     run = timed.result
     assert run.status == "timed out" and run.stopped_by == "timed out" and run.interrupted

@@ -22,16 +22,23 @@ def errors_of(text: str) -> list[str]:
     return [str(e).split("\n")[0] for e in caught.value.errors]
 
 
-@pytest.mark.parametrize(("tag", "place", "fragment"), [
-    ("@retry:tires=5", "r.feature.md:5:6", "unknown retry setting `tires`; expected one of tries"),
-    ("@retry:tries=many", "r.feature.md:5:6", "`tries` must be a number, got 'many'"),
-    ("@retry:tries=0", "r.feature.md:5:6", "`tries` must be a whole number of at least 1"),
-    ("@retry:tries=2.5", "r.feature.md:5:6", "`tries` must be a whole number"),
-    ("@retry:factor=0.5", "r.feature.md:5:6", "`factor` must be at least 1"),
-    ("@retry:timeout=-1", "r.feature.md:5:6", "must be a non-negative number"),
-    ("@retry:tries", "r.feature.md:5:6", "expected key=value"),
-    ("@retry:", "r.feature.md:5:6", "no setting given"),
-])
+@pytest.mark.parametrize(
+    ("tag", "place", "fragment"),
+    [
+        (
+            "@retry:tires=5",
+            "r.feature.md:5:6",
+            "unknown retry setting `tires`; expected one of tries",
+        ),
+        ("@retry:tries=many", "r.feature.md:5:6", "`tries` must be a number, got 'many'"),
+        ("@retry:tries=0", "r.feature.md:5:6", "`tries` must be a whole number of at least 1"),
+        ("@retry:tries=2.5", "r.feature.md:5:6", "`tries` must be a whole number"),
+        ("@retry:factor=0.5", "r.feature.md:5:6", "`factor` must be at least 1"),
+        ("@retry:timeout=-1", "r.feature.md:5:6", "must be a non-negative number"),
+        ("@retry:tries", "r.feature.md:5:6", "expected key=value"),
+        ("@retry:", "r.feature.md:5:6", "no setting given"),
+    ],
+)
 def test_a_bad_retry_tag_is_a_spec_error_with_its_place(tag, place, fragment):
     (error,) = errors_of(f"# F\n\n## S\n\n<!-- {tag} -->\n\nSoon x\n")
     assert error.startswith(place) and fragment in error
@@ -53,10 +60,12 @@ def test_where_a_retry_comment_attaches():
     feature = parse_text(
         "---\nretry:\n  timeout: 900\n---\n<!-- @retry:maxDelay=7 -->\n# F\n\n"
         "## Rule: R\n\n<!-- @retry:factor=3 -->\n\n### S\n\n"
-        "<!-- @retry:tries=5 -->\n\n"           # right under the heading: the scenario's
+        "<!-- @retry:tries=5 -->\n\n"  # right under the heading: the scenario's
         "Given a\n\n"
-        "<!-- @retry:initialDelay=9 -->\n\n"    # before a later step: that step's
-        "Soon b after 2 retries\n", "r.feature.md")
+        "<!-- @retry:initialDelay=9 -->\n\n"  # before a later step: that step's
+        "Soon b after 2 retries\n",
+        "r.feature.md",
+    )
     assert feature.retry == {"timeout": 900, "maxDelay": 7.0}
     (scenario,) = feature.children[0].scenarios
     assert scenario.retry == {"factor": 3.0, "tries": 5}
@@ -69,21 +78,28 @@ def test_one_merge_command_line_then_front_matter_feature_rule_scenario_step_suf
     feature = parse_text(
         "---\nretry:\n  timeout: 900\n  tries: 9\n---\n<!-- @retry:maxDelay=7 -->\n# F\n\n"
         "## S\n\n<!-- @retry:tries=5,factor=3 -->\n\nGiven a\n\n"
-        "<!-- @retry:initialDelay=9 -->\n\nSoon b after 2 retries\n\nSoon c\n", "r.feature.md")
+        "<!-- @retry:initialDelay=9 -->\n\nSoon b after 2 retries\n\nSoon c\n",
+        "r.feature.md",
+    )
     (run,) = make_plan([feature]).runs
     _, b, c = run.executions[0].steps
     cli = RetryPolicy(timeout=100, initialDelay=1)
-    assert cli.merged(b.retry) == RetryPolicy(tries=3, initialDelay=9, factor=3, maxDelay=7,
-                                              timeout=900)
-    assert cli.merged(c.retry) == RetryPolicy(tries=5, initialDelay=1, factor=3, maxDelay=7,
-                                              timeout=900)
+    assert cli.merged(b.retry) == RetryPolicy(
+        tries=3, initialDelay=9, factor=3, maxDelay=7, timeout=900
+    )
+    assert cli.merged(c.retry) == RetryPolicy(
+        tries=5, initialDelay=1, factor=3, maxDelay=7, timeout=900
+    )
     assert b.retrying and b.sentence == "b" and c.retrying
 
 
 def test_a_zero_delay_soon_step_records_a_bounded_number_of_attempts(tmp_path):
     spec = tmp_path / "Spin.feature.md"
-    spec.write_text("# Spin\n\n## S\n\n<!-- @retry:initialDelay=0,maxDelay=0,timeout=1000 -->\n\n"
-                    "Soon the job status in `nbiot` should be\n", encoding="utf-8")
+    spec.write_text(
+        "# Spin\n\n## S\n\n<!-- @retry:initialDelay=0,maxDelay=0,timeout=1000 -->\n\n"
+        "Soon the job status in `nbiot` should be\n",
+        encoding="utf-8",
+    )
     played = play(spec, settings=RunSettings(retry=RetryPolicy()))
     attempts = [e for e in played.events if e.type == "step_attempt"]
     (finished,) = [e for e in played.events if e.type == "step_finished"]
@@ -102,14 +118,17 @@ def test_the_runner_never_sees_an_unchecked_setting():
 
 
 def test_after_retries_on_a_plain_step_retries_it():
-    feature = parse_text("# F\n\n## S\n\nThen the nRF Cloud API has been called `3` times "
-                         "after 2 retries\n", "r.feature.md")
+    feature = parse_text(
+        "# F\n\n## S\n\nThen the nRF Cloud API has been called `3` times after 2 retries\n",
+        "r.feature.md",
+    )
     plan = make_plan([feature])
     events = []
     bus = EventBus()
     bus.subscribe(events.append)
     fast = RetryPolicy(initialDelay=1, maxDelay=1)
-    outcome = asyncio.run(Runner(plan, scripted_registry(), None, bus,
-                                 RunSettings(retry=fast)).run())
+    outcome = asyncio.run(
+        Runner(plan, scripted_registry(), None, bus, RunSettings(retry=fast)).run()
+    )
     assert outcome.exit_code == 0
     assert [e.attempts for e in events if e.type == "step_finished"] == [3]

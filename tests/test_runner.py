@@ -76,12 +76,15 @@ def of(events, kind):
 
 def test_context_flows_through_scenarios_and_needs(steps):
     registry, state = steps
-    result, events = run({
-        "a.md": "# A\n\n## Background\n\nGiven I store `1` into `x`\n\n"
-                "## One\n\nGiven I store `${x} + 1` into `y`\n\n"
-                "## Two\n\nThen `${y}` equals `2`\n",
-        "b.md": "---\nneeds:\n  - A\n---\n# B\n\n## S\n\nThen `${y}` equals `2`\n",
-    }, registry)
+    result, events = run(
+        {
+            "a.md": "# A\n\n## Background\n\nGiven I store `1` into `x`\n\n"
+            "## One\n\nGiven I store `${x} + 1` into `y`\n\n"
+            "## Two\n\nThen `${y}` equals `2`\n",
+            "b.md": "---\nneeds:\n  - A\n---\n# B\n\n## S\n\nThen `${y}` equals `2`\n",
+        },
+        registry,
+    )
     assert result.exit_code == 0 and result.counts == {"passed": 3, "failed": 0, "skipped": 0}
     assert state["calls"] == [("2", "2"), ("2", "2")]
     resolved = [e.text for e in of(events, "step_finished")]
@@ -100,24 +103,28 @@ def test_soon_retries_until_it_passes_and_records_attempts(steps):
 
 def test_after_n_retries_bounds_the_attempts(steps):
     registry, _ = steps
-    result, events = run({"a.md": "# A\n\n## S\n\nSoon the counter reaches `9` after 2 retries\n"},
-                         registry)
+    result, events = run(
+        {"a.md": "# A\n\n## S\n\nSoon the counter reaches `9` after 2 retries\n"}, registry
+    )
     assert result.exit_code == 1
     assert len(of(events, "step_attempt")) == 3
 
 
 def test_and_after_soon_is_retried_too(steps):
     registry, _ = steps
-    result, events = run({"a.md": "# A\n\n## S\n\nSoon `a` equals `a`\n\n"
-                          "And the counter reaches `2`\n"}, registry)
+    result, events = run(
+        {"a.md": "# A\n\n## S\n\nSoon `a` equals `a`\n\nAnd the counter reaches `2`\n"}, registry
+    )
     # A first-time pass emits no attempt event; the And is retried once.
     assert result.exit_code == 0 and len(of(events, "step_attempt")) == 2
 
 
 def test_retry_tag_on_step(steps):
     registry, _ = steps
-    result, events = run({"a.md": "# A\n\n## S\n\n<!-- @retry:tries=2 -->\n\n"
-                          "Soon the counter reaches `5`\n"}, registry)
+    result, events = run(
+        {"a.md": "# A\n\n## S\n\n<!-- @retry:tries=2 -->\n\nSoon the counter reaches `5`\n"},
+        registry,
+    )
     assert result.exit_code == 1 and len(of(events, "step_attempt")) == 2
 
 
@@ -133,13 +140,16 @@ def test_plain_then_and_crashes_are_not_retried(steps):
 
 def test_failure_skips_the_rest_and_dependents(steps):
     registry, _ = steps
-    result, events = run({
-        "a.md": "# A\n\n## One\n\nThen `1` equals `2`\n\nAnd `3` equals `3`\n\n"
-                "## Two\n\nThen `1` equals `1`\n",
-        "b.md": "---\nneeds:\n  - A\n---\n# B\n\n## S\n\nThen `1` equals `1`\n",
-        "c.md": "---\nneeds:\n  - B\n---\n# C\n\n## S\n\nThen `1` equals `1`\n",
-        "d.md": "# D\n\n## S\n\nThen `1` equals `1`\n",
-    }, registry)
+    result, events = run(
+        {
+            "a.md": "# A\n\n## One\n\nThen `1` equals `2`\n\nAnd `3` equals `3`\n\n"
+            "## Two\n\nThen `1` equals `1`\n",
+            "b.md": "---\nneeds:\n  - A\n---\n# B\n\n## S\n\nThen `1` equals `1`\n",
+            "c.md": "---\nneeds:\n  - B\n---\n# C\n\n## S\n\nThen `1` equals `1`\n",
+            "d.md": "# D\n\n## S\n\nThen `1` equals `1`\n",
+        },
+        registry,
+    )
     assert result.exit_code == 1
     assert result.counts == {"passed": 1, "failed": 1, "skipped": 3}
     # What a failure skips is not run and not announced step by step: the reasons say it.
@@ -162,10 +172,15 @@ def test_placeholder_that_yields_nothing_fails_naming_it(steps):
 
 def test_outline_rows_and_variants(steps):
     registry, state = steps
-    result, _ = run({"a.md": "---\nvariants:\n  - nw: ltem\n  - nw: nbiot\n---\n# A\n\n"
-                     "## Scenario Outline: O\n\n"
-                     "Then `<x>-<variant.nw>` equals `${y}-${variant.nw}`\n\n"
-                     "### Examples\n\n| x | y |\n| - | - |\n| 1 | 1 |\n| 2 | 2 |\n"}, registry)
+    result, _ = run(
+        {
+            "a.md": "---\nvariants:\n  - nw: ltem\n  - nw: nbiot\n---\n# A\n\n"
+            "## Scenario Outline: O\n\n"
+            "Then `<x>-<variant.nw>` equals `${y}-${variant.nw}`\n\n"
+            "### Examples\n\n| x | y |\n| - | - |\n| 1 | 1 |\n| 2 | 2 |\n"
+        },
+        registry,
+    )
     assert result.counts["passed"] == 4
     assert ("1-ltem", "1-ltem") in state["calls"] and ("2-nbiot", "2-nbiot") in state["calls"]
 

@@ -83,9 +83,12 @@ async def json_route(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str,
 
 
 async def _post(url: str, headers: dict, body: bytes) -> tuple[int, str, str]:
-    async with aiohttp.ClientSession() as http, http.post(
-        url, data=body, headers={**headers, "Content-Type": "application/json"}
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            url, data=body, headers={**headers, "Content-Type": "application/json"}
+        ) as response,
+    ):
         return response.status, response.content_type, await response.text()
 
 

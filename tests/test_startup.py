@@ -16,9 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_a_run_imports_no_jwt_library_until_a_jwt_step_or_query_needs_it():
@@ -63,19 +68,25 @@ def test_the_entry_point_holds_the_collector_until_the_run_starts(tmp_path):
     # the run's own process: collector off from the start, on (and start-up frozen) once
     # the reporters are up; the hook below sees it from the first step
     steps = tmp_path / "gc_steps.py"
-    steps.write_text(textwrap.dedent("""
+    steps.write_text(
+        textwrap.dedent("""
         import gc
         from behave import step
 
         @step("the collector is on and start-up is frozen")
         def collector_on(ctx):
             assert gc.isenabled() and gc.get_freeze_count() > 1000, gc.get_freeze_count()
-    """))
+    """)
+    )
     spec = tmp_path / "gc.feature.md"
     spec.write_text("# Collector\n\n## On\n\nGiven the collector is on and start-up is frozen\n")
-    done = subprocess.run([sys.executable, "-m", "harness", "run", str(spec), "--steps",
-                           str(steps), "--no-reports"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "run", str(spec), "--steps", str(steps), "--no-reports"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 

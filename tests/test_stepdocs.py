@@ -12,16 +12,22 @@ from harness.stepdocs import from_parse, from_regex
 def test_a_regex_reads_as_the_sentence_a_spec_writes():
     sentence, params = from_regex(
         r"^I `(?P<method>GET|POST|PUT)` (?:to )?`(?P<url>[^`]+)`"
-        r"(?: retrying (?P<retries>\d+) times)?(?P<has_body> with)?$")
+        r"(?: retrying (?P<retries>\d+) times)?(?P<has_body> with)?$"
+    )
     assert sentence == "I `<method: GET|POST|PUT>` [to ]`<url>`[ retrying <retries> times][ with]"
     assert [(p.name, p.choices, p.pattern, p.optional) for p in params] == [
-        ("method", ["GET", "POST", "PUT"], None, False), ("url", None, "[^`]+", False),
-        ("retries", None, r"\d+", True), ("has_body", [" with"], None, True)]
+        ("method", ["GET", "POST", "PUT"], None, False),
+        ("url", None, "[^`]+", False),
+        ("retries", None, r"\d+", True),
+        ("has_body", [" with"], None, True),
+    ]
 
 
 def test_choices_and_unnamed_parts():
-    assert from_regex(r"^`(?P<expr>[^`]+)` should (?P<mode>equal|match)$")[0] == \
-        "`<expr>` should <mode: equal|match>"
+    assert (
+        from_regex(r"^`(?P<expr>[^`]+)` should (?P<mode>equal|match)$")[0]
+        == "`<expr>` should <mode: equal|match>"
+    )
     assert from_regex(r"^wait (\d+) (?:seconds|minutes)$")[0] == "wait <…> (seconds|minutes)"
 
 
@@ -38,8 +44,9 @@ def test_steps_prints_sentences_with_whole_docstrings():
     assert "\nI store `<expr>` into `<name>`\n    any keyword · steps/" in out
     assert "(?P<" not in out and "^" not in out.split("\n")[0]
     # The whole docstring, not its first line only.
-    assert ("    The backend asks for the shadows of an account's devices in one request, "
-            "and the\n") in out
+    assert (
+        "    The backend asks for the shadows of an account's devices in one request, and the\n"
+    ) in out
 
 
 def test_steps_json_is_a_catalogue_for_editors():

@@ -26,8 +26,7 @@ WEBHOOK = "/webhook.office.com/"
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @pytest.fixture
@@ -41,8 +40,9 @@ def stack_options() -> dict[str, Any]:
 
 async def test_a_host_is_a_namespace_with_its_own_queue_and_journal(stack: Stack) -> None:
     path = "/api.memfault.com/api/v0/devices/1/reboots"
-    await stack.nrf.queue("api.memfault.com", "GET", path, query={"since": "/.+/"},
-                          body={"data": []})
+    await stack.nrf.queue(
+        "api.memfault.com", "GET", path, query={"since": "/.+/"}, body={"data": []}
+    )
     url = stack.mock.url + path
     # a bearer key does not move a third party's call into that key's account
     headers = {"Authorization": "Bearer some-key"}
@@ -52,15 +52,18 @@ async def test_a_host_is_a_namespace_with_its_own_queue_and_journal(stack: Stack
         assert r.status == 404  # one-shot: used up
     journal = await stack.nrf.requests("api.memfault.com")
     assert [(e["path"], e["query"], e["response"]["status"]) for e in journal] == [
-        (path, {"since": "x"}, 200), (path, {"since": "x"}, 404)]
+        (path, {"since": "x"}, 200),
+        (path, {"since": "x"}, 404),
+    ]
     assert await stack.nrf.requests("some-key") == []
 
 
 async def test_api_nrfcloud_com_is_the_root(stack: Stack) -> None:
     await stack.nrf.queue("key-1", "GET", "/v1/account", body={"team": {}})
     headers = {"Authorization": "Bearer key-1"}
-    async with stack.http.get(stack.mock.url + "/api.nrfcloud.com/v1/account",
-                              headers=headers) as r:
+    async with stack.http.get(
+        stack.mock.url + "/api.nrfcloud.com/v1/account", headers=headers
+    ) as r:
         assert r.status == 200
     assert [e["path"] for e in await stack.nrf.requests("key-1")] == ["/v1/account"]
 
@@ -76,8 +79,12 @@ async def test_the_same_path_of_another_host_is_not_served(stack: Stack) -> None
 # -- feedback -------------------------------------------------------------------------
 
 
-FEEDBACK = {"email": "someone@example.com", "stars": 4, "suggestion": "None, all good!",
-            "browser": "Mozilla/5.0"}
+FEEDBACK = {
+    "email": "someone@example.com",
+    "stars": 4,
+    "suggestion": "None, all good!",
+    "browser": "Mozilla/5.0",
+}
 
 
 async def test_feedback_is_posted_to_the_webhook_as_a_message_card(stack: Stack) -> None:
@@ -90,8 +97,10 @@ async def test_feedback_is_posted_to_the_webhook_as_a_message_card(stack: Stack)
     assert call["headers"]["Content-Type"] == "application/json; charset=utf-8"
     card = json.loads(call["body"])
     assert card["sections"][0]["facts"] == [
-        {"name": "Rating", "value": "★★★★☆"}, {"name": "Email", "value": "someone@example.com"},
-        {"name": "Browser", "value": "Mozilla/5.0"}]
+        {"name": "Rating", "value": "★★★★☆"},
+        {"name": "Email", "value": "someone@example.com"},
+        {"name": "Browser", "value": "Mozilla/5.0"},
+    ]
     assert card["sections"][0]["text"] == "None, all good!"
 
 
@@ -103,8 +112,7 @@ async def test_a_failing_webhook_is_a_502(stack: Stack) -> None:
 
 
 async def test_invalid_feedback_is_a_400_and_never_posted(stack: Stack) -> None:
-    async with stack.http.post(stack.backend.url + "/feedback",
-                               json={**FEEDBACK, "stars": 9}) as r:
+    async with stack.http.post(stack.backend.url + "/feedback", json={**FEEDBACK, "stars": 9}) as r:
         body = await assert_problem(r, 400)
     assert "stars" in body["detail"]
     assert await stack.nrf.requests("webhook.office.com") == []
@@ -118,44 +126,61 @@ async def test_reboots_of_a_connected_device_are_sent_kept_and_listed(stack: Sta
     device_id, fingerprint = await stack.device(account)
     imei = device_id.removeprefix("oob-")
     now = time.time()
-    path = (f"/api.memfault.com/api/v0/organizations/nordic-semiconductor-asa123456/projects/"
-            f"hello-nrfcloud-com/devices/{imei}/reboots")
-    await stack.nrf.queue("api.memfault.com", "GET", path, body={"data": [
-        {"type": "memfault", "time": iso(now - 5), "reason": 8},
-        {"type": "memfault", "time": iso(now - 60), "reason": 3},
-    ]})
+    path = (
+        f"/api.memfault.com/api/v0/organizations/nordic-semiconductor-asa123456/projects/"
+        f"hello-nrfcloud-com/devices/{imei}/reboots"
+    )
+    await stack.nrf.queue(
+        "api.memfault.com",
+        "GET",
+        path,
+        body={
+            "data": [
+                {"type": "memfault", "time": iso(now - 5), "reason": 8},
+                {"type": "memfault", "time": iso(now - 60), "reason": 3},
+            ]
+        },
+    )
     ws = await stack.connect(fingerprint)
     update = await receive_until(ws, lambda m: m.get("@context") == UPDATE)
-    assert update["ObjectID"] == 14250 and update["Resources"] == {
-        "0": 8, "99": int(now - 5)}
+    assert update["ObjectID"] == 14250 and update["Resources"] == {"0": 8, "99": int(now - 5)}
     call = (await stack.nrf.requests("api.memfault.com", path=path))[0]
     assert call["query"]["since"].endswith("Z") and "Authorization" in call["headers"]
     # the newest reboot is in the shadow a new connection gets (as a shadow object, the
     # instance ID is there only when above 0: REAL-SUITE.md §2.2)
     ws2 = await stack.connect(fingerprint)
     shadow = await receive_until(ws2, lambda m: m.get("@context") == SHADOW)
-    assert {"ObjectID": 14250, "ObjectVersion": "1.0",
-            "Resources": {"0": 8, "99": int(now - 5)}} in shadow["reported"]
+    assert {
+        "ObjectID": 14250,
+        "ObjectVersion": "1.0",
+        "Resources": {"0": 8, "99": int(now - 5)},
+    } in shadow["reported"]
 
     async def listed():
-        async with stack.http.get(stack.device_url(device_id, fingerprint,
-                                                   "history/14250/0")) as r:
+        async with stack.http.get(stack.device_url(device_id, fingerprint, "history/14250/0")) as r:
             assert r.status == 200
             body = await r.json()
         return body if len(body["partialInstances"]) == 2 else None
 
     body = await eventually(listed)
     assert body["@context"] == HISTORY and body["query"]["ObjectID"] == 14250
-    assert body["partialInstances"] == [{"0": 8, "99": int(now - 5)},
-                                        {"0": 3, "99": int(now - 60)}]
+    assert body["partialInstances"] == [{"0": 8, "99": int(now - 5)}, {"0": 3, "99": int(now - 60)}]
 
 
 # -- location -------------------------------------------------------------------------
 
 
 def fix(device_id: str, ts: float, lat: str, service: str = "GNSS") -> dict:
-    return {"id": f"fix-{ts}", "deviceId": device_id, "insertedAt": iso(ts), "lat": lat,
-            "lon": "10.43", "meta": {}, "serviceType": service, "uncertainty": "20"}
+    return {
+        "id": f"fix-{ts}",
+        "deviceId": device_id,
+        "insertedAt": iso(ts),
+        "lat": lat,
+        "lon": "10.43",
+        "meta": {},
+        "serviceType": service,
+        "uncertainty": "20",
+    }
 
 
 async def test_location_pages_are_followed_sent_kept_and_trailed(stack: Stack) -> None:
@@ -163,19 +188,36 @@ async def test_location_pages_are_followed_sent_kept_and_trailed(stack: Stack) -
     device_id, fingerprint = await stack.device(account)
     now = time.time()
     history = "/v1/location/history"
-    await stack.nrf.queue(account, "GET", history, query={"deviceId": device_id},
-                          body={"items": [fix(device_id, now - 1, "63.4002", "WIFI")],
-                                "total": 1, "pageNextToken": "t1"})
-    await stack.nrf.queue(account, "GET", history,
-                          query={"deviceId": device_id, "pageNextToken": "t1"},
-                          body={"items": [fix(device_id, now - 20, "63.4"),
-                                          fix(device_id, now - 30, "63.4001")], "total": 2})
+    await stack.nrf.queue(
+        account,
+        "GET",
+        history,
+        query={"deviceId": device_id},
+        body={
+            "items": [fix(device_id, now - 1, "63.4002", "WIFI")],
+            "total": 1,
+            "pageNextToken": "t1",
+        },
+    )
+    await stack.nrf.queue(
+        account,
+        "GET",
+        history,
+        query={"deviceId": device_id, "pageNextToken": "t1"},
+        body={
+            "items": [fix(device_id, now - 20, "63.4"), fix(device_id, now - 30, "63.4001")],
+            "total": 2,
+        },
+    )
     ws = await stack.connect(fingerprint)
     seen = []
     for _ in range(3):
         seen.append(await receive_until(ws, lambda m: m.get("@context") == UPDATE))
     assert sorted((m["ObjectInstanceID"], m["Resources"]["0"]) for m in seen) == [
-        (0, 63.4), (0, 63.4001), (1, 63.4002)]
+        (0, 63.4),
+        (0, 63.4001),
+        (1, 63.4002),
+    ]
     first = (await stack.nrf.requests(account, path=history))[0]["query"]
     assert first["pageLimit"] == "100" and first["start"] < first["end"]
 
@@ -186,8 +228,12 @@ async def test_location_pages_are_followed_sent_kept_and_trailed(stack: Stack) -
 
     status, body = await get("")
     assert status == 200 and body["query"] == {
-        "ObjectID": 14201, "ObjectVersion": "1.0", "ObjectInstanceID": 0,
-        "deviceId": device_id, "binIntervalMinutes": 1}
+        "ObjectID": 14201,
+        "ObjectVersion": "1.0",
+        "ObjectInstanceID": 0,
+        "deviceId": device_id,
+        "binIntervalMinutes": 1,
+    }
     assert [p["0"] for p in body["partialInstances"]] == [63.4001, 63.4, 63.4002]
     status, body = await get("&trail=1&timeSpan=lastDay")
     assert body["query"]["binIntervalMinutes"] == 15
@@ -202,12 +248,14 @@ async def test_location_pages_are_followed_sent_kept_and_trailed(stack: Stack) -
 async def test_bad_history_queries_are_refused(stack: Stack) -> None:
     account = await stack.account()
     device_id, fingerprint = await stack.device(account)
-    for rest, status in (("history/14201/0?timeSpan=lastYear", 400),
-                         ("history/14201/0?trail=0", 400), ("history/14201/0?trail=x", 400),
-                         ("history/14250/0?timeSpan=x", 400)):
+    for rest, status in (
+        ("history/14201/0?timeSpan=lastYear", 400),
+        ("history/14201/0?trail=0", 400),
+        ("history/14201/0?trail=x", 400),
+        ("history/14250/0?timeSpan=x", 400),
+    ):
         url = stack.device_url(device_id, None, rest) + f"&fingerprint={fingerprint}"
         async with stack.http.get(url) as r:
             await assert_problem(r, status)
-    async with stack.http.get(stack.device_url(device_id, "92b.AAAAAA",
-                                               "history/14201/0")) as r:
+    async with stack.http.get(stack.device_url(device_id, "92b.AAAAAA", "history/14201/0")) as r:
         await assert_problem(r, 403)

@@ -91,25 +91,35 @@ def test_message_card_renders_the_rating_as_stars() -> None:
         "summary": "New feedback",
         "themeColor": "00a9ce",
         "title": "New feedback received",
-        "sections": [{"facts": [{"name": "Rating", "value": "★★★★☆"},
-                                {"name": "Email", "value": "a@b.c"},
-                                {"name": "Browser", "value": "Firefox"}],
-                      "text": "None!"}],
+        "sections": [
+            {
+                "facts": [
+                    {"name": "Rating", "value": "★★★★☆"},
+                    {"name": "Email", "value": "a@b.c"},
+                    {"name": "Browser", "value": "Firefox"},
+                ],
+                "text": "None!",
+            }
+        ],
     }
-    assert message_card(Feedback("a@b.c", 1, "", "x"))["sections"][0]["facts"][0]["value"] \
-        == "★☆☆☆☆"
+    assert (
+        message_card(Feedback("a@b.c", 1, "", "x"))["sections"][0]["facts"][0]["value"] == "★☆☆☆☆"
+    )
 
 
-@pytest.mark.parametrize("body, field", [
-    ([], "object"),
-    ({"email": "nobody", "stars": 3, "suggestion": "", "browser": "x"}, "email"),
-    ({"email": "a@b", "stars": 0, "suggestion": "", "browser": "x"}, "stars"),
-    ({"email": "a@b", "stars": 6, "suggestion": "", "browser": "x"}, "stars"),
-    ({"email": "a@b", "stars": True, "suggestion": "", "browser": "x"}, "stars"),
-    ({"email": "a@b", "stars": 3.5, "suggestion": "", "browser": "x"}, "stars"),
-    ({"email": "a@b", "stars": 3, "browser": "x"}, "suggestion"),
-    ({"email": "a@b", "stars": 3, "suggestion": "", "browser": ""}, "browser"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ([], "object"),
+        ({"email": "nobody", "stars": 3, "suggestion": "", "browser": "x"}, "email"),
+        ({"email": "a@b", "stars": 0, "suggestion": "", "browser": "x"}, "stars"),
+        ({"email": "a@b", "stars": 6, "suggestion": "", "browser": "x"}, "stars"),
+        ({"email": "a@b", "stars": True, "suggestion": "", "browser": "x"}, "stars"),
+        ({"email": "a@b", "stars": 3.5, "suggestion": "", "browser": "x"}, "stars"),
+        ({"email": "a@b", "stars": 3, "browser": "x"}, "suggestion"),
+        ({"email": "a@b", "stars": 3, "suggestion": "", "browser": ""}, "browser"),
+    ],
+)
 def test_feedback_validation_names_the_field(body, field) -> None:
     with pytest.raises(ValueError, match=field):
         parse_feedback(body)
@@ -119,36 +129,56 @@ def test_feedback_validation_names_the_field(body, field) -> None:
 
 
 def item(**overrides):
-    base = {"id": "42115b99", "deviceId": "oob-1", "serviceType": "WIFI",
-            "insertedAt": "2023-09-12T00:00:01.523Z", "lat": "63.4213475",
-            "lon": "10.4377896", "meta": {}, "uncertainty": "14.042"}
+    base = {
+        "id": "42115b99",
+        "deviceId": "oob-1",
+        "serviceType": "WIFI",
+        "insertedAt": "2023-09-12T00:00:01.523Z",
+        "lat": "63.4213475",
+        "lon": "10.4377896",
+        "meta": {},
+        "uncertainty": "14.042",
+    }
     return {**base, **overrides}
 
 
 def test_an_item_becomes_14201_with_the_instance_of_its_service() -> None:
     assert to_geolocation(item()) == {
-        "ObjectID": 14201, "ObjectVersion": "1.0", "ObjectInstanceID": 1,
-        "Resources": {"0": 63.4213475, "1": 10.4377896, "3": 14.042, "6": "WIFI",
-                      "99": 1694476801},
+        "ObjectID": 14201,
+        "ObjectVersion": "1.0",
+        "ObjectInstanceID": 1,
+        "Resources": {"0": 63.4213475, "1": 10.4377896, "3": 14.042, "6": "WIFI", "99": 1694476801},
     }
-    instances = {s: to_geolocation(item(serviceType=s))["ObjectInstanceID"]
-                 for s in ("GNSS", "MCELL", "WIFI", "SCELL", "ANCHOR", "GPS", "WIFI_EVAL")}
-    assert instances == {"GNSS": 0, "MCELL": 1, "WIFI": 1, "SCELL": 2, "ANCHOR": 9, "GPS": 9,
-                         "WIFI_EVAL": 9}
+    instances = {
+        s: to_geolocation(item(serviceType=s))["ObjectInstanceID"]
+        for s in ("GNSS", "MCELL", "WIFI", "SCELL", "ANCHOR", "GPS", "WIFI_EVAL")
+    }
+    assert instances == {
+        "GNSS": 0,
+        "MCELL": 1,
+        "WIFI": 1,
+        "SCELL": 2,
+        "ANCHOR": 9,
+        "GPS": 9,
+        "WIFI_EVAL": 9,
+    }
 
 
-@pytest.mark.parametrize("overrides, field", [
-    ({"serviceType": "GROUND_FIX"}, "serviceType"),
-    ({"lat": ""}, "lat"),
-    ({"lon": 10.4}, "lon"),
-    ({"lat": "north"}, "lat"),
-    ({"uncertainty": "-3"}, "uncertainty"),
-    ({"uncertainty": 14}, "uncertainty"),
-    ({"meta": None}, "meta"),
-    ({"insertedAt": "yesterday"}, "insertedAt"),
-    ({"id": ""}, "id"),
-    ({"anchors": {}}, "anchors"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"serviceType": "GROUND_FIX"}, "serviceType"),
+        ({"lat": ""}, "lat"),
+        ({"lon": 10.4}, "lon"),
+        ({"lat": "north"}, "lat"),
+        ({"uncertainty": "-3"}, "uncertainty"),
+        ({"uncertainty": 14}, "uncertainty"),
+        ({"meta": None}, "meta"),
+        ({"insertedAt": "yesterday"}, "insertedAt"),
+        ({"id": ""}, "id"),
+        ({"anchors": {}}, "anchors"),
+    ],
+)
 def test_invalid_items_are_named(overrides, field) -> None:
     assert field in item_problem(item(**overrides))
 
@@ -157,8 +187,12 @@ def test_pages_need_items_and_a_non_empty_token() -> None:
     page = parse_page({"items": [item()], "total": 1, "pageNextToken": "a"})
     assert page.next_token == "a" and len(page.items) == 1
     assert parse_page({"items": []}).next_token is None
-    for body in ({"items": [item()], "pageNextToken": ""}, {"total": 0}, [],
-                 {"items": [item(lat="")]}):
+    for body in (
+        {"items": [item()], "pageNextToken": ""},
+        {"total": 0},
+        [],
+        {"items": [item(lat="")]},
+    ):
         with pytest.raises(InvalidPage):
             parse_page(body)
 
@@ -170,20 +204,33 @@ def test_memfault_url_and_basic_auth() -> None:
     settings = MemfaultSettings("http://mock/api.memfault.com/", "tok", "org-1", "proj")
     assert settings.reboots_url("oob-352656108602296") == (
         "http://mock/api.memfault.com/api/v0/organizations/org-1/projects/proj/devices/"
-        "352656108602296/reboots")
+        "352656108602296/reboots"
+    )
     assert settings.authorization() == "Basic OnRvaw=="  # base64(":tok")
 
 
 def test_memfault_answers_are_validated_and_converted() -> None:
-    reboot = {"type": "memfault", "time": "2024-10-23T08:00:00.999Z", "reason": 8,
-              "mcu_reason_register": 65536}
+    reboot = {
+        "type": "memfault",
+        "time": "2024-10-23T08:00:00.999Z",
+        "reason": 8,
+        "mcu_reason_register": 65536,
+    }
     assert parse_reboots({"data": [reboot], "paging": {}}) == [reboot]
-    assert to_reboot(reboot) == {"ObjectID": 14250, "ObjectVersion": "1.0",
-                                 "ObjectInstanceID": 0,
-                                 "Resources": {"0": 8, "99": 1729670400}}
-    for bad in ({}, {"data": {}}, {"data": [{**reboot, "reason": -1}]},
-                {"data": [{**reboot, "reason": "8"}]}, {"data": [{**reboot, "type": "x"}]},
-                {"data": [{**reboot, "time": "soon"}]}):
+    assert to_reboot(reboot) == {
+        "ObjectID": 14250,
+        "ObjectVersion": "1.0",
+        "ObjectInstanceID": 0,
+        "Resources": {"0": 8, "99": 1729670400},
+    }
+    for bad in (
+        {},
+        {"data": {}},
+        {"data": [{**reboot, "reason": -1}]},
+        {"data": [{**reboot, "reason": "8"}]},
+        {"data": [{**reboot, "type": "x"}]},
+        {"data": [{**reboot, "time": "soon"}]},
+    ):
         with pytest.raises(InvalidReboots):
             parse_reboots(bad)
 
@@ -224,8 +271,10 @@ def test_a_first_segment_with_a_dot_is_a_host() -> None:
 def test_urls_under_the_mock_become_mock_paths() -> None:
     mock = "http://127.0.0.1:8001"
     assert mock_path(f"{mock}/webhook.office.com/", mock) == "/webhook.office.com/"
-    assert mock_path("https://127.0.0.1:8001/api.memfault.com/a?b=1", mock) \
+    assert (
+        mock_path("https://127.0.0.1:8001/api.memfault.com/a?b=1", mock)
         == "/api.memfault.com/a?b=1"
+    )
     assert mock_path("https://api.memfault.com/api/v0", mock) == "/api.memfault.com/api/v0"
     assert mock_path("/webhook.office.com/", mock) == "/webhook.office.com/"
     assert mock_path("http://127.0.0.1:80011/x", mock) == "/127.0.0.1:80011/x"
@@ -257,17 +306,25 @@ def poller(nrfcloud, clock):
 
 async def test_pages_are_followed_until_the_token_runs_out_or_a_page_fails() -> None:
     now = [1_700_000_000.0]
-    nrf = FakeNrfCloud({None: {"items": [item(deviceId="oob-1")], "pageNextToken": "a"},
-                        "a": {"items": [item(deviceId="oob-1", serviceType="SCELL"),
-                                        item(deviceId="oob-2")], "pageNextToken": "b"},
-                        "b": NrfCloudError("nRF Cloud answered with status 404.")})
+    nrf = FakeNrfCloud(
+        {
+            None: {"items": [item(deviceId="oob-1")], "pageNextToken": "a"},
+            "a": {
+                "items": [item(deviceId="oob-1", serviceType="SCELL"), item(deviceId="oob-2")],
+                "pageNextToken": "b",
+            },
+            "b": NrfCloudError("nRF Cloud answered with status 404."),
+        }
+    )
     service = poller(nrf, lambda: now[0])
     latest, fixes = await service._fetch("oob-1")
     assert [t for _, _, t in nrf.calls] == [None, "a", "b"]
     assert latest["ObjectInstanceID"] == 1  # the first of the first page: WIFI
     # the other device's fix is left out; the failing page ends the poll with what came
-    assert [(o["ObjectInstanceID"], ms) for o, ms in fixes] == [(1, 1694476801523),
-                                                               (2, 1694476801523)]
+    assert [(o["ObjectInstanceID"], ms) for o, ms in fixes] == [
+        (1, 1694476801523),
+        (2, 1694476801523),
+    ]
     assert nrf.calls[0][:2] == ("2023-11-13T22:13:20.000Z", "2023-11-14T22:13:20.000Z")
     now[0] += 60
     nrf.calls.clear()
@@ -277,8 +334,11 @@ async def test_pages_are_followed_until_the_token_runs_out_or_a_page_fails() -> 
 
 
 async def test_an_invalid_page_ends_the_poll_and_loses_its_items() -> None:
-    nrf = FakeNrfCloud({None: {"items": [item(deviceId="oob-1")], "pageNextToken": "a"},
-                        "a": {"items": [item(deviceId="oob-1", lat="63")],
-                              "pageNextToken": ""}})
+    nrf = FakeNrfCloud(
+        {
+            None: {"items": [item(deviceId="oob-1")], "pageNextToken": "a"},
+            "a": {"items": [item(deviceId="oob-1", lat="63")], "pageNextToken": ""},
+        }
+    )
     _, fixes = await poller(nrf, lambda: 1_700_000_000.0)._fetch("oob-1")
     assert len(fixes) == 1 and len(nrf.calls) == 2

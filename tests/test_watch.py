@@ -19,13 +19,13 @@ SPEC = """# Watched
 Then the answer is `42`
 """
 
-STEP = '''from behave import then
+STEP = """from behave import then
 
 
 @then("the answer is `{{value}}`")
 def answer(ctx, value):
     assert value == "{expected}", f"expected {expected}, got {{value}}"
-'''
+"""
 
 
 class Lines:
@@ -53,8 +53,9 @@ class Lines:
             self.seen.append(line)
             if text in line:
                 return
-        raise AssertionError(f"no line with {text!r} within {WAIT} s; saw:\n"
-                             + "\n".join(self.seen))
+        raise AssertionError(
+            f"no line with {text!r} within {WAIT} s; saw:\n" + "\n".join(self.seen)
+        )
 
 
 def test_editing_a_spec_and_a_step_module_reruns(tmp_path: Path) -> None:
@@ -67,9 +68,23 @@ def test_editing_a_spec_and_a_step_module_reruns(tmp_path: Path) -> None:
     step = steps / "answer.py"
     step.write_text(STEP.format(expected="42"))
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", "--watch", str(specs), "--steps", str(steps),
-         "--no-color", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            "--watch",
+            str(specs),
+            "--steps",
+            str(steps),
+            "--no-color",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+    )
     try:
         out = Lines(process)
         out.wait_for("2 passed, 0 failed, 0 skipped")

@@ -36,9 +36,14 @@ class Reporter(Protocol):
         """Called once at the end, after RunFinished (or instead of it, when cut short)."""
 
 
-def make_reporters(reports_dir: Path | None, *, stream: TextIO | None = None,
-                   verbose: bool = False, quiet: bool = False,
-                   color: bool | None = None) -> list[Reporter]:
+def make_reporters(
+    reports_dir: Path | None,
+    *,
+    stream: TextIO | None = None,
+    verbose: bool = False,
+    quiet: bool = False,
+    color: bool | None = None,
+) -> list[Reporter]:
     """The read model, the console reporter, then (with `reports_dir`) the file writer;
     subscribe them to the bus in this order.
 
@@ -50,9 +55,12 @@ def make_reporters(reports_dir: Path | None, *, stream: TextIO | None = None,
     # One read model, subscribed first: each event is folded once, then the reporters
     # read the tree (the console its names and counts, the writer the whole of it).
     model = ResultBuilder()
-    reporters: list[Reporter] = [model, ConsoleReporter(
-        stream, verbose=verbose, quiet=quiet, color=color, reports_dir=reports_dir,
-        model=model)]
+    reporters: list[Reporter] = [
+        model,
+        ConsoleReporter(
+            stream, verbose=verbose, quiet=quiet, color=color, reports_dir=reports_dir, model=model
+        ),
+    ]
     if reports_dir is not None:
         reporters.append(FileReporter(Path(reports_dir), model=model))
     if github.enabled():
@@ -70,5 +78,15 @@ def rebuild(events_path: Path, reports_dir: Path) -> None:
     _rebuild(Path(events_path), Path(reports_dir))
 
 
-__all__ = ["ConsoleReporter", "FileReporter", "Reporter", "ResultBuilder", "RunResult",
-           "make_reporters", "rebuild", "summary_line", "use_color", "write_reports"]
+__all__ = [
+    "ConsoleReporter",
+    "FileReporter",
+    "Reporter",
+    "ResultBuilder",
+    "RunResult",
+    "make_reporters",
+    "rebuild",
+    "summary_line",
+    "use_color",
+    "write_reports",
+]

@@ -38,13 +38,40 @@ from harness.report.later import Later
 from harness.report.results import ResultBuilder, RunResult, StepResult, outcome
 from harness.report.text import diff_kind, duration
 
-_CODES = {"passed": "32", "failed": "31", "undefined": "35", "skipped": "33", "pending": "33",
-          "bold": "1", "dim": "2", "cyan": "36", "red": "31", "green": "32", "yellow": "33",
-          "magenta": "35"}
-_UNICODE = {"passed": "✓", "failed": "✗", "skipped": "–", "undefined": "?", "pending": "…",
-            "running": "⟳", "wait": "⏳", "sep": "›"}
-_ASCII = {"passed": "ok", "failed": "FAIL", "skipped": "skip", "undefined": "??",
-          "pending": "..", "running": "*", "wait": "~", "sep": ">"}
+_CODES = {
+    "passed": "32",
+    "failed": "31",
+    "undefined": "35",
+    "skipped": "33",
+    "pending": "33",
+    "bold": "1",
+    "dim": "2",
+    "cyan": "36",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "magenta": "35",
+}
+_UNICODE = {
+    "passed": "✓",
+    "failed": "✗",
+    "skipped": "–",
+    "undefined": "?",
+    "pending": "…",
+    "running": "⟳",
+    "wait": "⏳",
+    "sep": "›",
+}
+_ASCII = {
+    "passed": "ok",
+    "failed": "FAIL",
+    "skipped": "skip",
+    "undefined": "??",
+    "pending": "..",
+    "running": "*",
+    "wait": "~",
+    "sep": ">",
+}
 _DIFF_STYLES = {"file": "bold", "hunk": "cyan", "add": "green", "del": "red"}
 REDRAW_EVERY = 0.1  # seconds between redraws of the status area for mere progress
 
@@ -77,8 +104,10 @@ def _unicode_ok(stream: TextIO) -> bool:
 
 def summary_line(counts: dict[str, int]) -> str:
     """The closing line CI reads: `N passed, N failed, N skipped` (scenarios)."""
-    return (f"{counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, "
-            f"{counts.get('skipped', 0)} skipped")
+    return (
+        f"{counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, "
+        f"{counts.get('skipped', 0)} skipped"
+    )
 
 
 @dataclass
@@ -95,9 +124,17 @@ class _Running:
 class ConsoleReporter:
     """Reports a run on a text stream; see the module docstring."""
 
-    def __init__(self, stream: TextIO, *, verbose: bool = False, quiet: bool = False,
-                 color: bool | None = None, live: bool | None = None,
-                 reports_dir: Path | None = None, model: ResultBuilder | None = None) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        verbose: bool = False,
+        quiet: bool = False,
+        color: bool | None = None,
+        live: bool | None = None,
+        reports_dir: Path | None = None,
+        model: ResultBuilder | None = None,
+    ) -> None:
         self.stream = stream
         self.verbose = verbose and not quiet
         self.quiet = quiet
@@ -121,12 +158,16 @@ class ConsoleReporter:
         self._planned = 0
         self._scenario_counts = {"passed": 0, "failed": 0, "skipped": 0}
         self._handlers: dict[str, Callable[[Any], None]] = {
-            RunStarted.type: self._on_run_started, FeatureRunStarted.type: self._on_feature_started,
+            RunStarted.type: self._on_run_started,
+            FeatureRunStarted.type: self._on_feature_started,
             ScenarioStarted.type: self._on_scenario_started,
             StepAttempt.type: self._on_attempt,
-            StepFinished.type: self._on_step, Log.type: self._on_log,
-            Attachment.type: self._on_attachment, ScenarioFinished.type: self._on_scenario,
-            FeatureRunFinished.type: self._on_feature, RunFinished.type: self._on_run_finished,
+            StepFinished.type: self._on_step,
+            Log.type: self._on_log,
+            Attachment.type: self._on_attachment,
+            ScenarioFinished.type: self._on_scenario,
+            FeatureRunFinished.type: self._on_feature,
+            RunFinished.type: self._on_run_finished,
         }
 
     # -- the Reporter protocol -------------------------------------------------------
@@ -155,10 +196,16 @@ class ConsoleReporter:
     def _on_run_started(self, event: RunStarted) -> None:
         self._planned = len(event.plan)
         if not self.quiet:
-            self._print([self._paint(
-                f"spec-harness: {_plural(self._planned, 'feature run')} on target "
-                f"{event.target}, "
-                f"{event.jobs} at a time", "dim")])
+            self._print(
+                [
+                    self._paint(
+                        f"spec-harness: {_plural(self._planned, 'feature run')} on target "
+                        f"{event.target}, "
+                        f"{event.jobs} at a time",
+                        "dim",
+                    )
+                ]
+            )
 
     def _on_feature_started(self, event: FeatureRunStarted) -> None:
         self._started += 1
@@ -197,9 +244,18 @@ class ConsoleReporter:
             if running:
                 running.waiting[event.step_id] = (text, event.attempt)
             if self.verbose:
-                self._print([self._indent(3, self._paint(
-                    f"attempt {event.attempt} failed: {_one_line(event.error)} "
-                    f"(next in {duration(event.next_delay)})", "dim"))])
+                self._print(
+                    [
+                        self._indent(
+                            3,
+                            self._paint(
+                                f"attempt {event.attempt} failed: {_one_line(event.error)} "
+                                f"(next in {duration(event.next_delay)})",
+                                "dim",
+                            ),
+                        )
+                    ]
+                )
             # A wait begins: show it now (attempts are spaced by the back-off anyway).
             self._redraw(force=True)
         else:
@@ -223,8 +279,10 @@ class ConsoleReporter:
             where = ""
             if running and len(self._running) > 1:
                 where = self._paint(f"[{running.name}] ", "dim")
-            line = (f"{self._mark(event.status)} {where}{keyword} {event.text}{extra}{reason} "
-                    + self._paint(duration(event.duration), "dim"))
+            line = (
+                f"{self._mark(event.status)} {where}{keyword} {event.text}{extra}{reason} "
+                + self._paint(duration(event.duration), "dim")
+            )
             self._print([self._indent(2, line)])
         else:
             self._redraw()
@@ -260,8 +318,9 @@ class ConsoleReporter:
         name = running.name if running else (feature.name if feature else event.run_id)
         parts = [event.status]
         if feature is not None and feature.attempt > 1:
-            parts.append(f"attempt {feature.attempt}" + (", flaky" if event.status == "passed"
-                                                         else ""))
+            parts.append(
+                f"attempt {feature.attempt}" + (", flaky" if event.status == "passed" else "")
+            )
         ran = running is not None and (running.passed_steps or running.failed_steps)
         if ran:
             parts.append(f"{running.passed_steps}/{running.total_steps} steps passed")
@@ -270,7 +329,8 @@ class ConsoleReporter:
         if ran or event.duration:
             parts.append(duration(event.duration))
         line = f"{self._mark(event.status)} {self._paint(name, 'bold')}  " + self._paint(
-            " · ".join(parts), "dim")
+            " · ".join(parts), "dim"
+        )
         self._print([line])
 
     # -- the end -----------------------------------------------------------------------
@@ -283,11 +343,19 @@ class ConsoleReporter:
         run = self.builder.result()
         lines = self._failure_lines(run)
         if run.interrupted:
-            lines += ["", self._paint(f"{run.stopped_by.capitalize()}: the summary and reports "
-                                      "cover what ran.", "yellow")]
+            lines += [
+                "",
+                self._paint(
+                    f"{run.stopped_by.capitalize()}: the summary and reports cover what ran.",
+                    "yellow",
+                ),
+            ]
         if not self.quiet:
-            detail = [_plural(len(run.feature_runs), "feature run"),
-                      _plural(sum(run.step_counts.values()), "step"), duration(run.duration)]
+            detail = [
+                _plural(len(run.feature_runs), "feature run"),
+                _plural(sum(run.step_counts.values()), "step"),
+                duration(run.duration),
+            ]
             if run.passed_after_retries:
                 detail.append(f"{_plural(run.passed_after_retries, 'step')} passed after retries")
             if run.flaky:
@@ -296,11 +364,11 @@ class ConsoleReporter:
             if self.reports_dir is not None:
                 detail.append(f"report: {self.reports_dir / 'index.html'}")
             lines += ["", self._paint(" · ".join(detail), "dim")]
-            failed = list(dict.fromkeys(f.path for f in run.feature_runs
-                                        if f.outcome == "failed"))
+            failed = list(dict.fromkeys(f.path for f in run.feature_runs if f.outcome == "failed"))
             if failed and self.reports_dir is not None:
-                again = rerun_command(run.environment.get("reports", str(self.reports_dir)),
-                                      failed)[0]
+                again = rerun_command(
+                    run.environment.get("reports", str(self.reports_dir)), failed
+                )[0]
                 lines.append(self._paint(f"run the failures again: {again}", "dim"))
         # Uncoloured and alone on its line: CI parses it.
         lines.append(summary_line(run.counts))
@@ -320,10 +388,13 @@ class ConsoleReporter:
                 reason = (scenario.reason if scenario else feature.reason) or "failed"
                 lines.append(f"   {feature.path}:{line}: {self._paint(reason, 'red')}")
                 continue
-            attempts = f" ({_after(step.status, step.attempt_count)})" \
-                if step.attempt_count > 1 else ""
-            lines.append(f"   {self._mark(step.status)} {step.keyword} {step.shown_text}"
-                         f"{self._paint(attempts, 'dim')}")
+            attempts = (
+                f" ({_after(step.status, step.attempt_count)})" if step.attempt_count > 1 else ""
+            )
+            lines.append(
+                f"   {self._mark(step.status)} {step.keyword} {step.shown_text}"
+                f"{self._paint(attempts, 'dim')}"
+            )
             lines.append("     " + self._paint(f"{feature.path}:{step.line}", "dim"))
             error = step.error or {}
             message = error.get("message") or step.reason or step.status
@@ -387,10 +458,12 @@ class ConsoleReporter:
 
     def _area_lines(self) -> list[tuple[str, str]]:
         counts = self._scenario_counts
-        head = (f"{self.symbols['running']} {len(self._running)} running, "
-                f"{self._started}/{self._planned or self._started} started · "
-                f"{counts['passed']} passed, {counts['failed']} failed, "
-                f"{counts['skipped']} skipped")
+        head = (
+            f"{self.symbols['running']} {len(self._running)} running, "
+            f"{self._started}/{self._planned or self._started} started · "
+            f"{counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped"
+        )
         lines = [(head, "bold")]
         for running in self._running.values():
             text = f"  {running.name}"
@@ -445,8 +518,11 @@ def _distinct_lines(step: StepResult) -> list[str]:
         return []
     lines = ["     earlier attempts:"]
     for failure in distinct:
-        when = (f"attempt {failure.first}" if failure.count == 1 else
-                f"attempts {failure.first}-{failure.last} ({failure.count}x)")
+        when = (
+            f"attempt {failure.first}"
+            if failure.count == 1
+            else f"attempts {failure.first}-{failure.last} ({failure.count}x)"
+        )
         lines.append(f"       {when}: {_one_line(failure.error)[:200]}")
     return lines
 
@@ -463,8 +539,11 @@ def _attachment_line(event: Attachment) -> str:
     data = event.data or {}
     if event.kind == "http":
         request, response = data.get("request") or {}, data.get("response") or {}
-        took = f" ({duration(data['duration'])})" if isinstance(data.get("duration"),
-                                                                 int | float) else ""
+        took = (
+            f" ({duration(data['duration'])})"
+            if isinstance(data.get("duration"), int | float)
+            else ""
+        )
         return f"http {request.get('method')} {request.get('url')} → {response.get('status')}{took}"
     if event.kind in ("ws-in", "ws-out"):
         message = data.get("message")

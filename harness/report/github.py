@@ -56,15 +56,23 @@ def relative(path: str, environ: Mapping[str, str] | None = None) -> str:
         return full.as_posix()
 
 
-def annotation(path: str, line: int, title: str, message: str, *, level: str = "error",
-               environ: Mapping[str, str] | None = None) -> str:
+def annotation(
+    path: str,
+    line: int,
+    title: str,
+    message: str,
+    *,
+    level: str = "error",
+    environ: Mapping[str, str] | None = None,
+) -> str:
     """One workflow command, e.g. `::error file=specs/A.feature.md,line=12,title=...::...`."""
-    return (f"::{level} file={_property(relative(path, environ))},line={max(1, line)},"
-            f"title={_property(title)}::{_data(message)}")
+    return (
+        f"::{level} file={_property(relative(path, environ))},line={max(1, line)},"
+        f"title={_property(title)}::{_data(message)}"
+    )
 
 
-def failure_annotations(run: RunResult, environ: Mapping[str, str] | None = None
-                        ) -> list[str]:
+def failure_annotations(run: RunResult, environ: Mapping[str, str] | None = None) -> list[str]:
     """An annotation per failure of the run, at the failed step (or scenario) line."""
     out = []
     for feature, scenario, step in run.failures()[:MAX_ANNOTATIONS]:
@@ -72,8 +80,9 @@ def failure_annotations(run: RunResult, environ: Mapping[str, str] | None = None
         if step is not None:
             error = step.error or {}
             message = error.get("message") or step.reason or step.status
-            attempts = f" (failed after {step.attempt_count} attempts)" \
-                if step.attempt_count > 1 else ""
+            attempts = (
+                f" (failed after {step.attempt_count} attempts)" if step.attempt_count > 1 else ""
+            )
             body = f"{step.keyword} {step.shown_text}{attempts}\n{message}"
             out.append(annotation(feature.path, step.line, title, body, environ=environ))
         else:
@@ -94,17 +103,27 @@ def flaky_annotations(run: RunResult, environ: Mapping[str, str] | None = None) 
         if failures:
             _, scenario, step = failures[0]
             line = step.line if step else scenario.line if scenario else 1
-            message = ((step.error or {}).get("message") if step else None) or \
-                (scenario.reason if scenario else None) or message
-        out.append(annotation(
-            feature.path, line, f"flaky: {feature.name}",
-            f"failed at attempt 1, passed at attempt {feature.attempt}: {message}",
-            level="warning", environ=environ))
+            message = (
+                ((step.error or {}).get("message") if step else None)
+                or (scenario.reason if scenario else None)
+                or message
+            )
+        out.append(
+            annotation(
+                feature.path,
+                line,
+                f"flaky: {feature.name}",
+                f"failed at attempt 1, passed at attempt {feature.attempt}: {message}",
+                level="warning",
+                environ=environ,
+            )
+        )
     return out
 
 
-def problem_annotations(problems: Iterable[str], environ: Mapping[str, str] | None = None
-                        ) -> list[str]:
+def problem_annotations(
+    problems: Iterable[str], environ: Mapping[str, str] | None = None
+) -> list[str]:
     """Annotations for spec errors and undefined steps (`path:line:col: message` texts,
     the rest of a multi-line problem kept as its body)."""
     out = []
@@ -114,8 +133,9 @@ def problem_annotations(problems: Iterable[str], environ: Mapping[str, str] | No
         if found is None:
             continue
         message = found["message"] + (f"\n{rest}" if rest else "")
-        out.append(annotation(found["path"], int(found["line"]), "spec error", message,
-                              environ=environ))
+        out.append(
+            annotation(found["path"], int(found["line"]), "spec error", message, environ=environ)
+        )
         if len(out) >= MAX_ANNOTATIONS:
             break
     return out
@@ -132,8 +152,12 @@ def append_summary(run: RunResult, environ: Mapping[str, str] | None = None) -> 
 class GitHubReporter:
     """Prints the failures as annotations and fills the job summary at the run's end."""
 
-    def __init__(self, model: ResultBuilder, stream: TextIO | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        model: ResultBuilder,
+        stream: TextIO | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.model = model
         self.stream = stream
         self.environ = environ
@@ -153,9 +177,9 @@ class GitHubReporter:
         with contextlib.suppress(Exception):  # CI extras never break the run
             run = self.model.result()
             stream = self.stream or sys.stdout
-            for line in failure_annotations(run, self.environ) + \
-                    flaky_annotations(run, self.environ):
+            for line in failure_annotations(run, self.environ) + flaky_annotations(
+                run, self.environ
+            ):
                 print(line, file=stream)
             stream.flush()
             append_summary(run, self.environ)
-

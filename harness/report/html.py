@@ -33,8 +33,14 @@ _MD = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
 # markupsafe's escaping, as a table: no Markup object per value on the fast path.
 _ESCAPE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
-_ICON = {"passed": "✓", "failed": "✗", "skipped": "–", "undefined": "?", "pending": "…",
-         "running": "…"}
+_ICON = {
+    "passed": "✓",
+    "failed": "✗",
+    "skipped": "–",
+    "undefined": "?",
+    "pending": "…",
+    "running": "…",
+}
 
 
 @lru_cache(maxsize=512)
@@ -54,7 +60,7 @@ def step_text(text: str | None) -> Markup:
     last = 0
     source = text or ""
     for match in _CODE_SPAN.finditer(source):
-        out.append(str(escape(source[last:match.start()])))
+        out.append(str(escape(source[last : match.start()])))
         out.append(f"<code>{escape(match.group(2))}</code>")
         last = match.end()
     out.append(str(escape(source[last:])))
@@ -122,42 +128,65 @@ def journal_summary(entry: Any) -> str:
     return compact(entry, 100)
 
 
-def plain_step(feature: FeatureResult, scenario: ScenarioResult, step: StepResult,
-               anchor: Any) -> Markup | None:
+def plain_step(
+    feature: FeatureResult, scenario: ScenarioResult, step: StepResult, anchor: Any
+) -> Markup | None:
     """The `step_block` macro's markup for a plain step (no code, table, comment, error,
     attempt, attachment or log: most steps of a passing run), or None for any other.
 
     A fast path: the macro costs ~100 µs a step, which made the report most of the cost
     of a large run. tests/test_report_html.py holds it to the macro, byte for byte."""
-    if (step.comments or step.description or step.code is not None or step.table
-            or step.error or step.attempts or step.attempt_count > 1 or step.attachments
-            or step.logs or step.interrupted or step.status in ("undefined", "pending")
-            or (step.resolved is not None and step.resolved != step.text)):
+    if (
+        step.comments
+        or step.description
+        or step.code is not None
+        or step.table
+        or step.error
+        or step.attempts
+        or step.attempt_count > 1
+        or step.attachments
+        or step.logs
+        or step.interrupted
+        or step.status in ("undefined", "pending")
+        or (step.resolved is not None and step.resolved != step.text)
+    ):
         return None
     result = outcome(step.status)
     if step.reason and result == "skipped" and step.ran and step.reason != scenario.reason:
         return None
     where = anchor(step)
-    took = f'<span class="dur">{duration(step.duration)}</span>' \
-        if step.duration or (step.ran and result != "skipped") else ""
+    took = (
+        f'<span class="dur">{duration(step.duration)}</span>'
+        if step.duration or (step.ran and result != "skipped")
+        else ""
+    )
     status = step.status.translate(_ESCAPE)
     return Markup(
         f'<li class="step st-{result}{"" if step.ran else " unrun"}" id="{where}">\n'
         f'<div class="step-line">\n<span class="icon st-{result}" title="{status}">'
         f'{_ICON.get(step.status, "•")}</span>\n<span class="text"><span class="kw">'
-        f'{step.keyword.translate(_ESCAPE)}</span> {step_text(step.shown_text)}</span>\n'
+        f"{step.keyword.translate(_ESCAPE)}</span> {step_text(step.shown_text)}</span>\n"
         f'<span class="step-meta">\n{took}<a class="line" href="#{where}" '
         f'title="{feature.path.translate(_ESCAPE)}:{step.line}">:{step.line}</a>\n</span>\n'
-        "</div>\n\n</li>")
+        "</div>\n\n</li>"
+    )
 
 
-def plain_scenario(feature: FeatureResult, scenario: ScenarioResult, anchor: Any,
-                   is_open: bool) -> Markup | None:
+def plain_scenario(
+    feature: FeatureResult, scenario: ScenarioResult, anchor: Any, is_open: bool
+) -> Markup | None:
     """The `scenario_block` macro's markup for a passed scenario of plain steps (no
     example row, tag, description, reason or journal), or None for any other: the
     same fast path as `plain_step`, one level up, held to the macro the same way."""
-    if (scenario.status != "passed" or scenario.interrupted or scenario.example
-            or scenario.tags or scenario.description or scenario.journal or scenario.reason):
+    if (
+        scenario.status != "passed"
+        or scenario.interrupted
+        or scenario.example
+        or scenario.tags
+        or scenario.description
+        or scenario.journal
+        or scenario.reason
+    ):
         return None
     steps = []
     for step in scenario.steps:
@@ -168,35 +197,56 @@ def plain_scenario(feature: FeatureResult, scenario: ScenarioResult, anchor: Any
     if scenario.kind == "background":
         head = '<span class="kw">Background</span>'
     else:
-        keyword = f'<span class="kw">{scenario.keyword.translate(_ESCAPE)}:</span> ' \
-            if scenario.keyword else ""
+        keyword = (
+            f'<span class="kw">{scenario.keyword.translate(_ESCAPE)}:</span> '
+            if scenario.keyword
+            else ""
+        )
         head = keyword + scenario.title.translate(_ESCAPE)
-    took = f'<span class="dur">{duration(scenario.duration)}</span>' \
-        if scenario.duration or scenario.ran else ""
+    took = (
+        f'<span class="dur">{duration(scenario.duration)}</span>'
+        if scenario.duration or scenario.ran
+        else ""
+    )
     tags = " ".join(feature.tags).translate(_ESCAPE)
     return Markup(
         f'<details class="scenario st-passed" id="{anchor(scenario)}" data-status="passed"\n'
         f' data-tags="{tags}"{" open" if is_open else ""}>\n<summary>\n<h3><span class="icon '
         f'st-passed">{_ICON["passed"]}</span>\n{head}</h3>\n<span class="sc-meta">\n{took}'
         f'</span>\n</summary>\n<div class="sc-body">\n<ol class="steps">\n{"".join(steps)}'
-        "</ol>\n</div>\n</details>")
+        "</ol>\n</div>\n</details>"
+    )
 
 
 @cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
-                             autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                             # Compiling the template costs more than a whole FOTA run's
-                             # report: kept compiled in the user's temp folder, keyed by
-                             # the template's checksum (jinja2 checks it).
-                             bytecode_cache=jinja2.FileSystemBytecodeCache(),
-                             # Attachments are whatever steps attached: a missing key
-                             # must render as nothing, never fail the whole report.
-                             undefined=jinja2.ChainableUndefined)
-    env.filters.update(markdown=markdown, step_text=step_text, pretty=pretty,
-                       compact=compact, short_url=short_url, duration=duration, clock=clock,
-                       stamp=stamp, first_line=first_line, outcome=outcome,
-                       diff_lines=diff_lines, journal_summary=journal_summary)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        # Compiling the template costs more than a whole FOTA run's
+        # report: kept compiled in the user's temp folder, keyed by
+        # the template's checksum (jinja2 checks it).
+        bytecode_cache=jinja2.FileSystemBytecodeCache(),
+        # Attachments are whatever steps attached: a missing key
+        # must render as nothing, never fail the whole report.
+        undefined=jinja2.ChainableUndefined,
+    )
+    env.filters.update(
+        markdown=markdown,
+        step_text=step_text,
+        pretty=pretty,
+        compact=compact,
+        short_url=short_url,
+        duration=duration,
+        clock=clock,
+        stamp=stamp,
+        first_line=first_line,
+        outcome=outcome,
+        diff_lines=diff_lines,
+        journal_summary=journal_summary,
+    )
     env.globals.update(icon=_ICON, plain_step=plain_step, plain_scenario=plain_scenario)
     return env
 
@@ -255,11 +305,18 @@ def render(run: RunResult) -> str:
     first_anchor = anchors[id(first[2] or first[1] or first[0])] if first else None
     stop_anchor = None
     if run.interrupted:  # where the run was cut: the step (or scenario) left unfinished
-        stopped = [item for f in features for sc in f.scenarios if sc.interrupted and sc.ran
-                   for item in ([st for st in sc.steps if st.interrupted and st.ran] or [sc])]
+        stopped = [
+            item
+            for f in features
+            for sc in f.scenarios
+            if sc.interrupted and sc.ran
+            for item in ([st for st in sc.steps if st.interrupted and st.ran] or [sc])
+        ]
         stop_anchor = anchors[id(stopped[0])] if stopped else None
-    tags = sorted({t for f in features for t in f.tags}
-                  | {t for f in features for s in f.scenarios for t in s.tags})
+    tags = sorted(
+        {t for f in features for t in f.tags}
+        | {t for f in features for s in f.scenarios for t in s.tags}
+    )
     single = len(features) == 1
 
     def anchor(item: FeatureResult | ScenarioResult | StepResult) -> str:
@@ -267,8 +324,11 @@ def render(run: RunResult) -> str:
 
     def feature_open(feature: FeatureResult) -> bool:
         # Failed runs, and a run cut short while running: that is where to look.
-        return (single or feature.outcome == "failed"
-                or (feature.interrupted and any(s.ran for s in feature.scenarios)))
+        return (
+            single
+            or feature.outcome == "failed"
+            or (feature.interrupted and any(s.ran for s in feature.scenarios))
+        )
 
     def scenario_open(feature: FeatureResult, scenario: ScenarioResult) -> bool:
         # In a failed feature only the failed scenarios are open, so the failure is on
@@ -276,14 +336,24 @@ def render(run: RunResult) -> str:
         return feature.outcome != "failed" or scenario.outcome == "failed"
 
     template = _environment().get_template("report.html.j2")
-    return template.render(run=run, features=features, failures=failures,
-                           first_anchor=first_anchor, stop_anchor=stop_anchor, tags=tags,
-                           anchor=anchor,
-                           feature_open=feature_open, scenario_open=scenario_open,
-                           rules_of=_rules_of, earlier_failures=_earlier_failures,
-                           timeline=timeline(run, anchors), environment=run.environment,
-                           rerun=rerun_commands(run),
-                           css=_asset("report.css"), js=_asset("report.js"))
+    return template.render(
+        run=run,
+        features=features,
+        failures=failures,
+        first_anchor=first_anchor,
+        stop_anchor=stop_anchor,
+        tags=tags,
+        anchor=anchor,
+        feature_open=feature_open,
+        scenario_open=scenario_open,
+        rules_of=_rules_of,
+        earlier_failures=_earlier_failures,
+        timeline=timeline(run, anchors),
+        environment=run.environment,
+        rerun=rerun_commands(run),
+        css=_asset("report.css"),
+        js=_asset("report.js"),
+    )
 
 
 def _failures_in(
@@ -308,6 +378,7 @@ def _earlier_failures(
 class Bar:
     """One feature run on the timeline: where it starts and how long it is, in percent
     of the run."""
+
     name: str
     anchor: str
     status: str
@@ -319,8 +390,9 @@ class Bar:
 def timeline(run: RunResult, anchors: dict[int, str]) -> list[list[Bar]]:
     """The feature runs that ran, in lanes: each lane holds runs that did not overlap,
     so the lanes show what ran in parallel and a slow feature run is a long bar."""
-    ran = sorted((f for f in run.feature_runs if f.started is not None),
-                 key=lambda f: (f.started, f.id))
+    ran = sorted(
+        (f for f in run.feature_runs if f.started is not None), key=lambda f: (f.started, f.id)
+    )
     if not ran or run.started is None:
         return []
     begin = min(run.started, ran[0].started or run.started)
@@ -337,10 +409,16 @@ def timeline(run: RunResult, anchors: dict[int, str]) -> list[list[Bar]]:
             ends.append(0.0)
         ends[lane] = start + feature.duration
         status = "flaky" if feature.flaky else feature.outcome
-        lanes[lane].append(Bar(name=feature.name, anchor=anchors.get(id(feature), ""),
-                               status=status, left=100 * (start - begin) / span,
-                               width=max(0.3, 100 * feature.duration / span),
-                               took=feature.duration))
+        lanes[lane].append(
+            Bar(
+                name=feature.name,
+                anchor=anchors.get(id(feature), ""),
+                status=status,
+                left=100 * (start - begin) / span,
+                width=max(0.3, 100 * feature.duration / span),
+                took=feature.duration,
+            )
+        )
     return lanes
 
 

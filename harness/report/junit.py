@@ -50,13 +50,16 @@ def _errors(feature: FeatureResult) -> int:
 def render(run: RunResult) -> str:
     """The JUnit XML document for a finished result tree."""
     errors = sum(_errors(f) for f in run.feature_runs)
-    root = ET.Element("testsuites", {
-        "name": "spec-harness",
-        "tests": str(sum(sum(f.counts.values()) for f in run.feature_runs)),
-        "failures": str(run.counts.get("failed", 0) - errors),
-        "errors": str(errors),
-        "time": _seconds(run.duration),
-    })
+    root = ET.Element(
+        "testsuites",
+        {
+            "name": "spec-harness",
+            "tests": str(sum(sum(f.counts.values()) for f in run.feature_runs)),
+            "failures": str(run.counts.get("failed", 0) - errors),
+            "errors": str(errors),
+            "time": _seconds(run.duration),
+        },
+    )
     anchors = html.anchors_of(run)[1]
     for index, feature in enumerate(run.feature_runs):
         root.append(_suite(feature, index, anchors))
@@ -87,8 +90,9 @@ def _suite(feature: FeatureResult, index: int, anchors: dict[int, str]) -> ET.El
     if feature.previous:
         # --rerun-failed ran it again; CI views show properties, and flaky ones passed.
         ET.SubElement(properties, "property", {"name": "attempts", "value": str(feature.attempt)})
-        ET.SubElement(properties, "property", {"name": "flaky",
-                                               "value": "true" if feature.flaky else "false"})
+        ET.SubElement(
+            properties, "property", {"name": "flaky", "value": "true" if feature.flaky else "false"}
+        )
     seen: dict[str, int] = {}
     # A Background is not a test case unless it failed (see ScenarioResult.counted); its
     # steps still show in the transcript of the scenario after it.
@@ -103,14 +107,22 @@ def _suite(feature: FeatureResult, index: int, anchors: dict[int, str]) -> ET.El
     return suite
 
 
-def _case(feature: FeatureResult, scenario: ScenarioResult, name: str,
-          anchor: str | None) -> ET.Element:
+def _case(
+    feature: FeatureResult, scenario: ScenarioResult, name: str, anchor: str | None
+) -> ET.Element:
     # `file` and `line` are read by GitLab, the xunit plugin and most CI test views; the
     # classname (the feature run's name) and name (the scenario's, numbered when two
     # share a title) come from the spec alone, so test history lines up across runs.
-    case = ET.Element("testcase", {"name": _clean(name), "classname": _clean(feature.name),
-                                   "file": _clean(feature.path), "line": str(scenario.line),
-                                   "time": _seconds(scenario.duration)})
+    case = ET.Element(
+        "testcase",
+        {
+            "name": _clean(name),
+            "classname": _clean(feature.name),
+            "file": _clean(feature.path),
+            "line": str(scenario.line),
+            "time": _seconds(scenario.duration),
+        },
+    )
     result = scenario.outcome
     if result == "skipped":
         reason = scenario.reason or ("pending" if scenario.status == "pending" else "skipped")
@@ -153,7 +165,10 @@ def _transcript(scenario: ScenarioResult) -> str:
     lines = []
     for step in scenario.steps:
         mark = _SYMBOL[outcome(step.status)]
-        extra = f" ({step.status} after {step.attempt_count} attempts)" \
-            if step.attempt_count > 1 else ""
+        extra = (
+            f" ({step.status} after {step.attempt_count} attempts)"
+            if step.attempt_count > 1
+            else ""
+        )
         lines.append(f"{mark} {step.keyword} {step.shown_text}{extra}")
     return "\n".join(lines)

@@ -38,33 +38,49 @@ def merge_events(streams: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     times = [e["time"] for s in streams for e in s if isinstance(e.get("time"), int | float)]
     begin = min(times) if times else None
     end = max(times) if times else None
-    started = {**present[0], "time": begin, "plan": [planned[i] for i in order],
-               "paths": list(dict.fromkeys(p for s in present for p in s.get("paths") or [])),
-               "jobs": max((s.get("jobs") or 0) for s in present)}
-    started["environment"] = {**(present[0].get("environment") or {}),
-                              "merged": f"{len(streams)} event files"}
-    body = [e for index, stream in enumerate(streams) for e in stream
-            if e.get("type") not in ("run_started", "run_finished")
-            and owner.get(e.get("run_id")) == index]  # type: ignore[arg-type]
+    started = {
+        **present[0],
+        "time": begin,
+        "plan": [planned[i] for i in order],
+        "paths": list(dict.fromkeys(p for s in present for p in s.get("paths") or [])),
+        "jobs": max((s.get("jobs") or 0) for s in present),
+    }
+    started["environment"] = {
+        **(present[0].get("environment") or {}),
+        "merged": f"{len(streams)} event files",
+    }
+    body = [
+        e
+        for index, stream in enumerate(streams)
+        for e in stream
+        if e.get("type") not in ("run_started", "run_finished")
+        and owner.get(e.get("run_id")) == index
+    ]  # type: ignore[arg-type]
     body.sort(key=lambda e: e.get("time") or 0.0)  # stable: each file's order holds
     finishes = [next((e for e in s if e.get("type") == "run_finished"), None) for s in streams]
     events = [started, *body]
     if all(finishes):
         # Failed when a feature run failed in the file that owns it (a re-run that
         # passed makes the merged run pass, whatever the first file said).
-        failed = any(e.get("type") == "feature_finished" and e.get("status") == "failed"
-                     for e in body)
+        failed = any(
+            e.get("type") == "feature_finished" and e.get("status") == "failed" for e in body
+        )
         interrupted = any(f.get("interrupted") for f in finishes)  # type: ignore[union-attr]
         counts: dict[str, int] = {}
         for f in finishes:
             for key, n in ((f or {}).get("counts") or {}).items():
                 counts[key] = counts.get(key, 0) + n
-        events.append({
-            "type": "run_finished", "time": end,
-            "status": "interrupted" if interrupted else "failed" if failed else "passed",
-            "duration": (end - begin) if begin is not None and end is not None else 0.0,
-            "counts": counts, "interrupted": interrupted,
-            "exit_code": 130 if interrupted else 1 if failed else 0})
+        events.append(
+            {
+                "type": "run_finished",
+                "time": end,
+                "status": "interrupted" if interrupted else "failed" if failed else "passed",
+                "duration": (end - begin) if begin is not None and end is not None else 0.0,
+                "counts": counts,
+                "interrupted": interrupted,
+                "exit_code": 130 if interrupted else 1 if failed else 0,
+            }
+        )
     return events
 
 

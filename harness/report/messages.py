@@ -46,8 +46,13 @@ from harness.report.results import (
 PROTOCOL_VERSION = "34.2.1"  # the @cucumber/messages schema the tests check every line against
 MEDIA_MARKDOWN = "text/x.cucumber.gherkin+markdown"
 MEDIA_LOG = "text/x.cucumber.log+plain"
-_STATUS = {"passed": "PASSED", "failed": "FAILED", "skipped": "SKIPPED", "pending": "PENDING",
-           "undefined": "UNDEFINED"}
+_STATUS = {
+    "passed": "PASSED",
+    "failed": "FAILED",
+    "skipped": "SKIPPED",
+    "pending": "PENDING",
+    "undefined": "UNDEFINED",
+}
 _TYPE = {"given": "Context", "when": "Action", "then": "Outcome", "soon": "Outcome"}
 _RUN_ID = "run"
 
@@ -75,8 +80,11 @@ def _text(value: str) -> str:
 
 
 def _tag(name: str, line: int, node: str) -> dict[str, Any]:
-    return {"location": {"line": line}, "name": name if name.startswith("@") else f"@{name}",
-            "id": f"{node}:@{name}"}
+    return {
+        "location": {"line": line},
+        "name": name if name.startswith("@") else f"@{name}",
+        "id": f"{node}:@{name}",
+    }
 
 
 def render(run: RunResult, *, environment: dict[str, Any] | None = None) -> str:
@@ -96,14 +104,26 @@ def render(run: RunResult, *, environment: dict[str, Any] | None = None) -> str:
         for scenario in feature.scenarios:
             out(_line({"pickle": _pickle(feature, scenario)}))
     for definition in run.definitions:
-        out(_line({"stepDefinition": {
-            "id": definition["id"],
-            "pattern": {"source": definition["pattern"],
-                        # a `parse` pattern's `{name}` reads as a cucumber expression's
-                        "type": "REGULAR_EXPRESSION" if definition.get("regex")
-                        else "CUCUMBER_EXPRESSION"},
-            "sourceReference": {"uri": definition["file"],
-                                "location": {"line": max(1, definition["line"])}}}}))
+        out(
+            _line(
+                {
+                    "stepDefinition": {
+                        "id": definition["id"],
+                        "pattern": {
+                            "source": definition["pattern"],
+                            # a `parse` pattern's `{name}` reads as a cucumber expression's
+                            "type": "REGULAR_EXPRESSION"
+                            if definition.get("regex")
+                            else "CUCUMBER_EXPRESSION",
+                        },
+                        "sourceReference": {
+                            "uri": definition["file"],
+                            "location": {"line": max(1, definition["line"])},
+                        },
+                    }
+                }
+            )
+        )
     started = run.started or 0.0
     out(_line({"testRunStarted": {"timestamp": _timestamp(started), "id": _RUN_ID}}))
     # Test cases and test steps get short ids (`c<n>`, `s<n>`: they come up on every
@@ -116,12 +136,18 @@ def render(run: RunResult, *, environment: dict[str, Any] | None = None) -> str:
                 ids[s.id] = f"s{len(ids)}"
             steps = ",".join(
                 f'{{"id":"{ids[s.id]}","pickleStepId":{_text(s.id)},'
-                + (f'"stepDefinitionIds":["{s.definition}"],"stepMatchArgumentsLists":'
-                   '[{"stepMatchArguments":[]}]}' if s.definition else
-                   '"stepDefinitionIds":[],"stepMatchArgumentsLists":[]}')
-                for s in scenario.steps)
-            out(f'{{"testCase":{{"id":"{ids[scenario.id]}","pickleId":'
-                f'{_text(scenario.id)},"testRunStartedId":"{_RUN_ID}","testSteps":[{steps}]}}}}')
+                + (
+                    f'"stepDefinitionIds":["{s.definition}"],"stepMatchArgumentsLists":'
+                    '[{"stepMatchArguments":[]}]}'
+                    if s.definition
+                    else '"stepDefinitionIds":[],"stepMatchArgumentsLists":[]}'
+                )
+                for s in scenario.steps
+            )
+            out(
+                f'{{"testCase":{{"id":"{ids[scenario.id]}","pickleId":'
+                f'{_text(scenario.id)},"testRunStartedId":"{_RUN_ID}","testSteps":[{steps}]}}}}'
+            )
     # Each test case's messages together, in the order they started.
     blocks = []
     counter = itertools.count()
@@ -135,8 +161,17 @@ def render(run: RunResult, *, environment: dict[str, Any] | None = None) -> str:
         lines.extend(block)
     end = started + (run.duration or 0.0)
     success = run.status == "passed" or (run.exit_code == 0 and not run.interrupted)
-    out(_line({"testRunFinished": {"success": bool(success), "timestamp": _timestamp(end),
-                                   "testRunStartedId": _RUN_ID}}))
+    out(
+        _line(
+            {
+                "testRunFinished": {
+                    "success": bool(success),
+                    "timestamp": _timestamp(end),
+                    "testRunStartedId": _RUN_ID,
+                }
+            }
+        )
+    )
     lines.append("")
     return "\n".join(lines)
 
@@ -150,18 +185,17 @@ def _meta(environment: dict[str, Any]) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "protocolVersion": PROTOCOL_VERSION,
         "implementation": {"name": "spec-harness", "version": version},
-        "runtime": {"name": platform.python_implementation(),
-                    "version": platform.python_version()},
+        "runtime": {"name": platform.python_implementation(), "version": platform.python_version()},
         "os": {"name": platform.system() or "unknown", "version": platform.release()},
         "cpu": {"name": platform.machine() or "unknown"},
     }
     ci = environment.get("ci")
     if isinstance(ci, dict) and ci.get("name"):
-        meta["ci"] = {k: str(v) for k, v in ci.items()
-                      if k in ("name", "url", "buildNumber") and v}
+        meta["ci"] = {k: str(v) for k, v in ci.items() if k in ("name", "url", "buildNumber") and v}
         if ci.get("remote") and ci.get("revision"):
-            meta["ci"]["git"] = {k: str(ci[k]) for k in ("remote", "revision", "branch")
-                                 if ci.get(k)}
+            meta["ci"]["git"] = {
+                k: str(ci[k]) for k in ("remote", "revision", "branch") if ci.get(k)
+            }
     return meta
 
 
@@ -197,8 +231,7 @@ def _document(path: str, features: list[FeatureResult]) -> dict[str, Any]:
             rows = scenarios.setdefault(scenario.line, [])
             if scenario.example is None and rows:
                 continue
-            if scenario.example is not None and any(r.example == scenario.example
-                                                    for r in rows):
+            if scenario.example is not None and any(r.example == scenario.example for r in rows):
                 continue
             rows.append(scenario)
     children: list[dict[str, Any]] = []
@@ -216,17 +249,28 @@ def _document(path: str, features: list[FeatureResult]) -> dict[str, Any]:
             meta = info.get(rule_title)
             rule_line = meta.line if meta else line
             rule = rules[rule_title] = {
-                "location": {"line": rule_line}, "keyword": "Rule", "name": rule_title,
+                "location": {"line": rule_line},
+                "keyword": "Rule",
+                "name": rule_title,
                 "description": (meta.description if meta else None) or "",
-                "tags": [_tag(t, rule_line, _ast(path, "rule", rule_line))
-                         for t in (meta.tags if meta else [])],
-                "children": [], "id": _ast(path, "rule", rule_line)}
+                "tags": [
+                    _tag(t, rule_line, _ast(path, "rule", rule_line))
+                    for t in (meta.tags if meta else [])
+                ],
+                "children": [],
+                "id": _ast(path, "rule", rule_line),
+            }
             children.append({"rule": rule})
         rule["children"].append(node)
-    feature_node = {"location": {"line": 1}, "language": "en", "keyword": "Feature",
-                    "name": first.title, "description": first.description or "",
-                    "tags": [_tag(t, 1, _ast(path, "feature", 1)) for t in first.tags],
-                    "children": children}
+    feature_node = {
+        "location": {"line": 1},
+        "language": "en",
+        "keyword": "Feature",
+        "name": first.title,
+        "description": first.description or "",
+        "tags": [_tag(t, 1, _ast(path, "feature", 1)) for t in first.tags],
+        "children": children,
+    }
     return {"uri": path, "feature": feature_node, "comments": []}
 
 
@@ -242,21 +286,38 @@ def _scenario_node(path: str, executions: list[ScenarioResult]) -> dict[str, Any
     background = scenario.kind == "background"
     if outline:
         header = list((scenario.example or {}).keys())
-        examples.append({
-            "location": {"line": scenario.line}, "tags": [], "keyword": "Examples", "name": "",
-            "description": "", "id": f"{node_id}:examples",
-            "tableHeader": _row(f"{node_id}:header", scenario.line, header),
-            "tableBody": [_row(_row_id(node_id, n), scenario.line,
-                               [str(v) for v in (e.example or {}).values()])
-                          for n, e in enumerate(executions, 1)]})
-    return {"scenario": {
-        "location": {"line": scenario.line},
-        "tags": [_tag(t, scenario.line, node_id) for t in scenario.tags],
-        "keyword": scenario.keyword or ("Scenario Outline" if outline else
-                                        "Background" if background else "Scenario"),
-        "name": "" if background and scenario.title == "Background" else scenario.title,
-        "description": scenario.description or "",
-        "steps": steps, "examples": examples, "id": node_id}}
+        examples.append(
+            {
+                "location": {"line": scenario.line},
+                "tags": [],
+                "keyword": "Examples",
+                "name": "",
+                "description": "",
+                "id": f"{node_id}:examples",
+                "tableHeader": _row(f"{node_id}:header", scenario.line, header),
+                "tableBody": [
+                    _row(
+                        _row_id(node_id, n),
+                        scenario.line,
+                        [str(v) for v in (e.example or {}).values()],
+                    )
+                    for n, e in enumerate(executions, 1)
+                ],
+            }
+        )
+    return {
+        "scenario": {
+            "location": {"line": scenario.line},
+            "tags": [_tag(t, scenario.line, node_id) for t in scenario.tags],
+            "keyword": scenario.keyword
+            or ("Scenario Outline" if outline else "Background" if background else "Scenario"),
+            "name": "" if background and scenario.title == "Background" else scenario.title,
+            "description": scenario.description or "",
+            "steps": steps,
+            "examples": examples,
+            "id": node_id,
+        }
+    }
 
 
 def _row_id(node_id: str, n: int) -> str:
@@ -264,8 +325,11 @@ def _row_id(node_id: str, n: int) -> str:
 
 
 def _row(row_id: str, line: int, cells: list[str]) -> dict[str, Any]:
-    return {"location": {"line": line}, "id": row_id,
-            "cells": [{"location": {"line": line}, "value": c} for c in cells]}
+    return {
+        "location": {"line": line},
+        "id": row_id,
+        "cells": [{"location": {"line": line}, "value": c} for c in cells],
+    }
 
 
 def _step_node(path: str, step: StepResult) -> Any:
@@ -274,21 +338,31 @@ def _step_node(path: str, step: StepResult) -> Any:
         return orjson.Fragment(
             f'{{"location":{{"line":{step.line}}},"keyword":{_text(step.keyword + " ")},'
             f'"keywordType":"{_TYPE.get(step.kind, "Unknown")}","text":{_text(text)},'
-            f'"id":"{_ast(path, "step", step.line)}"}}')  # AST ids need no escaping
+            f'"id":"{_ast(path, "step", step.line)}"}}'
+        )  # AST ids need no escaping
     node: dict[str, Any] = {
-        "location": {"line": step.line}, "keyword": f"{step.keyword} ",
+        "location": {"line": step.line},
+        "keyword": f"{step.keyword} ",
         "keywordType": _TYPE.get(step.kind, "Unknown"),
         "text": step.template if step.template is not None else step.text,
-        "id": _ast(path, "step", step.line)}
+        "id": _ast(path, "step", step.line),
+    }
     if step.code is not None:
-        node["docString"] = {"location": {"line": step.line + 1}, "content": step.code,
-                             "delimiter": "```", **({"mediaType": step.language}
-                                                    if step.language else {})}
+        node["docString"] = {
+            "location": {"line": step.line + 1},
+            "content": step.code,
+            "delimiter": "```",
+            **({"mediaType": step.language} if step.language else {}),
+        }
     table = _table_rows(step)
     if table:
-        node["dataTable"] = {"location": {"line": step.line + 1}, "rows": [
-            _row(f"{node['id']}:table:{n}", step.line + 1, cells)
-            for n, cells in enumerate(table)]}
+        node["dataTable"] = {
+            "location": {"line": step.line + 1},
+            "rows": [
+                _row(f"{node['id']}:table:{n}", step.line + 1, cells)
+                for n, cells in enumerate(table)
+            ],
+        }
     return node
 
 
@@ -314,31 +388,49 @@ def _pickle(feature: FeatureResult, scenario: ScenarioResult) -> dict[str, Any]:
     rest = "".join(f",{_text(i)}" for i in ast_ids[1:])
     for step in scenario.steps:
         if step.code is None and not step.table:  # most steps: no dict, no encoder pass
-            steps.append(orjson.Fragment(
-                f'{{"id":{_text(step.id)},"text":{_text(step.text)},"type":'
-                f'"{_TYPE.get(step.kind, "Unknown")}","astNodeIds":'
-                f'["{_ast(feature.path, "step", step.line)}"{rest}]}}'))
+            steps.append(
+                orjson.Fragment(
+                    f'{{"id":{_text(step.id)},"text":{_text(step.text)},"type":'
+                    f'"{_TYPE.get(step.kind, "Unknown")}","astNodeIds":'
+                    f'["{_ast(feature.path, "step", step.line)}"{rest}]}}'
+                )
+            )
             continue
         pickle_step: dict[str, Any] = {
-            "id": step.id, "text": step.text, "type": _TYPE.get(step.kind, "Unknown"),
-            "astNodeIds": [_ast(feature.path, "step", step.line), *ast_ids[1:]]}
+            "id": step.id,
+            "text": step.text,
+            "type": _TYPE.get(step.kind, "Unknown"),
+            "astNodeIds": [_ast(feature.path, "step", step.line), *ast_ids[1:]],
+        }
         argument: dict[str, Any] = {}
         if step.code is not None:
-            argument["docString"] = {"content": step.code,
-                                     **({"mediaType": step.language} if step.language else {})}
+            argument["docString"] = {
+                "content": step.code,
+                **({"mediaType": step.language} if step.language else {}),
+            }
         table = _table_rows(step)
         if table:
-            argument["dataTable"] = {"rows": [{"cells": [{"value": c} for c in r]}
-                                              for r in table if r]}
+            argument["dataTable"] = {
+                "rows": [{"cells": [{"value": c} for c in r]} for r in table if r]
+            }
         if argument:
             pickle_step["argument"] = argument
         steps.append(pickle_step)
-    tags = [{"name": t if t.startswith("@") else f"@{t}", "astNodeId": node_id}
-            for t in dict.fromkeys([*feature.tags, *scenario.tags])]
+    tags = [
+        {"name": t if t.startswith("@") else f"@{t}", "astNodeId": node_id}
+        for t in dict.fromkeys([*feature.tags, *scenario.tags])
+    ]
     name = scenario.name if scenario.kind != "background" else f"Background: {feature.title}"
-    return {"id": scenario.id, "uri": feature.path, "location": {"line": scenario.line},
-            "name": named(name, feature.variant), "language": "en", "steps": steps,
-            "tags": tags, "astNodeIds": ast_ids}
+    return {
+        "id": scenario.id,
+        "uri": feature.path,
+        "location": {"line": scenario.line},
+        "name": named(name, feature.variant),
+        "language": "en",
+        "steps": steps,
+        "tags": tags,
+        "astNodeIds": ast_ids,
+    }
 
 
 def _row_number(feature: FeatureResult, scenario: ScenarioResult) -> int:
@@ -347,22 +439,38 @@ def _row_number(feature: FeatureResult, scenario: ScenarioResult) -> int:
     return rows.index(scenario.example) + 1 if scenario.example in rows else 1
 
 
-def _executions(feature: FeatureResult, run_start: float, ids: dict[str, str],
-                counter: Any, *, retried: bool) -> list[tuple[float, list[str]]]:
+def _executions(
+    feature: FeatureResult, run_start: float, ids: dict[str, str], counter: Any, *, retried: bool
+) -> list[tuple[float, list[str]]]:
     attempt = max(0, getattr(feature, "attempt", 1) - 1)
     blocks = []
     for scenario in feature.scenarios:
         start = scenario.started or feature.started or run_start
         started_id = f"r{next(counter)}"
-        lines = [_line({"testCaseStarted": {
-            "attempt": attempt, "id": started_id, "testCaseId": ids[scenario.id],
-            "workerId": feature.id, "timestamp": _timestamp(start)}})]
+        lines = [
+            _line(
+                {
+                    "testCaseStarted": {
+                        "attempt": attempt,
+                        "id": started_id,
+                        "testCaseId": ids[scenario.id],
+                        "workerId": feature.id,
+                        "timestamp": _timestamp(start),
+                    }
+                }
+            )
+        ]
         at = start
         for step in scenario.steps:
             step_start = step.started if step.started is not None else at
             at = step_start + (step.duration or 0.0)
-            if (step.status == "passed" and not step.attachments and not step.logs
-                    and step.attempt_count <= 1 and step_start >= 0):
+            if (
+                step.status == "passed"
+                and not step.attachments
+                and not step.logs
+                and step.attempt_count <= 1
+                and step_start >= 0
+            ):
                 # Most steps pass at once with nothing attached: their two lines are
                 # written as text (a dict and an encoder call per line were most of
                 # this report's cost).
@@ -370,55 +478,101 @@ def _executions(feature: FeatureResult, run_start: float, ids: dict[str, str],
                 s_sec, s_ns = divmod(int(step_start * 1e9), 1_000_000_000)
                 d_sec, d_ns = divmod(int(step.duration * 1e9), 1_000_000_000)
                 e_sec, e_ns = divmod(int(at * 1e9), 1_000_000_000)
-                lines.append(f'{{"testStepStarted":{{{both},"timestamp":{{"seconds":{s_sec},'
-                             f'"nanos":{s_ns}}}}}}}')
-                lines.append(f'{{"testStepFinished":{{{both},"testStepResult":{{"duration":'
-                             f'{{"seconds":{d_sec},"nanos":{d_ns}}},"status":"PASSED"}},'
-                             f'"timestamp":{{"seconds":{e_sec},"nanos":{e_ns}}}}}}}')
+                lines.append(
+                    f'{{"testStepStarted":{{{both},"timestamp":{{"seconds":{s_sec},'
+                    f'"nanos":{s_ns}}}}}}}'
+                )
+                lines.append(
+                    f'{{"testStepFinished":{{{both},"testStepResult":{{"duration":'
+                    f'{{"seconds":{d_sec},"nanos":{d_ns}}},"status":"PASSED"}},'
+                    f'"timestamp":{{"seconds":{e_sec},"nanos":{e_ns}}}}}}}'
+                )
             else:
                 lines += _step_messages(step, started_id, ids[step.id], step_start, at)
         for entry in _journal(scenario, at):
             if scenario.steps:
                 lines.append(_attachment(entry, started_id, ids[scenario.steps[-1].id]))
         end = max(at, start + (scenario.duration or 0.0))
-        lines.append(_line({"testCaseFinished": {"testCaseStartedId": started_id,
-                                                 "timestamp": _timestamp(end),
-                                                 "willBeRetried": retried}}))
+        lines.append(
+            _line(
+                {
+                    "testCaseFinished": {
+                        "testCaseStartedId": started_id,
+                        "timestamp": _timestamp(end),
+                        "willBeRetried": retried,
+                    }
+                }
+            )
+        )
         blocks.append((start, lines))
     return blocks
 
 
-def _step_messages(step: StepResult, started_id: str, step_id: str, start: float,
-                   end: float) -> list[str]:
+def _step_messages(
+    step: StepResult, started_id: str, step_id: str, start: float, end: float
+) -> list[str]:
     ids = f'"testCaseStartedId":{_text(started_id)},"testStepId":{_text(step_id)}'
     began = f'{{"testStepStarted":{{{ids},"timestamp":{_time_json(start)}}}}}'
     lines = [began]
     for entry in step.attachments:
         lines.append(_attachment(entry, started_id, step_id))
     for log in step.logs:
-        lines.append(_line({"attachment": {
-            "body": log.message, "contentEncoding": "IDENTITY", "mediaType": MEDIA_LOG,
-            "testCaseStartedId": started_id, "testStepId": step_id,
-            "timestamp": _timestamp(log.time)}}))
+        lines.append(
+            _line(
+                {
+                    "attachment": {
+                        "body": log.message,
+                        "contentEncoding": "IDENTITY",
+                        "mediaType": MEDIA_LOG,
+                        "testCaseStartedId": started_id,
+                        "testStepId": step_id,
+                        "timestamp": _timestamp(log.time),
+                    }
+                }
+            )
+        )
     if step.attempt_count > 1:  # a Soon step that retried, passed or not
-        lines.append(_line({"attachment": {
-            "body": _attempts_text(step), "contentEncoding": "IDENTITY",
-            "mediaType": "text/plain", "fileName": "Soon attempts",
-            "testCaseStartedId": started_id, "testStepId": step_id,
-            "timestamp": _timestamp(end)}}))
-    result: dict[str, Any] = {"duration": _duration(step.duration),
-                              "status": _STATUS.get(step.status, "UNKNOWN")}
+        lines.append(
+            _line(
+                {
+                    "attachment": {
+                        "body": _attempts_text(step),
+                        "contentEncoding": "IDENTITY",
+                        "mediaType": "text/plain",
+                        "fileName": "Soon attempts",
+                        "testCaseStartedId": started_id,
+                        "testStepId": step_id,
+                        "timestamp": _timestamp(end),
+                    }
+                }
+            )
+        )
+    result: dict[str, Any] = {
+        "duration": _duration(step.duration),
+        "status": _STATUS.get(step.status, "UNKNOWN"),
+    }
     error = step.error or {}
     message = error.get("message") or (step.reason if step.status != "passed" else None)
     if message:
         detail = error.get("detail")
         result["message"] = message + (f"\n\n{detail}" if detail else "")
     if error:
-        result["exception"] = {"type": str(error.get("kind") or "error"),
-                               "message": str(error.get("message") or "")}
-    lines.append(_line({"testStepFinished": {"testCaseStartedId": started_id,
-                                             "testStepId": step_id, "testStepResult": result,
-                                             "timestamp": _timestamp(end)}}))
+        result["exception"] = {
+            "type": str(error.get("kind") or "error"),
+            "message": str(error.get("message") or ""),
+        }
+    lines.append(
+        _line(
+            {
+                "testStepFinished": {
+                    "testCaseStartedId": started_id,
+                    "testStepId": step_id,
+                    "testStepResult": result,
+                    "timestamp": _timestamp(end),
+                }
+            }
+        )
+    )
     return lines
 
 
@@ -432,14 +586,27 @@ def _attempts_text(step: StepResult) -> str:
 
 
 def _attachment(entry: AttachmentEntry, started_id: str, step_id: str) -> str:
-    names = {"http": "HTTP exchange", "ws-in": "websocket message received",
-             "ws-out": "websocket message sent", "journal": "mock nRF Cloud journal"}
-    return _line({"attachment": {
-        "body": orjson.dumps(entry.data, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2,
-                             default=str).decode(),
-        "contentEncoding": "IDENTITY", "mediaType": "application/json",
-        "fileName": names.get(entry.kind, entry.kind), "testCaseStartedId": started_id,
-        "testStepId": step_id, "timestamp": _timestamp(entry.time)}})
+    names = {
+        "http": "HTTP exchange",
+        "ws-in": "websocket message received",
+        "ws-out": "websocket message sent",
+        "journal": "mock nRF Cloud journal",
+    }
+    return _line(
+        {
+            "attachment": {
+                "body": orjson.dumps(
+                    entry.data, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2, default=str
+                ).decode(),
+                "contentEncoding": "IDENTITY",
+                "mediaType": "application/json",
+                "fileName": names.get(entry.kind, entry.kind),
+                "testCaseStartedId": started_id,
+                "testStepId": step_id,
+                "timestamp": _timestamp(entry.time),
+            }
+        }
+    )
 
 
 def _journal(scenario: ScenarioResult, when: float) -> list[AttachmentEntry]:

@@ -27,8 +27,13 @@ from harness.plan import counts_as_scenario
 # The three outcomes every summary counts (CI reads "N passed, N failed, N skipped").
 # Undefined steps fail; pending ones did not run, so they count as skipped.
 OUTCOMES = ("passed", "failed", "skipped")
-_OUTCOME = {"passed": "passed", "failed": "failed", "undefined": "failed",
-            "skipped": "skipped", "pending": "skipped"}
+_OUTCOME = {
+    "passed": "passed",
+    "failed": "failed",
+    "undefined": "failed",
+    "skipped": "skipped",
+    "pending": "skipped",
+}
 
 INTERRUPTED = "interrupted"
 TIMED_OUT = "timed out"  # RunFinished's status when --timeout cut the run
@@ -53,6 +58,7 @@ class Attempt:
 @dataclass
 class DistinctFailure:
     """One error message a retried step saw, and on which attempts."""
+
     error: str
     count: int
     first: int  # attempt numbers
@@ -120,8 +126,9 @@ class StepResult:
                 continue
             seen = found.get(a.error)
             if seen is None:
-                found[a.error] = DistinctFailure(a.error, 1 + a.repeated,
-                                                 a.attempt - a.repeated, a.attempt)
+                found[a.error] = DistinctFailure(
+                    a.error, 1 + a.repeated, a.attempt - a.repeated, a.attempt
+                )
             else:
                 seen.count += 1 + a.repeated
                 seen.last = a.attempt
@@ -266,13 +273,16 @@ class ResultBuilder:
         self._cut = INTERRUPTED  # the reason given to what the run's end cut short
         self.events = 0
         self._handlers = {
-            "run_started": self._on_run_started, "feature_started": self._on_feature_started,
+            "run_started": self._on_run_started,
+            "feature_started": self._on_feature_started,
             "feature_finished": self._on_feature_finished,
             "scenario_started": self._on_scenario_started,
             "scenario_finished": self._on_scenario_finished,
             "step_attempt": self._on_step_attempt,
-            "step_finished": self._on_step_finished, "log": self._on_log,
-            "attachment": self._on_attachment, "run_finished": self._on_run_finished,
+            "step_finished": self._on_step_finished,
+            "log": self._on_log,
+            "attachment": self._on_attachment,
+            "run_finished": self._on_run_finished,
         }
 
     def __call__(self, event: Event) -> None:
@@ -400,10 +410,16 @@ class ResultBuilder:
 
     def _on_step_attempt(self, e: dict[str, Any]) -> None:
         step = self._step(e, e.get("duration") or 0.0)
-        step.attempts.append(Attempt(attempt=e.get("attempt", len(step.attempts) + 1),
-                                     time=e.get("time", 0.0), duration=e.get("duration", 0.0),
-                                     error=e.get("error"), next_delay=e.get("next_delay"),
-                                     repeated=e.get("repeated") or 0))
+        step.attempts.append(
+            Attempt(
+                attempt=e.get("attempt", len(step.attempts) + 1),
+                time=e.get("time", 0.0),
+                duration=e.get("duration", 0.0),
+                error=e.get("error"),
+                next_delay=e.get("next_delay"),
+                repeated=e.get("repeated") or 0,
+            )
+        )
         step.attempt_count = max(step.attempt_count, step.attempts[-1].attempt)
 
     def _on_step_finished(self, e: dict[str, Any]) -> None:
@@ -418,8 +434,9 @@ class ResultBuilder:
         step.reason = e.get("reason")
 
     def _on_log(self, e: dict[str, Any]) -> None:
-        entry = LogEntry(time=e.get("time", 0.0), level=e.get("level", "info"),
-                         message=str(e.get("message", "")))
+        entry = LogEntry(
+            time=e.get("time", 0.0), level=e.get("level", "info"), message=str(e.get("message", ""))
+        )
         step = self._steps.get(e.get("step_id") or "")
         if step is not None:
             self._step(e, 0.0).logs.append(entry)
@@ -470,10 +487,10 @@ class ResultBuilder:
         self._cut = run.stopped_by
         for feature in run.feature_runs:
             self._finish_feature(feature)
-        run.counts = _tally(s.outcome for f in run.feature_runs for s in f.scenarios
-                            if s.counted)
-        run.step_counts = _tally(outcome(st.status) for f in run.feature_runs
-                                 for s in f.scenarios for st in s.steps)
+        run.counts = _tally(s.outcome for f in run.feature_runs for s in f.scenarios if s.counted)
+        run.step_counts = _tally(
+            outcome(st.status) for f in run.feature_runs for s in f.scenarios for st in s.steps
+        )
         run.passed_after_retries = sum(f.passed_after_retries for f in run.feature_runs)
         run.flaky = sum(1 for f in run.feature_runs if f.flaky)
         return run
@@ -487,8 +504,10 @@ class ResultBuilder:
             feature.interrupted = self.run.interrupted
         # Cut short: never finished, or finished while a scenario was still open (a
         # cancelled run may close the feature run without closing its scenario).
-        cut_short = started and (not finished or any(
-            s.ran and s.id not in self._finished_scenarios for s in feature.scenarios))
+        cut_short = started and (
+            not finished
+            or any(s.ran and s.id not in self._finished_scenarios for s in feature.scenarios)
+        )
         cut = cut_short or feature.interrupted
         why = self._cut if cut else (feature.reason or "skipped")
         for scenario in feature.scenarios:
@@ -502,10 +521,12 @@ class ResultBuilder:
                 feature.duration = _elapsed(feature.started, self._last_time)
         counted = [s for s in feature.scenarios if s.counted]
         feature.counts = _tally(s.outcome for s in counted)
-        feature.step_counts = _tally(outcome(st.status) for s in feature.scenarios
-                                     for st in s.steps)
-        feature.passed_after_retries = sum(1 for s in feature.scenarios for st in s.steps
-                                           if st.passed_after_retries)
+        feature.step_counts = _tally(
+            outcome(st.status) for s in feature.scenarios for st in s.steps
+        )
+        feature.passed_after_retries = sum(
+            1 for s in feature.scenarios for st in s.steps if st.passed_after_retries
+        )
 
     def _finish_scenario(self, scenario: ScenarioResult, why: str, cut: bool) -> None:
         """`why` the rest did not run; `cut`: because the run's end cut it short."""
@@ -521,14 +542,14 @@ class ResultBuilder:
         if not finished:
             # Cut short: the step running then is the first not finished (steps run in
             # plan order), whether or not it had sent an event yet.
-            running = next((st for st in scenario.steps if st.status in (PLANNED, "running")),
-                           None)
+            running = next((st for st in scenario.steps if st.status in (PLANNED, "running")), None)
             if running is not None and not running.ran:
                 done = [st for st in scenario.steps if st.ran]
                 running.ran = True
                 running.status = "running"
-                running.started = (done[-1].started or 0.0) + done[-1].duration if done \
-                    else scenario.started
+                running.started = (
+                    (done[-1].started or 0.0) + done[-1].duration if done else scenario.started
+                )
         for step in scenario.steps:
             if step.status == "running":
                 step.status = "skipped"
@@ -556,32 +577,61 @@ def _not_run(step: StepResult, why: str, cut: bool) -> None:
 
 def _planned_feature(p: dict[str, Any]) -> FeatureResult:
     return FeatureResult(
-        id=p["run_id"], path=p["path"], title=p["title"], name=p["name"],
-        variant=p.get("variant"), description=p.get("description"),
-        tags=[str(t) for t in p.get("tags") or []], needs=list(p.get("needs") or []),
-        rules=[RuleInfo(title=r["title"], line=r["line"], description=r.get("description"),
-                        tags=r.get("tags") or []) for r in p.get("rules") or []],
-        scenarios=[_planned_scenario(x) for x in p.get("executions") or []])
+        id=p["run_id"],
+        path=p["path"],
+        title=p["title"],
+        name=p["name"],
+        variant=p.get("variant"),
+        description=p.get("description"),
+        tags=[str(t) for t in p.get("tags") or []],
+        needs=list(p.get("needs") or []),
+        rules=[
+            RuleInfo(
+                title=r["title"],
+                line=r["line"],
+                description=r.get("description"),
+                tags=r.get("tags") or [],
+            )
+            for r in p.get("rules") or []
+        ],
+        scenarios=[_planned_scenario(x) for x in p.get("executions") or []],
+    )
 
 
 def _planned_scenario(p: dict[str, Any]) -> ScenarioResult:
     return ScenarioResult(
-        id=p["id"], title=p["title"], name=p["name"], line=p["line"], kind=p["kind"],
-        example=p.get("example"), rule=p.get("rule"), keyword=p.get("keyword"),
-        description=p.get("description"), tags=[str(t) for t in p.get("tags") or []],
+        id=p["id"],
+        title=p["title"],
+        name=p["name"],
+        line=p["line"],
+        kind=p["kind"],
+        example=p.get("example"),
+        rule=p.get("rule"),
+        keyword=p.get("keyword"),
+        description=p.get("description"),
+        tags=[str(t) for t in p.get("tags") or []],
         comments=list(p.get("comments") or []),
-        steps=[_planned_step(x, p.get("example")) for x in p.get("steps") or []])
+        steps=[_planned_step(x, p.get("example")) for x in p.get("steps") or []],
+    )
 
 
 def _planned_step(p: dict[str, Any], row: dict[str, str] | None) -> StepResult:
     code = p.get("code") or {}
     return StepResult(
-        id=p["id"], keyword=p["keyword"], kind=p["kind"], text=fill(p["text"], row),
-        template=p["text"] if row else None, line=p["line"],
+        id=p["id"],
+        keyword=p["keyword"],
+        kind=p["kind"],
+        text=fill(p["text"], row),
+        template=p["text"] if row else None,
+        line=p["line"],
         code=fill(code["text"], row) if code else None,
-        language=code.get("language"), table=p.get("table"),
-        description=p.get("description"), comments=list(p.get("comments") or []),
-        tags=[str(t) for t in p.get("tags") or []], retrying=bool(p.get("retrying")))
+        language=code.get("language"),
+        table=p.get("table"),
+        description=p.get("description"),
+        comments=list(p.get("comments") or []),
+        tags=[str(t) for t in p.get("tags") or []],
+        retrying=bool(p.get("retrying")),
+    )
 
 
 def _steps_of(feature: FeatureResult) -> list[StepResult]:

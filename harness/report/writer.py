@@ -17,9 +17,13 @@ from harness.report.results import ResultBuilder, RunResult
 
 EVENTS = "events.ndjson"
 FLUSH_EVERY = 0.1  # seconds an event may wait in the buffer before it is on disk
-RENDERERS = {"index.html": html.render, "junit.xml": junit.render,
-             "results.json": jsonout.render, "summary.md": markdown.render,
-             "messages.ndjson": messages.render}
+RENDERERS = {
+    "index.html": html.render,
+    "junit.xml": junit.render,
+    "results.json": jsonout.render,
+    "summary.md": markdown.render,
+    "messages.ndjson": messages.render,
+}
 
 
 def write_reports(run: RunResult, reports_dir: Path) -> list[Path]:
@@ -54,8 +58,9 @@ class FileReporter:
     event.
     """
 
-    def __init__(self, reports_dir: Path, *, errors: TextIO | None = None,
-                 model: ResultBuilder | None = None) -> None:
+    def __init__(
+        self, reports_dir: Path, *, errors: TextIO | None = None, model: ResultBuilder | None = None
+    ) -> None:
         self.reports_dir = Path(reports_dir)
         self._own_model = model is None
         self.model = ResultBuilder() if model is None else model
@@ -89,8 +94,10 @@ class FileReporter:
         self._dirty = True
         if isinstance(event, RunFinished):
             self._write()
-        elif isinstance(event, FeatureRunFinished) or \
-                time.monotonic() - self._last_flush >= FLUSH_EVERY:
+        elif (
+            isinstance(event, FeatureRunFinished)
+            or time.monotonic() - self._last_flush >= FLUSH_EVERY
+        ):
             self._flush()
         else:
             self._later.request()
@@ -100,7 +107,8 @@ class FileReporter:
             self.reports_dir.mkdir(parents=True, exist_ok=True)
             # Kept open for the whole run (closed in close()).
             self._events = open(  # noqa: SIM115
-                self.reports_dir / EVENTS, "w", encoding="utf-8", newline="\n")
+                self.reports_dir / EVENTS, "w", encoding="utf-8", newline="\n"
+            )
         return self._events
 
     def _flush(self) -> None:

@@ -35,8 +35,10 @@ class _Guard:
         """Take SIGALRM, unless we are not on the main thread or someone else owns it."""
         if self.installed is None:
             self.installed = False
-            if hasattr(signal, "setitimer") and \
-                    threading.current_thread() is threading.main_thread():
+            if (
+                hasattr(signal, "setitimer")
+                and threading.current_thread() is threading.main_thread()
+            ):
                 current = signal.getsignal(signal.SIGALRM)
                 if current in (signal.SIG_DFL, signal.SIG_IGN, None):
                     signal.signal(signal.SIGALRM, self._on_alarm)
@@ -46,15 +48,17 @@ class _Guard:
     def _on_alarm(self, _signum: int, _frame: Any) -> None:
         if self.active:
             self.active = False
-            raise TimeoutError(f"a synchronous step function ran longer than "
-                               f"{self.limit:g} s and was stopped")
+            raise TimeoutError(
+                f"a synchronous step function ran longer than {self.limit:g} s and was stopped"
+            )
 
 
 _GUARD = _Guard()
 
 
-def call(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],
-         limit: float | None) -> Any:
+def call(
+    func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], limit: float | None
+) -> Any:
     """`func(*args, **kwargs)`, stopped with TimeoutError after `limit` seconds.
 
     For an `async def` function this covers only creating the coroutine (instant).

@@ -51,8 +51,9 @@ class StepLogger:
         self._bus, self._run_id, self._step_id = bus, run_id, step_id
 
     def _log(self, level: str, message: str) -> None:
-        self._bus.emit(Log(run_id=self._run_id, step_id=self._step_id, level=level,
-                           message=message))
+        self._bus.emit(
+            Log(run_id=self._run_id, step_id=self._step_id, level=level, message=message)
+        )
 
     def info(self, message: str) -> None:
         self._log("info", message)
@@ -64,8 +65,7 @@ class StepLogger:
         self._log("progress", message)
 
     def attach(self, kind: str, data: dict[str, Any]) -> None:
-        self._bus.emit(Attachment(run_id=self._run_id, step_id=self._step_id, kind=kind,
-                                  data=data))
+        self._bus.emit(Attachment(run_id=self._run_id, step_id=self._step_id, kind=kind, data=data))
 
 
 @dataclass
@@ -135,8 +135,9 @@ class StepContext:
         """Run `cleanup` (sync or async) when the feature run ends, whatever happened."""
         self._run.cleanups.append(cleanup)
 
-    def retry_with(self, tries: int, before_retry: Callable[[], Awaitable[None]] | None = None
-                   ) -> None:
+    def retry_with(
+        self, tries: int, before_retry: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         """Ask for up to `tries` attempts if this step's assertion fails; `before_retry`
         runs before each further attempt (e.g. re-send the last request)."""
         self.retry_request = RetryRequest(tries=tries, before_retry=before_retry)

@@ -28,9 +28,12 @@ def matched_definitions(plan: Plan, registry: StepRegistry) -> list[dict[str, An
                 if entry is None:
                     location = matcher.location
                     entry = found[id(matcher)] = {
-                        "id": f"sd:{len(found) + 1}", "pattern": str(matcher.pattern),
+                        "id": f"sd:{len(found) + 1}",
+                        "pattern": str(matcher.pattern),
                         "regex": "regex" in type(matcher).__name__.lower(),
                         "file": str(getattr(location, "filename", location)),
-                        "line": int(getattr(location, "line", 0) or 0), "steps": []}
+                        "line": int(getattr(location, "line", 0) or 0),
+                        "steps": [],
+                    }
                 entry["steps"].append(planned.id)
     return list(found.values())

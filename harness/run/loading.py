@@ -30,8 +30,11 @@ def load_module(name: str) -> None:
     """Import one `--steps` entry (or the built-in library) and every module it holds."""
     path = Path(name)
     try:
-        if name == BUILTIN_LIBRARY or (path.is_dir() and path.resolve() == BUILTIN_DIR) or \
-                (name == BUILTIN and not path.exists()):
+        if (
+            name == BUILTIN_LIBRARY
+            or (path.is_dir() and path.resolve() == BUILTIN_DIR)
+            or (name == BUILTIN and not path.exists())
+        ):
             _load_builtin()
         elif path.is_dir():
             _load_folder(path)
@@ -44,23 +47,26 @@ def load_module(name: str) -> None:
     except StepLoadError:
         raise
     except SyntaxError as exc:
-        raise StepLoadError(f"{exc.filename}:{exc.lineno}: syntax error in a step module: "
-                            f"{exc.msg}") from None
+        raise StepLoadError(
+            f"{exc.filename}:{exc.lineno}: syntax error in a step module: {exc.msg}"
+        ) from None
     except ModuleNotFoundError as exc:
-        if exc.name and name.split(".")[0] == exc.name.split(".")[0] and \
-                not path.exists():
+        if exc.name and name.split(".")[0] == exc.name.split(".")[0] and not path.exists():
             raise StepLoadError(f"--steps {name}: no such file, folder or module") from None
-        raise StepLoadError(f"{_where(exc)}: cannot import step module {name!r}: "
-                            f"{exc}") from None
+        raise StepLoadError(f"{_where(exc)}: cannot import step module {name!r}: {exc}") from None
     except Exception as exc:  # a step module raised while importing
-        raise StepLoadError(f"{_where(exc)}: step module {name!r} failed to import: "
-                            f"{type(exc).__name__}: {exc}") from None
+        raise StepLoadError(
+            f"{_where(exc)}: step module {name!r} failed to import: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _where(exc: BaseException) -> str:
     """`file:line` of the innermost frame outside the import machinery."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if "importlib" not in f.filename and f.filename != __file__]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if "importlib" not in f.filename and f.filename != __file__
+    ]
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
 
 
@@ -69,8 +75,10 @@ def _load_builtin() -> None:
     if loaded is not None:
         where = Path(getattr(loaded, "__file__", "") or "").resolve().parent
         if where != BUILTIN_DIR:
-            raise StepLoadError(f"a module named `{BUILTIN}` from {where} was imported before "
-                                f"the built-in step library ({BUILTIN_DIR}); rename it")
+            raise StepLoadError(
+                f"a module named `{BUILTIN}` from {where} was imported before "
+                f"the built-in step library ({BUILTIN_DIR}); rename it"
+            )
     else:
         _load_file(BUILTIN_DIR / "__init__.py", BUILTIN, package=True)
     _import_submodules(BUILTIN, BUILTIN_DIR)
@@ -80,8 +88,10 @@ def _load_folder(folder: Path) -> None:
     folder = folder.resolve()
     name = folder.name
     loaded = sys.modules.get(name)
-    taken = loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() \
-        .parent != folder
+    taken = (
+        loaded is not None
+        and Path(getattr(loaded, "__file__", "") or "").resolve().parent != folder
+    )
     if (folder / "__init__.py").is_file() and not taken and name.isidentifier():
         # A package under its own name, so its modules may import each other absolutely.
         if str(folder.parent) not in sys.path:
@@ -101,8 +111,9 @@ def _private_name(path: Path) -> str:
     return f"_spec_steps_{stem.strip('_')}"
 
 
-def _load_file(path: Path | None, name: str, *, package: bool = False,
-               folder: Path | None = None) -> ModuleType:
+def _load_file(
+    path: Path | None, name: str, *, package: bool = False, folder: Path | None = None
+) -> ModuleType:
     if name in sys.modules:
         return sys.modules[name]
     folder = folder or (path.parent if path is not None else None)
@@ -113,7 +124,8 @@ def _load_file(path: Path | None, name: str, *, package: bool = False,
         spec.submodule_search_locations = locations
     else:
         spec = importlib.util.spec_from_file_location(
-            name, path, submodule_search_locations=locations)
+            name, path, submodule_search_locations=locations
+        )
     if spec is None:
         raise StepLoadError(f"{path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)

@@ -20,8 +20,12 @@ from harness.run.loading import StepLoadError, load_module  # noqa: F401  (StepL
 from harness.spec.model import Step
 
 # Which definitions a step of each effective kind may use (Soon steps are assertions).
-DEFINITION_TYPES = {"given": ("given", "step"), "when": ("when", "step"),
-                    "then": ("then", "step"), "soon": ("then", "step")}
+DEFINITION_TYPES = {
+    "given": ("given", "step"),
+    "when": ("when", "step"),
+    "then": ("then", "step"),
+    "soon": ("then", "step"),
+}
 
 
 @dataclass
@@ -100,7 +104,8 @@ class StepRegistry:
             return known
         match = self._match(kind, text)
         if len(self._matches) < MATCH_CACHE and all(
-                type(v) in _IMMUTABLE for v in (*match.args, *match.kwargs.values())):
+            type(v) in _IMMUTABLE for v in (*match.args, *match.kwargs.values())
+        ):
             self._matches[key] = match
         return match
 
@@ -137,6 +142,8 @@ def snippet(step: Step) -> str:
 
     pattern = re.sub(r"`[^`]*`", arg, step.text).replace('"', '\\"')
     params = "".join(f", {n}" for n in names)
-    return (f'@{decorator}("{pattern}")\n'
-            f"async def step_impl(ctx{params}):\n"
-            f'    raise NotImplementedError("{step.keyword} {step.text[:40]}")')
+    return (
+        f'@{decorator}("{pattern}")\n'
+        f"async def step_impl(ctx{params}):\n"
+        f'    raise NotImplementedError("{step.keyword} {step.text[:40]}")'
+    )

@@ -65,6 +65,7 @@ class StepError:
 class RunOutcome:
     """What `Runner.run()` returns: the exit code and the scenario counts (the reports
     build their own tree from the events)."""
+
     counts: dict[str, int]
     exit_code: int
     interrupted: bool = False
@@ -81,9 +82,16 @@ JOURNAL_TIMEOUT = 2.0
 
 
 class Runner:
-    def __init__(self, plan: Plan, registry: StepRegistry, target: Target | None, bus: EventBus,
-                 settings: RunSettings | None = None, hooks: Hooks | None = None,
-                 paths: list[str] | None = None):
+    def __init__(
+        self,
+        plan: Plan,
+        registry: StepRegistry,
+        target: Target | None,
+        bus: EventBus,
+        settings: RunSettings | None = None,
+        hooks: Hooks | None = None,
+        paths: list[str] | None = None,
+    ):
         self.plan = plan
         self.registry = registry
         self.target = target
@@ -110,14 +118,22 @@ class Runner:
         self._started = time.monotonic()
         # An expression cannot outlast its step, and stops first, to say it was the
         # expression (the context is this run's tasks').
-        expressions.TIME_LIMIT.set(min(expressions.TIME_LIMIT.get(),
-                                       0.8 * self.settings.step_timeout))
-        self.bus.emit(RunStarted(paths=self.paths, target=getattr(self.target, "name", "none"),
-                                 jobs=self.settings.jobs, plan=self.plan.to_dict(),
-                                 environment=self.settings.environment,
-                                 definitions=self._definitions()))
-        deadline = None if self.settings.run_timeout is None else \
-            self._started + self.settings.run_timeout
+        expressions.TIME_LIMIT.set(
+            min(expressions.TIME_LIMIT.get(), 0.8 * self.settings.step_timeout)
+        )
+        self.bus.emit(
+            RunStarted(
+                paths=self.paths,
+                target=getattr(self.target, "name", "none"),
+                jobs=self.settings.jobs,
+                plan=self.plan.to_dict(),
+                environment=self.settings.environment,
+                definitions=self._definitions(),
+            )
+        )
+        deadline = (
+            None if self.settings.run_timeout is None else self._started + self.settings.run_timeout
+        )
         # before_run finishes before any feature run starts (set-up they may rely on); a
         # task of its own, so that Ctrl-C (interrupt) stops it too.
         set_up = asyncio.ensure_future(self.hooks.call("before_run", self.plan))
@@ -136,8 +152,7 @@ class Runner:
         self._tasks = []
         if not self._interrupted:
             slots = asyncio.Semaphore(max(1, self.settings.jobs))
-            self._tasks = [asyncio.create_task(self._feature_run(r, slots))
-                           for r in self.plan.runs]
+            self._tasks = [asyncio.create_task(self._feature_run(r, slots)) for r in self.plan.runs]
         if self._tasks:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             _, pending = await asyncio.wait(self._tasks, timeout=left)
@@ -172,8 +187,15 @@ class Runner:
             exit_code, status = self._interrupt_code, "interrupted"
         else:
             exit_code, status = (1, "failed") if failed else (0, "passed")
-        self.bus.emit(RunFinished(status=status, duration=time.monotonic() - self._started,
-                                  counts=counts, exit_code=exit_code, interrupted=interrupted))
+        self.bus.emit(
+            RunFinished(
+                status=status,
+                duration=time.monotonic() - self._started,
+                counts=counts,
+                exit_code=exit_code,
+                interrupted=interrupted,
+            )
+        )
         return RunOutcome(counts=counts, exit_code=exit_code, interrupted=interrupted)
 
     # -- feature runs --------------------------------------------------------------------
@@ -209,10 +231,14 @@ class Runner:
         """Skipped before it started: one event; the reports list its scenarios from the
         plan, with the reason."""
         self._status[run.run_id] = "failed" if failed else "skipped"
-        self._count(run.run_id, "skipped", sum(1 for e in run.executions
-                                               if counts_as_scenario(e.kind, False)))
-        self.bus.emit(FeatureRunFinished(run_id=run.run_id, status="skipped", duration=0.0,
-                                         reason=reason))
+        self._count(
+            run.run_id,
+            "skipped",
+            sum(1 for e in run.executions if counts_as_scenario(e.kind, False)),
+        )
+        self.bus.emit(
+            FeatureRunFinished(run_id=run.run_id, status="skipped", duration=0.0, reason=reason)
+        )
 
     def _count(self, run_id: str, outcome: str, n: int = 1) -> None:
         self._counts[outcome] += n
@@ -230,8 +256,7 @@ class Runner:
         for dep in run.deps:
             values.update(self._contexts.get(dep, {}))
         # a spec written for one API generation talks to it, whatever the target's default
-        values.update(self.target.values(feature_api_version(run.feature))
-                      if self.target else {})
+        values.update(self.target.values(feature_api_version(run.feature)) if self.target else {})
         if run.variant is not None:
             values["variant"] = run.variant
         session = None
@@ -239,9 +264,13 @@ class Runner:
             import aiohttp  # here: `check` and the tests without a target never need it
 
             session = aiohttp.ClientSession()
-        state = FeatureRunState(run_id=run.run_id, vars=values, bus=self.bus, session=session,
-                                target=self.target.open_run(run.run_id, session)
-                                if self.target and session else None)
+        state = FeatureRunState(
+            run_id=run.run_id,
+            vars=values,
+            bus=self.bus,
+            session=session,
+            target=self.target.open_run(run.run_id, session) if self.target and session else None,
+        )
         status, reason = "failed", None
         cancelled = False
         try:
@@ -268,26 +297,32 @@ class Runner:
             if session is not None:
                 await session.close()
             self._contexts[run.run_id] = state.vars
-            self.bus.emit(FeatureRunFinished(run_id=run.run_id, status=status, reason=reason,
-                                             duration=time.monotonic() - started))
+            self.bus.emit(
+                FeatureRunFinished(
+                    run_id=run.run_id,
+                    status=status,
+                    reason=reason,
+                    duration=time.monotonic() - started,
+                )
+            )
         return status
 
-    async def _scenarios(self, run: FeatureRun, state: FeatureRunState
-                         ) -> tuple[str, str | None]:
+    async def _scenarios(self, run: FeatureRun, state: FeatureRunState) -> tuple[str, str | None]:
         for n, execution in enumerate(run.executions):
             status = await self._scenario(run, state, execution)
             if status == "failed":
                 # The rest is not run: the reports list it from the plan, with this reason.
-                rest = run.executions[n + 1:]
-                self._count(run.run_id, "skipped", sum(1 for e in rest
-                                                       if counts_as_scenario(e.kind, False)))
-                return "failed", (f"an earlier scenario failed: {execution.name!r}"
-                                  if rest else None)
+                rest = run.executions[n + 1 :]
+                self._count(
+                    run.run_id, "skipped", sum(1 for e in rest if counts_as_scenario(e.kind, False))
+                )
+                return "failed", (
+                    f"an earlier scenario failed: {execution.name!r}" if rest else None
+                )
         return "passed", None
 
     # -- scenarios -----------------------------------------------------------------------
-    async def _scenario(self, run: FeatureRun, state: FeatureRunState,
-                        execution: Execution) -> str:
+    async def _scenario(self, run: FeatureRun, state: FeatureRunState, execution: Execution) -> str:
         started = time.monotonic()
         bus = self.bus
         bus.emit(ScenarioStarted(run_id=run.run_id, scenario_id=execution.id))
@@ -310,29 +345,53 @@ class Runner:
         try:
             await self.hooks.call("after_scenario", state, scenario, status)
         except Exception as exc:
-            status, reason = "failed", reason or \
-                f"after_scenario hook failed: {type(exc).__name__}: {exc}"
+            status, reason = (
+                "failed",
+                reason or f"after_scenario hook failed: {type(exc).__name__}: {exc}",
+            )
         if counts_as_scenario(execution.kind, status == "failed"):
-            self._count(run.run_id, "failed" if status in ("failed", "undefined") else
-                        "passed" if status == "passed" else "skipped")
-        bus.emit(ScenarioFinished(run_id=run.run_id, scenario_id=execution.id, status=status,
-                                  duration=time.monotonic() - started, reason=reason))
+            self._count(
+                run.run_id,
+                "failed"
+                if status in ("failed", "undefined")
+                else "passed"
+                if status == "passed"
+                else "skipped",
+            )
+        bus.emit(
+            ScenarioFinished(
+                run_id=run.run_id,
+                scenario_id=execution.id,
+                status=status,
+                duration=time.monotonic() - started,
+                reason=reason,
+            )
+        )
         return status
 
     async def _attach_journal(self, state: FeatureRunState, scenario_id: str) -> None:
         """The mock's journal for this scenario, for the reports; never fails the run.
         With an embedded mock, only noted here and fetched at the end of the feature run
         (`_attach_journals`)."""
-        if state.target is None or state.target.scenario_ended(scenario_id) \
-                or not state.target.accounts:
+        if (
+            state.target is None
+            or state.target.scenario_ended(scenario_id)
+            or not state.target.accounts
+        ):
             return
         try:
             entries = await state.target.new_journal_entries()
         except Exception as exc:  # the report loses a view, the run goes on
             entries = [{"error": f"journal unavailable: {exc}"}]
         if entries:
-            self.bus.emit(Attachment(run_id=state.run_id, step_id=None, kind="journal",
-                                     data={"scenario_id": scenario_id, "entries": entries}))
+            self.bus.emit(
+                Attachment(
+                    run_id=state.run_id,
+                    step_id=None,
+                    kind="journal",
+                    data={"scenario_id": scenario_id, "entries": entries},
+                )
+            )
 
     async def _attach_journals(self, state: FeatureRunState) -> None:
         """The journal noted at each scenario's end, fetched once for the feature run and
@@ -342,12 +401,19 @@ class Runner:
         # bounded: an interrupted or timed-out run still gets the journals of what ran
         journals = await state.target.journal_by_scenario(timeout=JOURNAL_TIMEOUT)
         for scenario_id, entries in journals:
-            self.bus.emit(Attachment(run_id=state.run_id, step_id=None, kind="journal",
-                                     data={"scenario_id": scenario_id, "entries": entries}))
+            self.bus.emit(
+                Attachment(
+                    run_id=state.run_id,
+                    step_id=None,
+                    kind="journal",
+                    data={"scenario_id": scenario_id, "entries": entries},
+                )
+            )
 
     # -- steps ---------------------------------------------------------------------------
-    async def _step(self, run: FeatureRun, state: FeatureRunState, execution: Execution,
-                    planned: PlannedStep) -> str:
+    async def _step(
+        self, run: FeatureRun, state: FeatureRunState, execution: Execution, planned: PlannedStep
+    ) -> str:
         bus = self.bus
         step, step_id = planned.step, planned.id
         policy = self.settings.retry.merged(planned.retry)  # the one merge, CLI under spec
@@ -363,8 +429,9 @@ class Runner:
             attempt += 1
             t0 = time.monotonic()
             try:
-                resolved = resolve_step(step, planned.sentence, state.vars, execution.row,
-                                        run.variant, run.feature.path)
+                resolved = resolve_step(
+                    step, planned.sentence, state.vars, execution.row, run.variant, run.feature.path
+                )
                 ctx = StepContext(state, resolved, step_id, attempt)
                 if hooks and attempt == 1:
                     await self.hooks.call("before_step", ctx)
@@ -383,11 +450,23 @@ class Runner:
                 # and a second event per step would double the reporters' work.
                 now = time.monotonic()
                 message = error.message if error else None
-                if (attempt <= RECORD_ALL or delay is None or message != recorded_error
-                        or now - recorded_at >= RECORD_EVERY):
-                    bus.emit(StepAttempt(run_id=run.run_id, step_id=step_id, attempt=attempt,
-                                         duration=now - t0, error=message, next_delay=delay,
-                                         repeated=folded))
+                if (
+                    attempt <= RECORD_ALL
+                    or delay is None
+                    or message != recorded_error
+                    or now - recorded_at >= RECORD_EVERY
+                ):
+                    bus.emit(
+                        StepAttempt(
+                            run_id=run.run_id,
+                            step_id=step_id,
+                            attempt=attempt,
+                            duration=now - t0,
+                            error=message,
+                            next_delay=delay,
+                            repeated=folded,
+                        )
+                    )
                     recorded_error, recorded_at, folded = message, now, 0
                 else:
                     folded += 1
@@ -400,8 +479,9 @@ class Runner:
                 except Exception as exc:
                     error = _step_error(exc)
                     break
-        status = "passed" if error is None else (
-            "undefined" if error.kind == "undefined" else "failed")
+        status = (
+            "passed" if error is None else ("undefined" if error.kind == "undefined" else "failed")
+        )
         if hooks and self.hooks.has("after_step"):
             # Once per step, whatever the outcome, with the final status (as in behave).
             if ctx is None:
@@ -410,19 +490,33 @@ class Runner:
                 await self.hooks.call("after_step", ctx, status)
             except Exception as exc:
                 if error is None:
-                    error = StepError(f"after_step hook failed: {type(exc).__name__}: {exc}",
-                                      "error")
+                    error = StepError(
+                        f"after_step hook failed: {type(exc).__name__}: {exc}", "error"
+                    )
                     status = "failed"
-        bus.emit(StepFinished(
-            run_id=run.run_id, step_id=step_id, status=status,
-            duration=time.monotonic() - started, attempts=attempt,
-            text=resolved.text if resolved else step.text,
-            code=resolved.code if resolved else (step.code.text if step.code else None),
-            error=error.to_dict() if error else None))
+        bus.emit(
+            StepFinished(
+                run_id=run.run_id,
+                step_id=step_id,
+                status=status,
+                duration=time.monotonic() - started,
+                attempts=attempt,
+                text=resolved.text if resolved else step.text,
+                code=resolved.code if resolved else (step.code.text if step.code else None),
+                error=error.to_dict() if error else None,
+            )
+        )
         return status
 
-    def _next_delay(self, policy: RetryPolicy, retrying: bool, ctx: StepContext | None,
-                    attempt: int, started: float, delays) -> float | None:
+    def _next_delay(
+        self,
+        policy: RetryPolicy,
+        retrying: bool,
+        ctx: StepContext | None,
+        attempt: int,
+        started: float,
+        delays,
+    ) -> float | None:
         """Seconds before the next attempt, or None when this failure is final."""
         tries = policy.tries  # None: bounded by the time budget only
         request = ctx.retry_request if ctx else None
@@ -453,8 +547,7 @@ class Runner:
 
 def _step_error(exc: BaseException) -> StepError:
     if isinstance(exc, AssertionError):
-        return StepError(str(exc) or "assertion failed", "assertion",
-                         getattr(exc, "detail", None))
+        return StepError(str(exc) or "assertion failed", "assertion", getattr(exc, "detail", None))
     if isinstance(exc, TimeoutError):
         return StepError("step timed out", "timeout")
     if isinstance(exc, Undefined):

@@ -44,14 +44,13 @@ def _markdown() -> MarkdownIt:
     # Only the block rules a spec can hold (plus lists, rules and indented code, to refuse
     # them): link reference definitions and setext headings cost time and mean nothing here.
     md = MarkdownIt("zero", {"html": True}).enable(
-        ["heading", "paragraph", "fence", "code", "blockquote", "table", "html_block", "list",
-         "hr"])
+        ["heading", "paragraph", "fence", "code", "blockquote", "table", "html_block", "list", "hr"]
+    )
     md.core.ruler.disable(["inline", "text_join"])
     return md
 
 
-_OTHER = {"bullet_list_open": "a list", "ordered_list_open": "a list",
-          "hr": "a horizontal rule"}
+_OTHER = {"bullet_list_open": "a list", "ordered_list_open": "a list", "hr": "a horizontal rule"}
 
 
 def split_blocks(text: str, lines: list[str]) -> list[Block]:
@@ -70,19 +69,26 @@ def markdown_blocks(text: str) -> list[Block]:
         start, stop = tok.map if tok.map else (0, 1)
         kind = tok.type
         if kind == "heading_open":
-            out.append(Block("heading", start, stop, tokens[i + 1].content,
-                             level=int(tok.tag[1])))
+            out.append(Block("heading", start, stop, tokens[i + 1].content, level=int(tok.tag[1])))
         elif kind == "paragraph_open":
             content = tokens[i + 1].content.split("\n")
-            out.append(Block("paragraph", start, stop,
-                             " ".join(p.strip() for p in content if p.strip())))
+            out.append(
+                Block("paragraph", start, stop, " ".join(p.strip() for p in content if p.strip()))
+            )
         elif kind in ("fence", "code_block"):
-            out.append(Block("fence" if kind == "fence" else "code", start, stop, tok.content,
-                             info=tok.info.strip() if kind == "fence" else ""))
+            out.append(
+                Block(
+                    "fence" if kind == "fence" else "code",
+                    start,
+                    stop,
+                    tok.content,
+                    info=tok.info.strip() if kind == "fence" else "",
+                )
+            )
         elif kind == "blockquote_open":
             out.append(Block("blockquote", start, stop))
         elif kind == "table_open":
-            out.append(Block("table", start, stop, rows=_table_rows(tokens[i:end + 1])))
+            out.append(Block("table", start, stop, rows=_table_rows(tokens[i : end + 1])))
         elif kind == "html_block":
             out.append(Block("html", start, stop, tok.content.rstrip("\n")))
         else:
@@ -175,10 +181,10 @@ def _fast_fence(lines: list[str], i: int, out: list[Block], fence_lines: list[in
         return -1
     marker = m.group(1)
     char = marker[0]
-    for j in fence_lines[bisect.bisect_right(fence_lines, i):]:
+    for j in fence_lines[bisect.bisect_right(fence_lines, i) :]:
         close = lines[j].rstrip()
         if close.startswith(marker) and not close.strip(char):
-            body = "\n".join(lines[i + 1:j]) + "\n" if j > i + 1 else ""
+            body = "\n".join(lines[i + 1 : j]) + "\n" if j > i + 1 else ""
             out.append(Block("fence", i, j + 1, body, info=m.group(2).strip()))
             return j + 1
     return -1  # never closed
@@ -223,7 +229,7 @@ def _cells(line: str) -> list[str]:
 def _fast_comment(lines: list[str], i: int, out: list[Block]) -> int:
     for j in range(i, len(lines)):
         if "-->" in lines[j]:
-            out.append(Block("html", i, j + 1, "\n".join(lines[i:j + 1]).rstrip("\n")))
+            out.append(Block("html", i, j + 1, "\n".join(lines[i : j + 1]).rstrip("\n")))
             return j + 1
     return -1
 

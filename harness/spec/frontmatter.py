@@ -19,7 +19,8 @@ class _JsonLoader(_SafeLoader):  # type: ignore[misc,valid-type]
 
 _JsonLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 MAX_NODES = 100_000  # values in a YAML document once its aliases are expanded
@@ -58,8 +59,7 @@ def _check_expansion(root: yaml.Node) -> None:
         if known is not None:
             return known
         if depth > 1000:
-            raise BoundedYamlError("YAML nests deeper than 1000 levels",
-                                   node.start_mark.line + 1)
+            raise BoundedYamlError("YAML nests deeper than 1000 levels", node.start_mark.line + 1)
         sizes[id(node)] = 1  # a recursive alias counts once; JSON cannot hold it anyway
         total = 1
         if isinstance(node, yaml.MappingNode):
@@ -73,7 +73,9 @@ def _check_expansion(root: yaml.Node) -> None:
             if total > MAX_NODES:
                 raise BoundedYamlError(
                     f"YAML expands to more than {MAX_NODES:,} values through its aliases "
-                    "(an alias bomb?)", child.start_mark.line + 1)
+                    "(an alias bomb?)",
+                    child.start_mark.line + 1,
+                )
         sizes[id(node)] = total
         return total
 
@@ -89,11 +91,16 @@ def load_yaml(text: str) -> object:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise BoundedYamlError(f"not valid YAML: {problem}",
-                               mark.line + 1 if mark else 1) from None
+        raise BoundedYamlError(f"not valid YAML: {problem}", mark.line + 1 if mark else 1) from None
 
-RETRY_KEYS = {"tries": int, "initialDelay": float, "factor": float, "maxDelay": float,
-              "timeout": float}
+
+RETRY_KEYS = {
+    "tries": int,
+    "initialDelay": float,
+    "factor": float,
+    "maxDelay": float,
+    "timeout": float,
+}
 
 
 def split_front_matter(lines: list[str]) -> tuple[int, int] | None:
@@ -106,8 +113,9 @@ def split_front_matter(lines: list[str]) -> tuple[int, int] | None:
     return (1, -1)  # opened, never closed
 
 
-def parse_front_matter(path: str, lines: list[str], errors: list[SpecError],
-                      key_lines: dict[str, int] | None = None) -> tuple[dict, int]:
+def parse_front_matter(
+    path: str, lines: list[str], errors: list[SpecError], key_lines: dict[str, int] | None = None
+) -> tuple[dict, int]:
     """Parse and check the front matter; return (mapping, number of lines it spans).
 
     `key_lines`, when given, receives the line of each top-level key.
@@ -117,30 +125,46 @@ def parse_front_matter(path: str, lines: list[str], errors: list[SpecError],
         return {}, 0
     start, end = span
     if end == -1:
-        errors.append(SpecError(path, 1, 1, "front matter opened with `---` is never closed "
-                                "by a second `---` line", lines[0]))
+        errors.append(
+            SpecError(
+                path,
+                1,
+                1,
+                "front matter opened with `---` is never closed by a second `---` line",
+                lines[0],
+            )
+        )
         return {}, 0
     text = "\n".join(lines[start:end])
     try:
         node, data = _load(text)
     except BoundedYamlError as exc:
         line = start + exc.line
-        errors.append(SpecError(path, line, 1, f"front matter: {exc.problem}",
-                                _line(lines, line)))
+        errors.append(SpecError(path, line, 1, f"front matter: {exc.problem}", _line(lines, line)))
         return {}, end + 1
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = min(start + 1 + (mark.line if mark else 0), max(end, start + 1))
         col = (mark.column + 1) if mark else 1
         problem = getattr(exc, "problem", None) or str(exc)
-        errors.append(SpecError(path, line, col, f"front matter is not valid YAML: {problem}",
-                                _line(lines, line)))
+        errors.append(
+            SpecError(
+                path, line, col, f"front matter is not valid YAML: {problem}", _line(lines, line)
+            )
+        )
         return {}, end + 1
     if data is None:
         return {}, end + 1
     if not isinstance(data, dict):
-        errors.append(SpecError(path, start + 1, 1, "front matter must be a mapping of keys to "
-                                "values", _line(lines, start + 1)))
+        errors.append(
+            SpecError(
+                path,
+                start + 1,
+                1,
+                "front matter must be a mapping of keys to values",
+                _line(lines, start + 1),
+            )
+        )
         return {}, end + 1
     lines_of = _key_lines(node, start)
     if key_lines is not None:
@@ -149,8 +173,9 @@ def parse_front_matter(path: str, lines: list[str], errors: list[SpecError],
         line = lines_of.get(key, start + 1)
         problem = _check_key(str(key), value)
         if problem:
-            errors.append(SpecError(path, line, 1, f"front matter `{key}`: {problem}",
-                                    _line(lines, line)))
+            errors.append(
+                SpecError(path, line, 1, f"front matter `{key}`: {problem}", _line(lines, line))
+            )
     return data, end + 1
 
 
@@ -170,10 +195,12 @@ def _check_key(key: str, value: Any) -> str | None:
         "exampleContext": _check_mapping,
         "variants": _check_variants,
         "needs": _check_needs,
-        "run": lambda v: None if v in ("only", "never") else
-        f"expected `only` or `never`, got {v!r}",
-        "order": lambda v: None if v in ("first", "last") else
-        f"expected `first` or `last`, got {v!r}",
+        "run": lambda v: (
+            None if v in ("only", "never") else f"expected `only` or `never`, got {v!r}"
+        ),
+        "order": lambda v: (
+            None if v in ("first", "last") else f"expected `first` or `last`, got {v!r}"
+        ),
         "retry": check_retry,
         "tags": _check_tags,
     }
@@ -213,8 +240,7 @@ def check_retry(value: Any) -> str | None:
     for k, v in value.items():
         if k not in RETRY_KEYS:
             return f"unknown retry setting `{k}`; expected one of {', '.join(RETRY_KEYS)}"
-        if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0 \
-                or v == float("inf"):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0 or v == float("inf"):
             return f"retry setting `{k}` must be a non-negative number, got {v!r}"
         if k == "tries" and (not float(v).is_integer() or v < 1):
             return f"retry setting `tries` must be a whole number of at least 1, got {v!r}"
@@ -227,5 +253,11 @@ def check_retry(value: Any) -> str | None:
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)

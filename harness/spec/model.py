@@ -28,8 +28,10 @@ class Table:
     def as_dicts(self) -> list[dict[str, str | None]]:
         """Rows by header; a blank cell is null, as in bdd-markdown (an Examples value
         `${x = null ? ... : x}` tests for it), not an empty string."""
-        return [{k: (v if v.strip() else None) for k, v in zip(self.header, row, strict=False)}
-                for row in self.rows]
+        return [
+            {k: (v if v.strip() else None) for k, v in zip(self.header, row, strict=False)}
+            for row in self.rows
+        ]
 
 
 @dataclass

@@ -18,13 +18,24 @@ from harness.spec.model import CodeBlock, Examples, Feature, Rule, Scenario, Ste
 from harness.spec.retry import TAG as RETRY_TAG
 from harness.spec.retry import parse_retry_tag, split_after_retries
 
-STEP_KEYWORDS = {"Given": "given", "When": "when", "Then": "then", "Soon": "soon",
-                 "And": None, "But": None}
+STEP_KEYWORDS = {
+    "Given": "given",
+    "When": "when",
+    "Then": "then",
+    "Soon": "soon",
+    "And": None,
+    "But": None,
+}
 HEADING_KEYWORDS = {
-    "feature": "feature", "background": "background", "rule": "rule",
-    "scenario": "scenario", "example": "scenario",
-    "scenario outline": "outline", "scenario template": "outline",
-    "examples": "examples", "scenarios": "examples",
+    "feature": "feature",
+    "background": "background",
+    "rule": "rule",
+    "scenario": "scenario",
+    "example": "scenario",
+    "scenario outline": "outline",
+    "scenario template": "outline",
+    "examples": "examples",
+    "scenarios": "examples",
 }
 _COMMENT = re.compile(r"<!--(.*?)-->", re.S)
 
@@ -45,8 +56,9 @@ def parse_bytes(data: bytes, path: str) -> Feature:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise SpecErrors([SpecError(path, line, col, "file is not valid UTF-8 "
-                                    f"(byte 0x{data[exc.start]:02x})")]) from None
+        raise SpecErrors(
+            [SpecError(path, line, col, f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x})")]
+        ) from None
     return parse_text(text, path)
 
 
@@ -54,8 +66,16 @@ def parse_text(text: str, path: str = "<string>") -> Feature:
     """Parse spec text (LF or CRLF); raise SpecErrors with every problem found."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        raise SpecErrors([SpecError(path, 1, 1, "file is empty: expected a `# Feature` heading "
-                                    "and at least one scenario")])
+        raise SpecErrors(
+            [
+                SpecError(
+                    path,
+                    1,
+                    1,
+                    "file is empty: expected a `# Feature` heading and at least one scenario",
+                )
+            ]
+        )
     return _Parser(text, path).parse()
 
 
@@ -104,9 +124,13 @@ class _Parser:
         else:
             if self.scenario is not None:
                 self.flawed.add(id(self.scenario))
-            self._error(line, 1, f"{block.what} is not allowed here: a spec holds headings, "
-                        "steps, and the code blocks, tables and `>` descriptions attached "
-                        "to them")
+            self._error(
+                line,
+                1,
+                f"{block.what} is not allowed here: a spec holds headings, "
+                "steps, and the code blocks, tables and `>` descriptions attached "
+                "to them",
+            )
 
     # -- errors ----------------------------------------------------------------------
     def _error(self, line: int, col: int, message: str) -> None:
@@ -124,8 +148,12 @@ class _Parser:
             self._error(line, 1, "comment opened with `<!--` is never closed with `-->`")
             return
         if rest:
-            self._error(line, 1, "only comments may stand in an HTML block; found "
-                        f"{_short(rest)!r} after the comment")
+            self._error(
+                line,
+                1,
+                "only comments may stand in an HTML block; found "
+                f"{_short(rest)!r} after the comment",
+            )
         for m in _COMMENT.finditer(content):
             self.comments.append((m.group(1).strip(), line))
 
@@ -150,8 +178,10 @@ class _Parser:
         settings, problem = parse_retry_tag(tag)
         if problem:
             # The comment may span lines: point at the line holding the tag.
-            at = next((n for n in range(line, len(self.lines) + 1)
-                       if "@" + tag in self.lines[n - 1]), line)
+            at = next(
+                (n for n in range(line, len(self.lines) + 1) if "@" + tag in self.lines[n - 1]),
+                line,
+            )
             self._error(at, max(1, self.lines[at - 1].find("@" + tag) + 1), problem)
         self.retry.update(settings)
 
@@ -165,8 +195,12 @@ class _Parser:
             self._feature_heading(kind, keyword, title, line, comments, tags)
             return
         if self.feature is None:
-            self._error(line, 1, f"`{'#' * level}` heading before the feature: a spec starts "
-                        "with one `# Feature` heading")
+            self._error(
+                line,
+                1,
+                f"`{'#' * level}` heading before the feature: a spec starts "
+                "with one `# Feature` heading",
+            )
             return
         if level == 2:
             self._level2(kind, keyword, title, line, comments, tags)
@@ -175,19 +209,36 @@ class _Parser:
         elif level == 3 and self.rule is not None:
             self._scenario_heading(kind, keyword, title, line, comments, tags, level)
         else:
-            self._error(line, 1, f"unexpected `{'#' * level}` heading: `###` is for Examples "
-                        "under a Scenario Outline or scenarios under a `## Rule`")
+            self._error(
+                line,
+                1,
+                f"unexpected `{'#' * level}` heading: `###` is for Examples "
+                "under a Scenario Outline or scenarios under a `## Rule`",
+            )
 
     def _feature_heading(self, kind, keyword, title, line, comments, tags) -> None:
         if self.feature is not None:
-            self._error(line, 1, "a second `#` heading: a spec holds exactly one feature "
-                        f"(the first is on line {self.feature.line})")
+            self._error(
+                line,
+                1,
+                "a second `#` heading: a spec holds exactly one feature "
+                f"(the first is on line {self.feature.line})",
+            )
             return
         if kind not in (None, "feature"):
-            self._error(line, 1, f"`{keyword}:` must be a level 2 heading (`## {keyword}:`); "
-                        "`#` is the feature")
-        self.feature = Feature(path=self.path, title=title, line=line, comments=comments,
-                               tags=tags, comment_retry=self.retry)
+            self._error(
+                line,
+                1,
+                f"`{keyword}:` must be a level 2 heading (`## {keyword}:`); `#` is the feature",
+            )
+        self.feature = Feature(
+            path=self.path,
+            title=title,
+            line=line,
+            comments=comments,
+            tags=tags,
+            comment_retry=self.retry,
+        )
 
     def _level2(self, kind, keyword, title, line, comments, tags) -> None:
         self.rule = None
@@ -198,8 +249,7 @@ class _Parser:
         elif kind == "examples":
             self._error(line, 1, "`Examples` must be a level 3 heading under a Scenario Outline")
         elif kind == "rule":
-            self.rule = Rule(title=title, line=line, comments=comments, tags=tags,
-                             retry=self.retry)
+            self.rule = Rule(title=title, line=line, comments=comments, tags=tags, retry=self.retry)
             self.feature.children.append(self.rule)
         else:
             self._scenario_heading(kind, keyword, title, line, comments, tags, 2)
@@ -209,16 +259,26 @@ class _Parser:
             self._error(line, 1, "a Rule must be a level 2 heading (`## Rule: ...`)")
             return
         is_background = kind == "background" or (kind is None and title == "Background")
-        scenario = Scenario(kind="background" if is_background else kind or "scenario",
-                            title=title, line=line, keyword=keyword, comments=comments,
-                            tags=tags, rule=self.rule.title if self.rule else None,
-                            retry=dict(self.rule.retry) if self.rule else {})
+        scenario = Scenario(
+            kind="background" if is_background else kind or "scenario",
+            title=title,
+            line=line,
+            keyword=keyword,
+            comments=comments,
+            tags=tags,
+            rule=self.rule.title if self.rule else None,
+            retry=dict(self.rule.retry) if self.rule else {},
+        )
         scenario.retry.update(self.retry)
         self.scenario, self.scenario_level, self.examples = scenario, level, None
         if is_background and self.rule is None:
             if self.feature.background is not None:
-                self._error(line, 1, "a second Background: a feature has at most one "
-                            f"(the first is on line {self.feature.background.line})")
+                self._error(
+                    line,
+                    1,
+                    "a second Background: a feature has at most one "
+                    f"(the first is on line {self.feature.background.line})",
+                )
             self.feature.background = scenario
         elif self.rule is not None:
             self.rule.scenarios.append(scenario)
@@ -227,8 +287,11 @@ class _Parser:
 
     def _is_examples_heading(self, level: int, kind: str | None, title: str) -> bool:
         named = kind == "examples" or title in ("Examples", "Example", "Scenarios")
-        return self.scenario is not None and level == self.scenario_level + 1 and (
-            named or (kind == "scenario" and self.scenario.kind == "outline"))
+        return (
+            self.scenario is not None
+            and level == self.scenario_level + 1
+            and (named or (kind == "scenario" and self.scenario.kind == "outline"))
+        )
 
     def _examples_heading(self, title: str, line: int, tags: list[str]) -> None:
         assert self.scenario is not None
@@ -254,8 +317,12 @@ class _Parser:
         if kind is None:
             previous = self.scenario.steps[-1] if self.scenario.steps else None
             if previous is None:
-                self._error(line, 1, f"`{first}` needs a step before it in the same scenario "
-                            "to take its keyword from")
+                self._error(
+                    line,
+                    1,
+                    f"`{first}` needs a step before it in the same scenario "
+                    "to take its keyword from",
+                )
                 kind = "given"
             else:
                 kind = previous.kind
@@ -267,11 +334,18 @@ class _Parser:
             self.scenario.tags += tags
             self.scenario.retry.update(self.retry)
         comments, tags = self._take_comments()
-        sentence = text[len(first):].strip()
+        sentence = text[len(first) :].strip()
         _, after = split_after_retries(sentence)
         retry = {**self.retry, "tries": after + 1} if after is not None else dict(self.retry)
-        self.step = Step(keyword=first, kind=kind, text=sentence, line=line,
-                         comments=comments, tags=tags, retry=retry)
+        self.step = Step(
+            keyword=first,
+            kind=kind,
+            text=sentence,
+            line=line,
+            comments=comments,
+            tags=tags,
+            retry=retry,
+        )
         if not self.step.text:
             self._error(line, len(first) + 1, f"`{first}` without a step sentence")
         self.scenario.steps.append(self.step)
@@ -279,24 +353,38 @@ class _Parser:
     def _prose(self, first: str, text: str, line: int) -> None:
         if self.scenario is not None:
             self.flawed.add(id(self.scenario))
-        close = difflib.get_close_matches(first.capitalize(), list(STEP_KEYWORDS), n=1,
-                                          cutoff=0.6)
+        close = difflib.get_close_matches(first.capitalize(), list(STEP_KEYWORDS), n=1, cutoff=0.6)
         hint = f" (did you mean `{close[0]}`?)" if close else ""
-        self._error(line, 1, f"expected a step starting with Given, When, Then, And, But or "
-                    f"Soon, found prose {_short(text)!r}{hint}; use a `>` blockquote for "
-                    "descriptions")
+        self._error(
+            line,
+            1,
+            f"expected a step starting with Given, When, Then, And, But or "
+            f"Soon, found prose {_short(text)!r}{hint}; use a `>` blockquote for "
+            "descriptions",
+        )
 
     # -- attachments -------------------------------------------------------------------
     def _code(self, source: Block) -> None:
         line, info = source.line, source.info
-        block = CodeBlock(text=source.text.removesuffix("\n"),
-                          language=info.split()[0] if info else None, info=info, line=line)
+        block = CodeBlock(
+            text=source.text.removesuffix("\n"),
+            language=info.split()[0] if info else None,
+            info=info,
+            line=line,
+        )
         if self.step is None:
-            self._error(line, 1, "code block not attached to a step: put it right after "
-                        "the step that uses it")
+            self._error(
+                line,
+                1,
+                "code block not attached to a step: put it right after the step that uses it",
+            )
         elif self.step.code is not None:
-            self._error(line, 1, "a second code block for the step on line "
-                        f"{self.step.line}: a step has at most one")
+            self._error(
+                line,
+                1,
+                "a second code block for the step on line "
+                f"{self.step.line}: a step has at most one",
+            )
         else:
             self.step.code = block
 
@@ -306,8 +394,11 @@ class _Parser:
         text = text.strip("\n")
         target = self.step or self.examples or self.scenario or self.rule or self.feature
         if target is None:
-            self._error(line, 1, "description before the feature: a spec starts with one "
-                        "`# Feature` heading")
+            self._error(
+                line,
+                1,
+                "description before the feature: a spec starts with one `# Feature` heading",
+            )
             return
         target.description = f"{target.description}\n\n{text}" if target.description else text
 
@@ -318,8 +409,11 @@ class _Parser:
             header, rows = rows[0], rows[1:]
         for col, name in enumerate(header):
             if not name:
-                self._error(line, _cell_col(self.lines[line - 1], col), "table header cell "
-                            f"{col + 1} is blank: every column needs a name")
+                self._error(
+                    line,
+                    _cell_col(self.lines[line - 1], col),
+                    f"table header cell {col + 1} is blank: every column needs a name",
+                )
         table = Table(header=header, rows=rows, line=line)
         if self.step is not None:
             if self.step.table is not None:
@@ -341,8 +435,11 @@ class _Parser:
         scenarios = list(feature.scenarios())
         if not scenarios and feature.background is None:
             # A Background alone is a valid feature in the TypeScript dialect's own fixtures.
-            self._error(feature.line, 1, f"feature {feature.title!r} has no scenario: add a "
-                        "`## Scenario` with steps")
+            self._error(
+                feature.line,
+                1,
+                f"feature {feature.title!r} has no scenario: add a `## Scenario` with steps",
+            )
         for rule in (c for c in feature.children if isinstance(c, Rule)):
             if not rule.scenarios:
                 self._error(rule.line, 1, f"rule {rule.title!r} has no scenario")
@@ -355,16 +452,22 @@ class _Parser:
         if scenario.kind != "outline":
             return
         if not scenario.examples:
-            self._error(scenario.line, 1, f"Scenario Outline {scenario.title!r} has no "
-                        "`### Examples` with a table")
+            self._error(
+                scenario.line,
+                1,
+                f"Scenario Outline {scenario.title!r} has no `### Examples` with a table",
+            )
         for ex in scenario.examples:
             if ex.table is None:
                 self._error(ex.line, 1, "Examples without a table")
                 continue
             for n, row in enumerate(ex.table.rows):
                 if len(row) != len(ex.table.header):
-                    self._error(ex.table.line + 2 + n, 1, f"Examples row has {len(row)} cells, "
-                                f"the header has {len(ex.table.header)}")
+                    self._error(
+                        ex.table.line + 2 + n,
+                        1,
+                        f"Examples row has {len(row)} cells, the header has {len(ex.table.header)}",
+                    )
 
 
 def split_heading(content: str) -> tuple[str | None, str]:

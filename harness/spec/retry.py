@@ -21,7 +21,7 @@ def parse_retry_tag(tag: str) -> tuple[dict[str, Any], str | None]:
     """`retry:tries=5,initialDelay=100` -> ({"tries": 5, "initialDelay": 100.0}, None), or
     ({}, what is wrong). The tag is the comment word without its `@`."""
     settings: dict[str, Any] = {}
-    for part in tag[len(TAG):].split(","):
+    for part in tag[len(TAG) :].split(","):
         if not part.strip():
             continue
         key, sep, value = part.partition("=")
@@ -29,8 +29,9 @@ def parse_retry_tag(tag: str) -> tuple[dict[str, Any], str | None]:
         if not sep:
             return {}, f"`@{tag}`: expected key=value, got {part.strip()!r}"
         if key not in RETRY_KEYS:
-            return {}, (f"`@{tag}`: unknown retry setting `{key}`; expected one of "
-                        f"{', '.join(RETRY_KEYS)}")
+            return {}, (
+                f"`@{tag}`: unknown retry setting `{key}`; expected one of {', '.join(RETRY_KEYS)}"
+            )
         try:
             number = float(value)
         except ValueError:
@@ -47,4 +48,4 @@ def split_after_retries(text: str) -> tuple[str, int | None]:
     m = _AFTER_RETRIES.search(text)
     if not m:
         return text, None
-    return text[:m.start()], int(m.group(1))
+    return text[: m.start()], int(m.group(1))

@@ -58,11 +58,21 @@ class TargetRun:
     async def account(self, name: str = SPEC_ACCOUNT) -> Account:
         """This run's account of that name, registered with the backend on first use."""
         if name not in self._accounts:
-            account = Account(name=name, remote_name=f"{name}-{self.token}",
-                              api_key=f"{self.token}-{name}-{secrets.token_hex(4)}")
-            await self.target.admin("POST", "/__admin/accounts", {
-                "name": account.remote_name, "apiEndpoint": self.target.mock_url,
-                "apiKey": account.api_key}, session=self.session)
+            account = Account(
+                name=name,
+                remote_name=f"{name}-{self.token}",
+                api_key=f"{self.token}-{name}-{secrets.token_hex(4)}",
+            )
+            await self.target.admin(
+                "POST",
+                "/__admin/accounts",
+                {
+                    "name": account.remote_name,
+                    "apiEndpoint": self.target.mock_url,
+                    "apiKey": account.api_key,
+                },
+                session=self.session,
+            )
             self._accounts[name] = account
         return self._accounts[name]
 
@@ -75,10 +85,17 @@ class TargetRun:
             body["account"] = (await self.account(account)).remote_name
         return await self.target.admin("POST", "/__admin/devices", body, session=self.session)
 
-    async def device_message(self, device_id: str, *, account: str = SPEC_ACCOUNT,
-                             transport: str, topic: str | None = None,
-                             method: str | None = None, resource: str | None = None,
-                             payload: Any = None) -> dict[str, Any]:
+    async def device_message(
+        self,
+        device_id: str,
+        *,
+        account: str = SPEC_ACCOUNT,
+        transport: str,
+        topic: str | None = None,
+        method: str | None = None,
+        resource: str | None = None,
+        payload: Any = None,
+    ) -> dict[str, Any]:
         """The device (of this run's `account`) sends a message to nRF Cloud: over MQTT
         to `topic` with the JSON `payload`, or over CoAP (`method`, `resource`) with the
         SenML `payload` encoded as CBOR, as a device does. Here it goes to the mock's
@@ -88,10 +105,16 @@ class TargetRun:
             from mock_nrfcloud.senml_cbor import encode
 
             return await self.mock.send_device_message(
-                key, device_id, transport="coap", method=method or "POST",
-                resource=resource or "/msg/d2c/raw", payload_bytes=encode(payload))
-        return await self.mock.send_device_message(key, device_id, transport="mqtt",
-                                                   topic=topic, payload=payload)
+                key,
+                device_id,
+                transport="coap",
+                method=method or "POST",
+                resource=resource or "/msg/d2c/raw",
+                payload_bytes=encode(payload),
+            )
+        return await self.mock.send_device_message(
+            key, device_id, transport="mqtt", topic=topic, payload=payload
+        )
 
     @property
     def accounts(self) -> list[Account]:
@@ -118,8 +141,9 @@ class TargetRun:
         self._scenario_ends.append((scenario_id, _journal_time(time.time())))
         return True
 
-    async def journal_by_scenario(self, timeout: float | None = None
-                                  ) -> list[tuple[str, list[dict[str, Any]]]]:
+    async def journal_by_scenario(
+        self, timeout: float | None = None
+    ) -> list[tuple[str, list[dict[str, Any]]]]:
         """The entries since the last fetch, each given to the first scenario that ended
         at or after the mock received it (the mock's times are truncated to milliseconds,
         as the ends are, so a scenario's own calls are never given to the next one); what
@@ -148,9 +172,15 @@ class Target:
     # does); a remote mock's clock may differ, so its journal is fetched per scenario.
     shares_clock = False
 
-    def __init__(self, api_url: str = "", mock_url: str = "", admin_token: str = "",
-                 ws_url: str | None = None, variables: dict[str, Any] | None = None,
-                 api_version: str = ""):
+    def __init__(
+        self,
+        api_url: str = "",
+        mock_url: str = "",
+        admin_token: str = "",
+        ws_url: str | None = None,
+        variables: dict[str, Any] | None = None,
+        api_version: str = "",
+    ):
         self.variables = dict(variables or {})  # `--var NAME=VALUE`: more context values
         self.api_url = api_url.rstrip("/")  # the backend's root: /health, /__admin
         # `--api-version`: the API generation the specs talk to, under /<api_version>
@@ -186,16 +216,20 @@ class Target:
     def values(self, api_version: str | None = None) -> dict[str, Any]:
         """What every feature run's context starts with; `api_version` for a spec written
         for one API generation (front matter `apiVersion`)."""
-        return {"APIURL": self.api_base(api_version),
-                "websocketURL": self.websocket_url(api_version),
-                "nrfCloudMockURL": self.mock_url, **third_party_urls(self.mock_url),
-                **self.variables}
+        return {
+            "APIURL": self.api_base(api_version),
+            "websocketURL": self.websocket_url(api_version),
+            "nrfCloudMockURL": self.mock_url,
+            **third_party_urls(self.mock_url),
+            **self.variables,
+        }
 
     def open_run(self, run_id: str, session: aiohttp.ClientSession) -> TargetRun:
         return TargetRun(self, secrets.token_hex(5), session)
 
-    async def admin(self, method: str, path: str, body: dict[str, Any],
-                    session: aiohttp.ClientSession) -> dict[str, Any]:
+    async def admin(
+        self, method: str, path: str, body: dict[str, Any], session: aiohttp.ClientSession
+    ) -> dict[str, Any]:
         """Call the backend's test set-up API; a refusal is a TargetError naming the URL."""
         import aiohttp  # imported when used: `spec-harness check` starts faster
 
@@ -223,6 +257,8 @@ def third_party_urls(mock_url: str) -> dict[str, str]:
     (REAL-SUITE.md §1.3); none without a mock."""
     if not mock_url:
         return {}
-    return {"feedbackWebhookURL": f"{mock_url}/webhook.office.com/",
-            "memfaultApiEndpoint": f"{mock_url}/api.memfault.com",
-            "mapAPIURL": f"{mock_url}/api.nordicsemi.world"}
+    return {
+        "feedbackWebhookURL": f"{mock_url}/webhook.office.com/",
+        "memfaultApiEndpoint": f"{mock_url}/api.memfault.com",
+        "mapAPIURL": f"{mock_url}/api.nordicsemi.world",
+    }

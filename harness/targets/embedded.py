@@ -21,12 +21,18 @@ class EmbeddedTarget(Target):
     name = "embedded"
     shares_clock = True  # the mock runs in this process
 
-    def __init__(self, interval: float = FAST_INTERVAL,
-                 variables: dict[str, Any] | None = None, api_version: str = ""):
+    def __init__(
+        self,
+        interval: float = FAST_INTERVAL,
+        variables: dict[str, Any] | None = None,
+        api_version: str = "",
+    ):
         # VERSION is what the backend's health check reports, as a deployment's would.
-        super().__init__(admin_token=secrets.token_urlsafe(16),
-                         variables={"VERSION": backend_version, **(variables or {})},
-                         api_version=api_version)
+        super().__init__(
+            admin_token=secrets.token_urlsafe(16),
+            variables={"VERSION": backend_version, **(variables or {})},
+            api_version=api_version,
+        )
         self.interval = interval
         self._mock: RunningMock | None = None
         self._backend: RunningBackend | None = None
@@ -41,9 +47,14 @@ class EmbeddedTarget(Target):
         try:
             self._mock = await start_mock("127.0.0.1", 0)
             self._backend = await start_backend(
-                "127.0.0.1", 0, admin_token=self.admin_token, shadow_interval=self.interval,
-                job_interval=self.interval, nrfcloud_timeout=2.0,
-                third_parties=ThirdParties.on_mock(self._mock.url, self.interval))
+                "127.0.0.1",
+                0,
+                admin_token=self.admin_token,
+                shadow_interval=self.interval,
+                job_interval=self.interval,
+                nrfcloud_timeout=2.0,
+                third_parties=ThirdParties.on_mock(self._mock.url, self.interval),
+            )
         except OSError as exc:
             await self.stop()
             raise TargetError(f"cannot start the embedded servers: {exc}") from None

@@ -13,8 +13,14 @@ from typing import Any
 
 from harness.targets.base import Target, TargetError
 
-CONFIG_KEYS = {"api_url": str, "mock_url": str, "admin_token": str, "ws_url": str,
-               "api_version": str, "vars": dict}
+CONFIG_KEYS = {
+    "api_url": str,
+    "mock_url": str,
+    "admin_token": str,
+    "ws_url": str,
+    "api_version": str,
+    "vars": dict,
+}
 
 
 class TargetConfigError(ValueError):
@@ -32,15 +38,18 @@ def load_config(path: str | Path) -> dict[str, Any]:
     except BoundedYamlError as exc:
         raise TargetConfigError(f"{path}:{exc.line}: {exc}") from None
     if not isinstance(data, dict):
-        raise TargetConfigError(f"target config {path} must be a mapping of "
-                                f"{', '.join(CONFIG_KEYS)}")
+        raise TargetConfigError(
+            f"target config {path} must be a mapping of {', '.join(CONFIG_KEYS)}"
+        )
     for key, value in data.items():
         if key not in CONFIG_KEYS:
-            raise TargetConfigError(f"{path}: unknown key {key!r}; expected one of "
-                                    f"{', '.join(CONFIG_KEYS)}")
+            raise TargetConfigError(
+                f"{path}: unknown key {key!r}; expected one of {', '.join(CONFIG_KEYS)}"
+            )
         if not isinstance(value, CONFIG_KEYS[key]):
-            raise TargetConfigError(f"{path}: `{key}` must be a "
-                                    f"{'mapping' if CONFIG_KEYS[key] is dict else 'string'}")
+            raise TargetConfigError(
+                f"{path}: `{key}` must be a {'mapping' if CONFIG_KEYS[key] is dict else 'string'}"
+            )
     return data
 
 
@@ -51,8 +60,10 @@ class RemoteTarget(Target):
         import aiohttp
 
         if not self.api_url or not self.mock_url:
-            raise TargetError("the remote target needs --api-url and --mock-url "
-                              "(or a --target-config file with api_url and mock_url)")
+            raise TargetError(
+                "the remote target needs --api-url and --mock-url "
+                "(or a --target-config file with api_url and mock_url)"
+            )
         timeout = aiohttp.ClientTimeout(total=5)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             for url in (f"{self.api_url}/health", f"{self.mock_url}/__admin/health"):
@@ -63,8 +74,7 @@ class RemoteTarget(Target):
                         if url.startswith(self.api_url):
                             self._take_version(await resp.text())
                 except (aiohttp.ClientError, TimeoutError) as exc:
-                    raise TargetError(f"cannot reach {url}: {exc or type(exc).__name__}") \
-                        from None
+                    raise TargetError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
             await self._check_admin(session)
 
     def _take_version(self, body: str) -> None:
@@ -86,17 +96,23 @@ class RemoteTarget(Target):
 
         url = f"{self.api_url}/__admin/devices"
         try:
-            async with session.post(url, json={}, headers={
-                    "Authorization": f"Bearer {self.admin_token}"}) as resp:
+            async with session.post(
+                url, json={}, headers={"Authorization": f"Bearer {self.admin_token}"}
+            ) as resp:
                 status, text = resp.status, (await resp.text())[:200]
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TargetError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
         if status in (401, 403):
-            hint = "give it with --admin-token" if not self.admin_token else \
-                "it must be the token the backend was started with (--admin-token)"
+            hint = (
+                "give it with --admin-token"
+                if not self.admin_token
+                else "it must be the token the backend was started with (--admin-token)"
+            )
             raise TargetError(f"POST {url} refused the admin token ({status}: {text}); {hint}")
         if status == 404:
-            raise TargetError(f"POST {url} answered 404: the backend has no test set-up API; "
-                              "start it with --admin-token TOKEN")
+            raise TargetError(
+                f"POST {url} answered 404: the backend has no test set-up API; "
+                "start it with --admin-token TOKEN"
+            )
         if status >= 500:
             raise TargetError(f"POST {url} answered {status}: {text}")

@@ -33,16 +33,20 @@ async def device_for_history(request: web.Request) -> Device:
             )
         return device_for_request(services.store, request)
     if len(token) < MIN_JWT_LENGTH:
-        raise bad_request(f"The `jwt` query parameter must be at least {MIN_JWT_LENGTH} "
-                          "characters long.")
+        raise bad_request(
+            f"The `jwt` query parameter must be at least {MIN_JWT_LENGTH} characters long."
+        )
     try:
         claims = await services.map_keys.verify(token)
     except InvalidJWT as exc:
         raise Problem(400, str(exc), title="Failed to validate JWT!") from None
     device_id = request.match_info["id"]
     if claims.device_id != device_id:
-        raise Problem(403, f"The JWT is for the device {claims.device_id}, not {device_id}.",
-                      title="Device JWT does not match!")
+        raise Problem(
+            403,
+            f"The JWT is for the device {claims.device_id}, not {device_id}.",
+            title="Device JWT does not match!",
+        )
     device = services.store.device(device_id)
     if device is None:
         return Device(id=device_id, fingerprint="", model=claims.model, account=DEFAULT_ACCOUNT)

@@ -27,9 +27,11 @@ from reference_backend.store import Device
 # pattern leaves those two paths out, so that they reach them whatever the registration
 # order (aiohttp tries routes with the same static prefix in that order).
 OWN_ROUTES = ("14201/0", "14250/0")
-PATH = "/device/{id}/history/{objectId:(?!(?:" + "|".join(
-    re.escape(p) for p in OWN_ROUTES
-) + ")$)[^/]+}/{instanceId}"
+PATH = (
+    "/device/{id}/history/{objectId:(?!(?:"
+    + "|".join(re.escape(p) for p in OWN_ROUTES)
+    + ")$)[^/]+}/{instanceId}"
+)
 _INTEGER = re.compile(r"^[0-9]+$")
 
 

@@ -57,8 +57,10 @@ def instance_measures(
     if ts is None:
         raise Rejected(f"no timestamp (resource 99) for {object_id}")
     if not _is_number(ts) or ts < EARLIEST_TIME or ts > now:
-        raise Rejected(f"timestamp {ts!r} for {object_id} is not a Unix time in seconds "
-                       "between 1700000000 and now")
+        raise Rejected(
+            f"timestamp {ts!r} for {object_id} is not a Unix time in seconds "
+            "between 1700000000 and now"
+        )
     numeric = set(numeric_resources(object_id))
     values: dict[str, float] = {}
     for resource_id, value in resources.items():

@@ -15,8 +15,9 @@ from reference_backend.timeline import iso_ms
 
 GEOLOCATION = 14201
 GEOLOCATION_VERSION = "1.0"
-SERVICE_TYPES = frozenset({"ANCHOR", "GNSS", "GPS", "MCELL", "SCELL", "WIFI",
-                           "MCELL_EVAL", "SCELL_EVAL", "WIFI_EVAL"})
+SERVICE_TYPES = frozenset(
+    {"ANCHOR", "GNSS", "GPS", "MCELL", "SCELL", "WIFI", "MCELL_EVAL", "SCELL_EVAL", "WIFI_EVAL"}
+)
 # The web app shows one position per kind of fix; any other service goes to instance 9.
 INSTANCE_BY_SERVICE = {"GNSS": 0, "MCELL": 1, "WIFI": 1, "SCELL": 2}
 OTHER_INSTANCE = 9
@@ -64,8 +65,11 @@ def item_problem(item: Any) -> str | None:
         if not isinstance(value, str) or not value or not _finite(value):
             return f"`{name}` must be a number as a non-empty string, got {value!r}"
     uncertainty = item.get("uncertainty")
-    if not isinstance(uncertainty, str) or not _UNCERTAINTY.match(uncertainty) \
-            or not _finite(uncertainty):
+    if (
+        not isinstance(uncertainty, str)
+        or not _UNCERTAINTY.match(uncertainty)
+        or not _finite(uncertainty)
+    ):
         return f"`uncertainty` must be a number as a string (digits and `.`), got {uncertainty!r}"
     if not isinstance(item.get("meta"), dict):
         return "`meta` must be an object"

@@ -21,8 +21,9 @@ def parse_trail(value: str | None) -> int | None:
     if value is None:
         return None
     if not value.isdigit() or int(value) < 1:
-        raise bad_request(f"`trail` must be a whole number of kilometres, at least 1, got "
-                          f"{value!r}.")
+        raise bad_request(
+            f"`trail` must be a whole number of kilometres, at least 1, got {value!r}."
+        )
     return int(value)
 
 
@@ -31,8 +32,9 @@ async def location_history(request: web.Request) -> web.Response:
     device = await device_for_history(request)
     span = time_span(request.query.get("timeSpan"))
     min_km = parse_trail(request.query.get("trail"))
-    start = window_start_ms(span, services.location.clock(),
-                            getattr(device, "hide_data_before", None))
+    start = window_start_ms(
+        span, services.location.clock(), getattr(device, "hide_data_before", None)
+    )
     records = services.location.history.after(device.id, start)[-MAX_POINTS:]
     points = [{k: r.data[k] for k in ("0", "1", "3", "6", "99")} for r in records]
     if min_km is not None:

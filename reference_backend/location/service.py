@@ -39,8 +39,7 @@ MAX_PAGES = 100
 
 def iso(ts: float) -> str:
     """JavaScript's toISOString: `YYYY-MM-DDTHH:MM:SS.sssZ`."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def update_message(obj: LwM2MObject) -> dict[str, Any]:
@@ -48,9 +47,16 @@ def update_message(obj: LwM2MObject) -> dict[str, Any]:
 
 
 class LocationService:
-    def __init__(self, store: Store, nrfcloud: NrfCloud, hub: Hub, shadows: ShadowService,
-                 background: Background, interval: float,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        nrfcloud: NrfCloud,
+        hub: Hub,
+        shadows: ShadowService,
+        background: Background,
+        interval: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._nrfcloud = nrfcloud
         self._hub = hub
@@ -113,8 +119,11 @@ class LocationService:
                 log.debug("location history of %s: %s", device_id, e)
                 break
             # only this device's fixes, whatever else an answer holds
-            fixes = [(to_geolocation(i), iso_ms(i["insertedAt"]) or 0)
-                     for i in page.items if i["deviceId"] == device_id]
+            fixes = [
+                (to_geolocation(i), iso_ms(i["insertedAt"]) or 0)
+                for i in page.items
+                if i["deviceId"] == device_id
+            ]
             if n == 0 and fixes:
                 latest = fixes[0][0]
             objects += fixes

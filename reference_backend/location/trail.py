@@ -39,9 +39,9 @@ def distance_km(a: Point, b: Point) -> float:
     V8's atan2(y, x) for x > 0 is atan(y / x), one ulp away from `math.atan2` at times."""
     d_lat = _rad(b.lat - a.lat)
     d_lng = _rad(b.lng - a.lng)
-    h = (math.sin(d_lat / 2) * math.sin(d_lat / 2)
-         + math.cos(_rad(a.lat)) * math.cos(_rad(b.lat))
-         * math.sin(d_lng / 2) * math.sin(d_lng / 2))
+    h = math.sin(d_lat / 2) * math.sin(d_lat / 2) + math.cos(_rad(a.lat)) * math.cos(
+        _rad(b.lat)
+    ) * math.sin(d_lng / 2) * math.sin(d_lng / 2)
     if h >= 1:  # antipodes: atan(inf) is what atan2(0-ish, 0) would give
         return EARTH_RADIUS_KM * math.pi
     return EARTH_RADIUS_KM * (2 * math.atan(math.sqrt(h) / math.sqrt(1 - h)))

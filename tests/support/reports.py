@@ -53,9 +53,15 @@ class Played:
         return model.result()
 
 
-def play(paths: Path | list[Path], reports: Path | None = None, *, lines: dict | None = None,
-         close: bool = True, settings: RunSettings | None = None,
-         **console: Any) -> Played:
+def play(
+    paths: Path | list[Path],
+    reports: Path | None = None,
+    *,
+    lines: dict | None = None,
+    close: bool = True,
+    settings: RunSettings | None = None,
+    **console: Any,
+) -> Played:
     """Run the specs at `paths` with scripted steps; reporters as `spec-harness run` has
     them (console to a string, files to `reports` when given)."""
     files, _ = discover([str(p) for p in (paths if isinstance(paths, list) else [paths])])

@@ -39,19 +39,32 @@ def register(step: Callable[[str], Callable[[Any], Any]]) -> None:
     def equals(ctx: StepContext, actual: str, expected: str) -> None:
         """Two strings; a mismatch fails with a diff."""
         if actual != expected:
-            _fail(f"expected {expected}, got {actual}",
-                  f"--- expected\n+++ actual\n-{expected}\n+{actual}")
+            _fail(
+                f"expected {expected}, got {actual}",
+                f"--- expected\n+++ actual\n-{expected}\n+{actual}",
+            )
 
     @step("I `{method}` `{url}` with")
     def request(ctx: StepContext, method: str, url: str) -> None:
         """Records an HTTP exchange, as the HTTP steps do."""
         ctx.log.info(f"{method} {url}")
-        ctx.log.attach("http", {
-            "request": {"method": method, "url": url, "headers": {"Accept": "application/json"},
-                        "body": ctx.text},
-            "response": {"status": 201, "headers": {"Content-Type": "application/json"},
-                         "body": {"id": "bc631093", "status": "IN_PROGRESS"}},
-            "duration": 0.012})
+        ctx.log.attach(
+            "http",
+            {
+                "request": {
+                    "method": method,
+                    "url": url,
+                    "headers": {"Accept": "application/json"},
+                    "body": ctx.text,
+                },
+                "response": {
+                    "status": 201,
+                    "headers": {"Content-Type": "application/json"},
+                    "body": {"id": "bc631093", "status": "IN_PROGRESS"},
+                },
+                "duration": 0.012,
+            },
+        )
 
     @step("the nRF Cloud API has been called `{times:d}` times")
     def called(ctx: StepContext, times: int) -> None:
@@ -75,9 +88,16 @@ def register(step: Callable[[str], Callable[[Any], Any]]) -> None:
         """Passes at attempt `attempts`, with the message attached."""
         if ctx.attempt < attempts:
             _fail("no message matched (1 examined)")
-        ctx.log.attach("ws-in", {"fingerprint": ctx.vars.get("fingerprint"), "message": {
-            "@context": "https://github.com/hello-nrfcloud/proto/fota/job-execution",
-            "status": "COMPLETED"}})
+        ctx.log.attach(
+            "ws-in",
+            {
+                "fingerprint": ctx.vars.get("fingerprint"),
+                "message": {
+                    "@context": "https://github.com/hello-nrfcloud/proto/fota/job-execution",
+                    "status": "COMPLETED",
+                },
+            },
+        )
 
     @step("it crashes")
     def crash(ctx: StepContext) -> None:
