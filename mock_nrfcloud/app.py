@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -62,19 +62,19 @@ def create_app(
     admin.add_routes(app, store, cors=cors)
     app.router.register_resource(_EveryPath(_serving_handler(store, cors, require_auth, guard)))
 
-    async def on_startup(_: web.Application) -> None:
+    async def store_open(_: web.Application) -> AsyncIterator[None]:
         await store.start()
+        try:
+            yield
+        finally:
+            await store.close()
 
     async def on_shutdown(_: web.Application) -> None:
         # Live journal streams would otherwise hold the shutdown until its timeout.
         store.close_streams()
 
-    async def on_cleanup(_: web.Application) -> None:
-        await store.close()
-
-    app.on_startup.append(on_startup)
+    app.cleanup_ctx.append(store_open)
     app.on_shutdown.append(on_shutdown)
-    app.on_cleanup.append(on_cleanup)
     return app
 
 

@@ -20,6 +20,16 @@ from mock_nrfcloud.server import start_mock
 from mock_nrfcloud.store import DEFAULT_IDLE_ACCOUNT_S, DEFAULT_JOURNAL_MAX_BYTES
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be 0-65535 (0: any free port)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mock-nrfcloud",
@@ -32,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
     )
     parser.add_argument(
-        "--port", type=int, default=8001, help="port (default: %(default)s; 0: any)"
+        "--port", type=_port, default=8001, help="port (default: %(default)s; 0: any)"
     )
     parser.add_argument(
         "--load",
@@ -157,9 +167,11 @@ async def _run(args: argparse.Namespace) -> int:
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    handled = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
     # What exists now (modules, the loaded responses) lives as long as the process:
     # keep it out of the garbage collector's full passes, which then stay short. A
     # collection first lets go of the tuples it can stop tracking (shared header pairs
@@ -171,6 +183,8 @@ async def _run(args: argparse.Namespace) -> int:
     try:
         await stop.wait()
     finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
         await mock.stop()
     print("mock-nrfcloud stopped", flush=True)
     return 0
@@ -184,8 +198,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         build_parser().error("--journal-max-mb must be more than 0")
     if args.idle_account_s < 0:
         build_parser().error("--idle-account-s must be 0 or more")
-    if not 0 <= args.port <= 65535:
-        build_parser().error("--port must be from 0 to 65535")
     if args.workers < 1:
         build_parser().error("--workers must be 1 or more")
     if args.workers > 1 and args.redis is None:
@@ -217,4 +229,4 @@ def _event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -22,7 +22,6 @@ import heapq
 import json
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
@@ -36,8 +35,8 @@ from mock_nrfcloud.matching import (
     regex_of,
     text_matcher,
 )
+from mock_nrfcloud.wire import Pairs, first_values, iso_time
 
-Pairs = tuple[tuple[str, str], ...]
 # Request headers as the server received them: aiohttp's ``request.raw_headers``,
 # kept as they are (no copy per call); entries restored from ``--state`` hold text.
 RawPairs = tuple[tuple[bytes, bytes], ...]
@@ -60,12 +59,6 @@ _SYNC_EVERY = 64
 _COMPACT_AFTER = 4096
 
 
-def iso_time(ts: float) -> str:
-    """ISO-8601 UTC with milliseconds, e.g. ``2024-06-03T10:00:00.123Z``."""
-    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
-
-
 def _text_or_base64(data: bytes | None) -> tuple[str | None, str | None]:
     """Bodies are shown as text when they are UTF-8, else as base64."""
     if not data:
@@ -82,14 +75,6 @@ def _bytes_of(text: str | None, b64: str | None) -> bytes | None:
     if text:
         return text.encode()
     return None
-
-
-def first_values(pairs: Pairs) -> dict[str, str]:
-    """Query parameters as name -> value (the first value of a repeated name)."""
-    result: dict[str, str] = {}
-    for name, value in pairs:
-        result.setdefault(name, value)
-    return result
 
 
 def header_pairs(pairs: Pairs | RawPairs) -> Pairs:

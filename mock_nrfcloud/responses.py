@@ -17,9 +17,9 @@ from itertools import chain
 from typing import Any
 from urllib.parse import unquote
 
-from mock_nrfcloud.journal import Pairs, first_values, iso_time
 from mock_nrfcloud.matching import BodyMatcher, LazyJsonBody, QueryMatcher, normalize_path
 from mock_nrfcloud.templates import ResponseTemplate
+from mock_nrfcloud.wire import Pairs, first_values, iso_time
 
 # A 404 explains itself from at most this many pending responses of the account.
 _NEAR_MISS_SCAN = 500

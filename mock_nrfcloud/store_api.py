@@ -17,9 +17,10 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from mock_nrfcloud.bridge_feed import FeedMessage, LocalFeeds
-from mock_nrfcloud.journal import Entry, JournalQuery, Pairs, RawPairs
+from mock_nrfcloud.journal import Entry, JournalQuery, RawPairs
 from mock_nrfcloud.responses import QueuedResponse
 from mock_nrfcloud.store import Store, Subscriber
+from mock_nrfcloud.wire import Pairs
 
 
 class Follower(Protocol):
