@@ -3,6 +3,7 @@ folder (no snapshots, no append-only file) and stopped by its PID afterwards."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -11,6 +12,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import pytest
 
 _START_TIMEOUT_S = 10.0
 
@@ -35,10 +38,15 @@ def redis_server() -> Iterator[str]:
     """Yields ``redis://127.0.0.1:PORT/0``; ``.ci/run`` installs redis-server."""
     binary = shutil.which("redis-server")
     if binary is None:
-        raise RuntimeError(
+        message = (
             "redis-server is not installed; install it (apt-get install redis-server),"
             " as .ci/run does"
         )
+        if os.environ.get("CI"):  # CI must run the Redis store's tests, never skip them
+            raise RuntimeError(message)
+        # A newcomer's first `pytest` (README) passes without it; the Redis store's
+        # tests say why they did not run.
+        pytest.skip(message)
     with tempfile.TemporaryDirectory(prefix="mock-redis-") as folder:
         for _ in range(5):  # a port taken between choosing and binding: choose again
             port = _free_port()
