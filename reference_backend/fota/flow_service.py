@@ -37,14 +37,11 @@ from reference_backend.fota.flow import (
     next_bundle,
     reported_raw_version,
 )
-from reference_backend.hub import Hub
+from reference_backend.fota.polling import JobPoller
 from reference_backend.lwm2m_types import ShadowSide
-from reference_backend.nrfcloud import NrfCloud, NrfCloudError
+from reference_backend.nrfcloud import NrfCloudError
 from reference_backend.problems import Problem, bad_gateway, bad_request, conflict, forbidden
-from reference_backend.shadow.service import ShadowService
-from reference_backend.store import Account, Device, Store
-from reference_backend.tasks import Background
-from reference_backend.ticker import Ticker
+from reference_backend.store import Account, Device
 from reference_backend.ulid import is_ulid, new_ulid
 
 log = logging.getLogger(__name__)
@@ -56,31 +53,18 @@ MISSING_JOB_GRACE_S = 24 * 3600.0
 CREATE_TRIES = 3
 
 
-class FlowService:
-    def __init__(
-        self,
-        store: Store,
-        nrfcloud: NrfCloud,
-        hub: Hub,
-        shadows: ShadowService,
-        background: Background,
-        interval: float,
-    ) -> None:
-        self._store = store
-        self._nrfcloud = nrfcloud
-        self._hub = hub
-        self._shadows = shadows
-        self._background = background
-        self.ticker = Ticker(interval, self._tick, "2024-04-17 job poller")
+class FlowService(JobPoller[str]):
+    """Polls and locks keyed by job ID: a poll, a shadow write and an abort of one job
+    never interleave."""
+
+    poller_name = "2024-04-17 job poller"
+
+    def _set_up(self) -> None:
         self._jobs: dict[str, FlowJob] = {}  # ULID -> job
         self._seq = 0
-        # one lock per job: a poll, a shadow write and an abort never interleave
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._in_flight: set[str] = set()
-        self._failing: set[str] = set()
         # a device whose job waits for its new version is polled even without a connection
-        shadows.watch(lambda: {j.device_id for j in self._jobs.values() if j.running})
-        shadows.on_reported(self._reported)
+        self._shadows.watch(lambda: {j.device_id for j in self._jobs.values() if j.running})
+        self._shadows.on_reported(self._reported)
         self._resume()
 
     def _resume(self) -> None:
@@ -167,7 +151,7 @@ class FlowService:
             raise Problem(404, f"There is no FOTA job with the ID {job_id}.")
         if job.device_id != device.id:
             raise forbidden("The job belongs to another device.")
-        async with self._lock(job.id):
+        async with self._locks(job.id):
             if not job.running:
                 raise conflict(f"Execution is not running, but {job.status}!")
             await self._finish(job, FAILED, CANCELLED_DETAIL)
@@ -180,7 +164,7 @@ class FlowService:
         nRF Cloud job, or the end. The lock is not held while nRF Cloud answers, so an
         abort is never held up by it."""
         job = self._jobs[job_id]
-        async with self._lock(job.id):
+        async with self._locks(job.id):
             if not job.running:
                 return
             version = job.reported_version
@@ -193,7 +177,7 @@ class FlowService:
             job.used_versions.append(version)
             self._save(job)
         cloud_id = await self._create_cloud_job(job, bundle)
-        async with self._lock(job.id):
+        async with self._locks(job.id):
             if cloud_id is not None:
                 job.cloud_jobs[cloud_id] = "QUEUED"
                 self._save(job)
@@ -233,45 +217,37 @@ class FlowService:
         for job in list(self._jobs.values()):
             if job.status != IN_PROGRESS or job.current is None or job.cloud_done:
                 continue
-            if job.id in self._in_flight:
-                continue
-            self._in_flight.add(job.id)
-            self._background.spawn(self._poll(job), f"poll FOTA {job.id}")
+            self._polls.start(job.id, lambda job=job: self._poll(job), f"poll FOTA {job.id}")
 
     async def _poll(self, job: FlowJob) -> None:
+        account = self._account(job)
+        cloud_id = job.current
+        if account is None or cloud_id is None:
+            return
         try:
-            account = self._account(job)
-            cloud_id = job.current
-            if account is None or cloud_id is None:
+            details = await self._nrfcloud.fota_job(account, cloud_id)
+        except NrfCloudError as e:
+            self._polls.failed(job.id, log, "polling nRF Cloud job %s failed: %s", cloud_id, e)
+            return
+        self._polls.works(job.id)
+        async with self._locks(job.id):
+            if not job.running or job.current != cloud_id:
                 return
-            try:
-                details = await self._nrfcloud.fota_job(account, cloud_id)
-            except NrfCloudError as e:
-                if job.id not in self._failing:
-                    log.warning("polling nRF Cloud job %s failed: %s", cloud_id, e)
-                    self._failing.add(job.id)
-                return
-            self._failing.discard(job.id)
-            async with self._lock(job.id):
-                if not job.running or job.current != cloud_id:
-                    return
-                if details is None:
-                    job.first_missing = job.first_missing or time.monotonic()
-                    if time.monotonic() - job.first_missing > MISSING_JOB_GRACE_S:
-                        await self._finish(job, FAILED, EXECUTION_FAILED_DETAIL)
-                    return
-                status = details.get("status")
-                if isinstance(status, str) and status:
-                    job.cloud_jobs[cloud_id] = status
-                if status in CLOUD_FAILED:
+            if details is None:
+                job.first_missing = job.first_missing or time.monotonic()
+                if time.monotonic() - job.first_missing > MISSING_JOB_GRACE_S:
                     await self._finish(job, FAILED, EXECUTION_FAILED_DETAIL)
-                    return
-                if status in CLOUD_SUCCEEDED:
-                    job.cloud_done = True
-                self._save(job)
-            await self._step_done(job)
-        finally:
-            self._in_flight.discard(job.id)
+                return
+            status = details.get("status")
+            if isinstance(status, str) and status:
+                job.cloud_jobs[cloud_id] = status
+            if status in CLOUD_FAILED:
+                await self._finish(job, FAILED, EXECUTION_FAILED_DETAIL)
+                return
+            if status in CLOUD_SUCCEEDED:
+                job.cloud_done = True
+            self._save(job)
+        await self._step_done(job)
 
     async def _reported(self, device_id: str, written: ShadowSide) -> None:
         for job in self._of(device_id):
@@ -287,7 +263,7 @@ class FlowService:
 
     async def _step_done(self, job: FlowJob) -> None:
         """Steps 4 and 5: both nRF Cloud's completion and the new version are in."""
-        async with self._lock(job.id):
+        async with self._locks(job.id):
             if not (job.status == IN_PROGRESS and job.cloud_done and job.new_version):
                 return
             job.reported_version = job.new_version
@@ -331,9 +307,6 @@ class FlowService:
     def _account(self, job: FlowJob) -> Account | None:
         device = self._store.device(job.device_id)
         return self._store.account(device.account if device else None)
-
-    def _lock(self, job_id: str) -> asyncio.Lock:
-        return self._locks.setdefault(job_id, asyncio.Lock())
 
 
 def now_iso() -> str:

@@ -15,15 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reference_backend.contexts import JOB_EXECUTION, JOB_EXECUTIONS
+from reference_backend.fota.polling import JobPoller
 from reference_backend.fota.upgrade_path import InvalidRequest, eligible_version, reported_version
 from reference_backend.fota.versions import select_bundle
-from reference_backend.hub import Hub
-from reference_backend.nrfcloud import NrfCloud, NrfCloudError
+from reference_backend.nrfcloud import NrfCloudError
 from reference_backend.problems import Problem, bad_gateway, bad_request, conflict, not_found
-from reference_backend.shadow.service import ShadowService
-from reference_backend.store import SUCCESSFUL_STATUSES, Account, Device, Job, Store
-from reference_backend.tasks import Background
-from reference_backend.ticker import Ticker
+from reference_backend.store import SUCCESSFUL_STATUSES, Account, Device, Job
 
 log = logging.getLogger(__name__)
 
@@ -44,31 +41,18 @@ def job_execution(job: Job) -> dict[str, Any]:
     }
 
 
-class FotaService:
-    def __init__(
-        self,
-        store: Store,
-        nrfcloud: NrfCloud,
-        hub: Hub,
-        shadows: ShadowService,
-        background: Background,
-        interval: float,
-    ) -> None:
-        self._store = store
-        self._nrfcloud = nrfcloud
-        self._hub = hub
-        self._shadows = shadows
-        self._background = background
-        self.ticker = Ticker(interval, self._tick, "job poller")
-        # one lock per device and target: "one unfinished job per target" holds also for
-        # concurrent requests, and for a next step created while a request comes in
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._in_flight: set[tuple[str, str]] = set()
-        self._failing: set[tuple[str, str]] = set()
+class FotaService(JobPoller[tuple[str, str]]):
+    """Polls keyed by (device ID, job ID); locks by (device ID, target): "one unfinished
+    job per target" holds also for concurrent requests, and for a next step created while
+    a request comes in."""
+
+    poller_name = "job poller"
+
+    def _set_up(self) -> None:
         self._next_try: dict[tuple[str, str], float] = {}
         # a device waiting for its next upgrade step is polled even without a connection
-        shadows.watch(lambda: {job.device_id for job in store.awaiting_jobs()})
-        shadows.on_polled(self.check_next_steps)
+        self._shadows.watch(lambda: {job.device_id for job in self._store.awaiting_jobs()})
+        self._shadows.on_polled(self.check_next_steps)
 
     # requests
 
@@ -141,55 +125,44 @@ class FotaService:
 
     def _tick(self) -> None:
         for job in self._store.unfinished_jobs():
-            key = (job.device_id, job.id)
-            if key in self._in_flight:
-                continue
-            self._in_flight.add(key)
-            self._background.spawn(self._poll(job), f"job {job.id}")
+            self._polls.start(
+                (job.device_id, job.id), lambda job=job: self._poll(job), f"job {job.id}"
+            )
 
     async def _poll(self, job: Job) -> None:
         key = (job.device_id, job.id)
+        device = self._store.device(job.device_id)
+        account = self._store.account(device.account if device else None)
+        if account is None:
+            return
+        revision = job.revision
         try:
-            device = self._store.device(job.device_id)
-            account = self._store.account(device.account if device else None)
-            if account is None:
-                return
-            revision = job.revision
-            try:
-                details = await self._nrfcloud.fota_job(account, job.id)
-            except NrfCloudError as e:
-                if key not in self._failing:
-                    log.warning("polling FOTA job %s failed: %s", job.id, e)
-                    self._failing.add(key)
-                return
-            if key in self._failing:
-                log.info("polling FOTA job %s works again", job.id)
-                self._failing.discard(key)
-            if details is None:
-                return  # nRF Cloud may not show a new job yet
-            if job.revision != revision or job.finished:
-                return  # changed meanwhile (cancelled, say): nRF Cloud's older view must not win
-            status = details.get("status")
-            if not isinstance(status, str) or not status:
-                return
-            update = (status, details.get("statusDetail"), details.get("lastUpdatedAt"))
-            if update == (job.status, job.status_detail, job.last_updated_at):
-                return
-            job.status, job.status_detail, job.last_updated_at = update
-            version = _firmware_version(details)
-            if version is not None:
-                job.version = version
-            if status in SUCCESSFUL_STATUSES:
-                # wait for the device's new version only when the path has a step left
-                job.awaiting_next = any(
-                    b not in job.chain_bundles for b in job.upgrade_path.values()
-                )
-            self._store.save_jobs(job)
-            await self._hub.send(job.device_id, job_execution(job), generation=GENERATION)
-            if job.awaiting_next:
-                await self.check_next_steps([job.device_id])
-        finally:
-            self._in_flight.discard(key)
+            details = await self._nrfcloud.fota_job(account, job.id)
+        except NrfCloudError as e:
+            self._polls.failed(key, log, "polling FOTA job %s failed: %s", job.id, e)
+            return
+        self._polls.works(key, log, "polling FOTA job %s works again", job.id)
+        if details is None:
+            return  # nRF Cloud may not show a new job yet
+        if job.revision != revision or job.finished:
+            return  # changed meanwhile (cancelled, say): nRF Cloud's older view must not win
+        status = details.get("status")
+        if not isinstance(status, str) or not status:
+            return
+        update = (status, details.get("statusDetail"), details.get("lastUpdatedAt"))
+        if update == (job.status, job.status_detail, job.last_updated_at):
+            return
+        job.status, job.status_detail, job.last_updated_at = update
+        version = _firmware_version(details)
+        if version is not None:
+            job.version = version
+        if status in SUCCESSFUL_STATUSES:
+            # wait for the device's new version only when the path has a step left
+            job.awaiting_next = any(b not in job.chain_bundles for b in job.upgrade_path.values())
+        self._store.save_jobs(job)
+        await self._hub.send(job.device_id, job_execution(job), generation=GENERATION)
+        if job.awaiting_next:
+            await self.check_next_steps([job.device_id])
 
     async def check_next_steps(self, device_ids: list[str]) -> None:
         """Starts the next job of multi-step upgrades whose device now reports a new version."""
@@ -297,7 +270,7 @@ class FotaService:
             log.warning("could not cancel the half-made FOTA job %s: %s", job_id, e)
 
     def _lock(self, device_id: str, target: str) -> asyncio.Lock:
-        return self._locks.setdefault((device_id, target), asyncio.Lock())
+        return self._locks((device_id, target))
 
     def _unfinished(self, device_id: str, target: str) -> Job | None:
         for job in self._store.jobs_of(device_id):
