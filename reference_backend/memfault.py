@@ -20,17 +20,16 @@ import aiohttp
 from aiohttp import web
 
 from reference_backend import app_keys
-from reference_backend.backoff import Backoff
 from reference_backend.devices import UNSUPPORTED
 from reference_backend.history.auth import device_for_history
 from reference_backend.hub import Hub
-from reference_backend.location.service import iso, update_message
+from reference_backend.location.service import iso
 from reference_backend.lwm2m_types import LwM2MObject
+from reference_backend.polling import DevicePoller
 from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Store
 from reference_backend.tasks import Background
-from reference_backend.ticker import Ticker
-from reference_backend.timeline import TimedLog, history_answer, iso_ms, time_span, window_start_ms
+from reference_backend.timeline import history_answer, iso_ms, time_span, window_start_ms
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +87,10 @@ def to_reboot(reboot: dict[str, Any]) -> LwM2MObject:
     }
 
 
-class RebootService:
+class RebootService(DevicePoller):
+    poller_name = "Memfault poller"
+    task_name = "reboots"
+
     def __init__(
         self,
         settings: MemfaultSettings,
@@ -104,46 +106,25 @@ class RebootService:
         self.settings = settings
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._store = store
-        self._hub = hub
-        self._shadows = shadows
-        self._background = background
-        self.clock = clock
-        self.history = TimedLog(clock)
-        self.ticker = Ticker(interval, self._tick, "Memfault poller")
+        super().__init__(store, hub, shadows, background, interval, clock)
         self._since: dict[str, str] = {}  # device ID -> time of its last fetch
-        self._in_flight: set[str] = set()
-        self._backoff = Backoff()  # devices with no new reboots are asked less often
 
-    def _tick(self) -> None:
-        connected = self._hub.connected_device_ids()
-        self._backoff.keep_only(connected)
-        for device_id in connected:
-            device = self._store.device(device_id)
-            if device_id in self._in_flight or device is None or device.model == UNSUPPORTED:
-                continue
-            if not self._backoff.due(device_id, self._hub.latest_connection(device_id)):
-                continue
-            self._in_flight.add(device_id)
-            self._background.spawn(self._poll(device_id), f"reboots {device_id}")
+    def _wanted(self, device_id: str) -> bool:
+        device = self._store.device(device_id)
+        return device is not None and device.model != UNSUPPORTED
 
-    async def _poll(self, device_id: str) -> None:
-        try:
-            now = self.clock()
-            since = self._since.get(device_id) or iso(now - FIRST_LOOK_BACK_S)
-            self._since[device_id] = iso(now)
-            reboots = await self._fetch(device_id, since)
-            self._backoff.polled(device_id, bool(reboots))
-            if reboots:
-                await self._shadows.write_reported(device_id, [to_reboot(reboots[0])])
-            for reboot in reboots:
-                obj = to_reboot(reboot)
-                self.history.add(device_id, iso_ms(reboot["time"]) or 0, dict(obj["Resources"]))
-                await self._hub.send(device_id, update_message(obj))
-        finally:
-            self._in_flight.discard(device_id)
+    async def _fetch(
+        self, device_id: str
+    ) -> tuple[LwM2MObject | None, list[tuple[LwM2MObject, int]]]:
+        """(the first reboot of Memfault's answer, all of them with their time in ms)"""
+        now = self.clock()
+        since = self._since.get(device_id) or iso(now - FIRST_LOOK_BACK_S)
+        self._since[device_id] = iso(now)
+        reboots = await self._reboots(device_id, since)
+        objects = [(to_reboot(r), iso_ms(r["time"]) or 0) for r in reboots]
+        return (objects[0][0] if objects else None), objects
 
-    async def _fetch(self, device_id: str, since: str) -> list[dict[str, Any]]:
+    async def _reboots(self, device_id: str, since: str) -> list[dict[str, Any]]:
         url = self.settings.reboots_url(device_id)
         headers = {"Authorization": self.settings.authorization(), "Accept": "application/json"}
         try:

@@ -3,7 +3,7 @@
 A service that asks nRF Cloud (or Memfault) about something every interval has one
 `Ticker`, starts at most one poll per key at a time (a slow poll must not pile up
 requests), and logs a failing key once rather than on every tick. `Polls` holds that;
-`DevicePolls` adds the per-device loop of the location and Memfault pollers: every
+`DevicePoller` is the per-device loop of the location and Memfault pollers: every
 connected device that the service wants, backed off by `Backoff`. `Locks` is one
 `asyncio.Lock` per key.
 """
@@ -13,12 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from reference_backend.backoff import Backoff
+from reference_backend.contexts import OBJECT_UPDATE
 from reference_backend.hub import Hub
+from reference_backend.lwm2m_types import LwM2MObject
+from reference_backend.shadow.service import ShadowService
+from reference_backend.store import Store
 from reference_backend.tasks import Background
 from reference_backend.ticker import Ticker
+from reference_backend.timeline import TimedLog
 
 K = TypeVar("K", bound=Hashable)
 
@@ -64,31 +69,45 @@ class Polls(Generic[K]):
             self._failing.discard(key)
 
 
-class DevicePolls:
-    """Every tick: `poll(device_id)` for each connected device that `wanted` accepts and
-    whose back-off lets through, one poll per device at a time. The poll reports what it
-    found with `polled`."""
+class DevicePoller:
+    """A poller of a third party about each connected device (the location history,
+    Memfault's reboots). Every tick: `_fetch(device_id)` for each connected device that
+    `_wanted` accepts and whose back-off lets through, one poll per device at a time. What
+    it brings is kept in `history` and sent to the device's websockets as updates; the
+    newest (`latest`) is written to the device's reported shadow.
+
+    A subclass names `poller_name` and `task_name` and defines `_wanted` and `_fetch`.
+    """
+
+    poller_name: ClassVar[str]
+    task_name: ClassVar[str]
 
     def __init__(
         self,
+        store: Store,
         hub: Hub,
+        shadows: ShadowService,
         background: Background,
         interval: float,
-        name: str,
-        wanted: Callable[[str], bool],
-        poll: Callable[[str], Coroutine[Any, Any, None]],
-        task_name: str,
+        clock: Callable[[], float],
     ) -> None:
+        self._store = store
         self._hub = hub
-        self._wanted = wanted
-        self._poll = poll
-        self._task_name = task_name
-        self._polls: Polls[str] = Polls(interval, self._tick, name, background)
+        self._shadows = shadows
+        self.clock = clock
+        self.history = TimedLog(clock)
+        self._polls: Polls[str] = Polls(interval, self._tick, self.poller_name, background)
         self.ticker = self._polls.ticker
         self._backoff = Backoff()  # devices with nothing new are asked less often
 
-    def polled(self, device_id: str, found: bool) -> None:
-        self._backoff.polled(device_id, found)
+    def _wanted(self, device_id: str) -> bool:
+        raise NotImplementedError
+
+    async def _fetch(
+        self, device_id: str
+    ) -> tuple[LwM2MObject | None, list[tuple[LwM2MObject, int]]]:
+        """(the newest object or None, all objects with their time in ms)"""
+        raise NotImplementedError
 
     def _tick(self) -> None:
         connected = self._hub.connected_device_ids()
@@ -101,8 +120,17 @@ class DevicePolls:
             self._polls.start(
                 device_id,
                 lambda device_id=device_id: self._poll(device_id),
-                f"{self._task_name} {device_id}",
+                f"{self.task_name} {device_id}",
             )
+
+    async def _poll(self, device_id: str) -> None:
+        latest, objects = await self._fetch(device_id)
+        self._backoff.polled(device_id, bool(objects))
+        if latest is not None:
+            await self._shadows.write_reported(device_id, [latest])
+        for obj, time_ms in objects:
+            self.history.add(device_id, time_ms, dict(obj["Resources"]))
+            await self._hub.send(device_id, {"@context": OBJECT_UPDATE, **obj})
 
 
 class Locks(Generic[K]):

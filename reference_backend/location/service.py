@@ -12,9 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
-from reference_backend.backoff import Backoff
 from reference_backend.hub import Hub
 from reference_backend.location.items import (
     InvalidPage,
@@ -23,15 +21,14 @@ from reference_backend.location.items import (
 )
 from reference_backend.lwm2m_types import LwM2MObject
 from reference_backend.nrfcloud import NrfCloud, NrfCloudError
+from reference_backend.polling import DevicePoller
 from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Store
 from reference_backend.tasks import Background
-from reference_backend.ticker import Ticker
-from reference_backend.timeline import TimedLog, iso_ms
+from reference_backend.timeline import iso_ms
 
 log = logging.getLogger(__name__)
 
-UPDATE = "https://github.com/hello-nrfcloud/proto/lwm2m/object/update"
 FIRST_LOOK_BACK_S = 24 * 3600
 # A misbehaving API could hand out tokens forever; a poll stops after this many pages.
 MAX_PAGES = 100
@@ -42,11 +39,10 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def update_message(obj: LwM2MObject) -> dict[str, Any]:
-    return {"@context": UPDATE, **obj}
+class LocationService(DevicePoller):
+    poller_name = "location poller"
+    task_name = "location"
 
-
-class LocationService:
     def __init__(
         self,
         store: Store,
@@ -57,43 +53,13 @@ class LocationService:
         interval: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._store = store
+        super().__init__(store, hub, shadows, background, interval, clock)
         self._nrfcloud = nrfcloud
-        self._hub = hub
-        self._shadows = shadows
-        self._background = background
-        self.clock = clock
-        self.history = TimedLog(clock)
-        self.ticker = Ticker(interval, self._tick, "location poller")
         self._last_end: dict[str, str] = {}  # device ID -> `end` of its last poll
-        self._in_flight: set[str] = set()
-        self._backoff = Backoff()  # devices with no new fixes are asked less often
 
-    def _tick(self) -> None:
-        connected = self._hub.connected_device_ids()
-        self._backoff.keep_only(connected)
-        for device_id in connected:
-            if device_id in self._in_flight:
-                continue  # a slow poll must not pile up requests
-            device = self._store.device(device_id)
-            if device is None or device.account is None:
-                continue
-            if not self._backoff.due(device_id, self._hub.latest_connection(device_id)):
-                continue
-            self._in_flight.add(device_id)
-            self._background.spawn(self._poll(device_id), f"location {device_id}")
-
-    async def _poll(self, device_id: str) -> None:
-        try:
-            latest, objects = await self._fetch(device_id)
-            self._backoff.polled(device_id, bool(objects))
-            if latest is not None:
-                await self._shadows.write_reported(device_id, [latest])
-            for obj, time_ms in objects:
-                self.history.add(device_id, time_ms, dict(obj["Resources"]))
-                await self._hub.send(device_id, update_message(obj))
-        finally:
-            self._in_flight.discard(device_id)
+    def _wanted(self, device_id: str) -> bool:
+        device = self._store.device(device_id)
+        return device is not None and device.account is not None
 
     async def _fetch(
         self, device_id: str
