@@ -11,6 +11,9 @@ import aiohttp
 import pytest
 from support.backend import (
     ADMIN_TOKEN,
+    IDENTITY,
+    JOB,
+    SHADOW,
     Stack,
     assert_problem,
     eventually,
@@ -21,10 +24,6 @@ from support.backend import (
 
 from reference_backend import app_keys
 from reference_backend.server import start_backend
-
-IDENTITY = "https://github.com/hello-nrfcloud/proto/deviceIdentity"
-SHADOW = "https://github.com/hello-nrfcloud/proto/shadow"
-JOB = "https://github.com/hello-nrfcloud/proto/fota/job-execution"
 
 
 @pytest.fixture

@@ -10,6 +10,11 @@ from typing import Any
 
 import pytest
 from support.backend import (
+    APP_1,
+    APP_2,
+    JOB,
+    JOBS,
+    SHADOW,
     Stack,
     assert_problem,
     eventually,
@@ -20,24 +25,12 @@ from support.backend import (
 
 from reference_backend import app_keys
 
-JOB = "https://github.com/hello-nrfcloud/proto/fota/job-execution"
-JOBS = "https://github.com/hello-nrfcloud/proto/fota/job-executions"
-SHADOW = "https://github.com/hello-nrfcloud/proto/shadow"
-APP_1 = "APP*1e29dfa3*v2.0.1"
-APP_2 = "APP*cd5412d9*v2.0.2"
 MODEM = "MODEM*ad48df2a*mfw_nrf91x1_2.0.2"
 
 
 @pytest.fixture
 def stack_options() -> dict[str, Any]:
     return {"nrfcloud_timeout": 0.5}
-
-
-async def device_with_shadow(stack: Stack, **shadow: Any) -> tuple[str, str, str]:
-    account = await stack.account()
-    device_id, fingerprint = await stack.device(account)
-    await stack.shadow(account, shadow_item(device_id, 1, **shadow))
-    return account, device_id, fingerprint
 
 
 async def queue_job(stack: Stack, account: str, job_id: str, version: str = "v2.0.1") -> None:
@@ -68,7 +61,7 @@ async def created_jobs(stack: Stack, account: str) -> list[dict[str, Any]]:
 
 
 async def test_fota_spec_flow(stack: Stack) -> None:
-    account, device_id, fingerprint = await device_with_shadow(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     job_id = str(uuid.uuid4())
     await queue_job(stack, account, job_id)
     ws = await stack.connect(fingerprint)
@@ -123,7 +116,7 @@ async def test_fota_spec_flow(stack: Stack) -> None:
 
 
 async def test_shadow_is_fetched_on_the_spot_without_a_connection(stack: Stack) -> None:
-    account, device_id, fingerprint = await device_with_shadow(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     await queue_job(stack, account, "job-1")
     response = await post_fota(stack, device_id, fingerprint, {">=1.0.0": APP_1})
     assert response.status == 201, await response.text()
@@ -132,7 +125,7 @@ async def test_shadow_is_fetched_on_the_spot_without_a_connection(stack: Stack) 
 
 
 async def test_multi_step_upgrade(stack: Stack) -> None:
-    account, device_id, fingerprint = await device_with_shadow(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     ws = await stack.connect(fingerprint)
     await receive_until(ws, lambda m: m["@context"] == SHADOW)
     await queue_job(stack, account, "job-1")
@@ -177,7 +170,7 @@ async def _true(value: bool) -> bool:
 
 
 async def test_multi_step_waits_for_new_version_without_a_connection(stack: Stack) -> None:
-    account, device_id, fingerprint = await device_with_shadow(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     await queue_job(stack, account, "job-1")
     assert (
         await post_fota(stack, device_id, fingerprint, {"2.0.0": APP_1, ">=2.0.1": APP_2})
@@ -199,8 +192,8 @@ async def test_multi_step_waits_for_new_version_without_a_connection(stack: Stac
 
 
 async def test_modem_upgrade(stack: Stack) -> None:
-    account, device_id, fingerprint = await device_with_shadow(
-        stack, app="2.0.0", modem="mfw_nrf91x1_2.0.1", fota=["BOOT", "MODEM", "APP"]
+    account, device_id, fingerprint = await stack.device_with_shadow(
+        app="2.0.0", modem="mfw_nrf91x1_2.0.1", fota=["BOOT", "MODEM", "APP"]
     )
     await queue_job(stack, account, "modem-1", version="mfw_nrf91x1_2.0.2")
     response = await post_fota(stack, device_id, fingerprint, {"<2.0.2": MODEM}, target="modem")
@@ -214,7 +207,7 @@ async def test_modem_upgrade(stack: Stack) -> None:
     await assert_problem(
         await post_fota(stack, device_id, fingerprint, {"2.0.1": MODEM}, target="modem"), 409
     )
-    mdm_full = await device_with_shadow(stack, modem="mfw_nrf91x1_1.3.6", fota=["MDM_FULL"])
+    mdm_full = await stack.device_with_shadow(modem="mfw_nrf91x1_1.3.6", fota=["MDM_FULL"])
     await queue_job(stack, mdm_full[0], "modem-2")
     response = await post_fota(
         stack, mdm_full[1], mdm_full[2], {"1.3.6": "MDM_FULL*ad48df2a*x"}, "modem"
@@ -241,7 +234,7 @@ async def test_modem_upgrade(stack: Stack) -> None:
 async def test_refusals(
     stack: Stack, shadow: dict, target: str, path: dict, status: int, words: str
 ) -> None:
-    account, device_id, fingerprint = await device_with_shadow(stack, **shadow)
+    account, device_id, fingerprint = await stack.device_with_shadow(**shadow)
     await queue_job(stack, account, "never")
     problem = await assert_problem(
         await post_fota(stack, device_id, fingerprint, path, target), status
@@ -252,7 +245,7 @@ async def test_refusals(
 
 
 async def test_refusals_for_device_and_fingerprint(stack: Stack) -> None:
-    account, device_id, fingerprint = await device_with_shadow(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     other_id, other_fp = await stack.device(account)
     path = {"2.0.0": APP_1}
     await assert_problem(await post_fota(stack, "oob-350000000000000", fingerprint, path), 404)
@@ -273,7 +266,7 @@ async def test_device_without_shadow_in_nrf_cloud(stack: Stack) -> None:
 
 
 async def test_one_unfinished_job_per_target_also_when_concurrent(stack: Stack) -> None:
-    account, device_id, fingerprint = await device_with_shadow(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     await queue_job(stack, account, "job-1")
     await queue_job(stack, account, "job-2")
     responses = await asyncio.gather(
@@ -287,7 +280,7 @@ async def test_one_unfinished_job_per_target_also_when_concurrent(stack: Stack) 
 
 
 async def test_cancel(stack: Stack) -> None:
-    account, device_id, fingerprint = await device_with_shadow(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     ws = await stack.connect(fingerprint)
     await receive_until(ws, lambda m: m["@context"] == SHADOW)
     await queue_job(stack, account, "job-1")
@@ -332,7 +325,7 @@ async def test_cancel(stack: Stack) -> None:
     ],
 )
 async def test_nrf_cloud_fault_on_create_gives_502_and_no_job(stack: Stack, fault: dict) -> None:
-    account, device_id, fingerprint = await device_with_shadow(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     await stack.nrf.queue(account, "POST", "/v1/fota-jobs", **fault)
     await assert_problem(await post_fota(stack, device_id, fingerprint, {"2.0.0": APP_1}), 502)
     assert await jobs_of(stack, device_id, fingerprint) == []
@@ -353,7 +346,7 @@ async def test_nrf_cloud_fault_on_create_gives_502_and_no_job(stack: Stack, faul
     ],
 )
 async def test_nrf_cloud_fault_on_details_cancels_the_made_job(stack: Stack, fault: dict) -> None:
-    account, device_id, fingerprint = await device_with_shadow(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     await stack.nrf.queue(account, "POST", "/v1/fota-jobs", body={"jobId": "job-1"})
     # `times` covers aiohttp retrying an idempotent GET once on a dropped connection
     await stack.nrf.queue(account, "GET", "/v1/fota-jobs/job-1", times=2, **fault)
@@ -376,7 +369,7 @@ async def test_nrf_cloud_fault_fetching_the_shadow_gives_502(stack: Stack) -> No
 
 
 async def test_job_polling_recovers_and_ignores_404(stack: Stack) -> None:
-    account, device_id, fingerprint = await device_with_shadow(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     ws = await stack.connect(fingerprint)
     await receive_until(ws, lambda m: m["@context"] == SHADOW)
     await queue_job(stack, account, "job-1")
@@ -405,7 +398,7 @@ async def _polled(stack: Stack, account: str, job_id: str, count: int) -> bool:
 
 
 async def test_job_notifications_only_on_change(stack: Stack) -> None:
-    account, device_id, fingerprint = await device_with_shadow(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     ws = await stack.connect(fingerprint)
     await receive_until(ws, lambda m: m["@context"] == SHADOW)
     await queue_job(stack, account, "job-1")

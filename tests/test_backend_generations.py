@@ -14,6 +14,9 @@ import aiohttp
 import pytest
 from support.backend import (
     ADMIN_TOKEN,
+    APP_1,
+    APP_2,
+    PROTO,
     Stack,
     assert_problem,
     close_stack,
@@ -28,9 +31,6 @@ from reference_backend.server import start_backend
 from reference_backend.ulid import is_ulid
 
 DATED = "/2024-04-17"
-PROTO = "https://github.com/hello-nrfcloud/proto/"
-APP_1 = "APP*1e29dfa3*v2.0.1"
-APP_2 = "APP*cd5412d9*v2.0.2"
 
 
 @pytest.fixture
@@ -45,13 +45,6 @@ def url(stack: Stack, base: str, device_id: str, fingerprint: str, rest: str) ->
 async def connect(stack: Stack, base: str, fingerprint: str) -> aiohttp.ClientWebSocketResponse:
     root = stack.backend.url.replace("http://", "ws://")
     return await stack.http.ws_connect(f"{root}{base}/ws?fingerprint={fingerprint}")
-
-
-async def device(stack: Stack, **shadow: Any) -> tuple[str, str, str]:
-    account = await stack.account()
-    device_id, fingerprint = await stack.device(account)
-    await stack.shadow(account, shadow_item(device_id, 1, **shadow))
-    return account, device_id, fingerprint
 
 
 async def jobs(stack: Stack, device_id: str, fingerprint: str) -> list[dict[str, Any]]:
@@ -77,7 +70,7 @@ async def calls(stack: Stack, account: str, method: str, path: str) -> list[dict
 
 
 async def test_both_bases_serve_the_shared_routes(stack: Stack) -> None:
-    _, device_id, fingerprint = await device(stack)
+    _, device_id, fingerprint = await stack.device_with_shadow()
     for base in ("", DATED):
         r = await stack.http.get(f"{stack.backend.url}{base}/health")
         assert (await r.json())["@context"] == PROTO + "api/health"
@@ -92,7 +85,7 @@ async def test_both_bases_serve_the_shared_routes(stack: Stack) -> None:
 
 
 async def test_each_base_has_its_own_fota_and_notifications(stack: Stack) -> None:
-    account, device_id, fingerprint = await device(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     root_ws = await connect(stack, "", fingerprint)
     dated_ws = await connect(stack, DATED, fingerprint)
     cloud_1, cloud_2 = str(uuid.uuid4()), str(uuid.uuid4())
@@ -147,7 +140,7 @@ async def test_each_base_has_its_own_fota_and_notifications(stack: Stack) -> Non
 
 
 async def test_the_multi_bundle_flow_needs_completion_and_a_new_version(stack: Stack) -> None:
-    account, device_id, fingerprint = await device(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     ws = await connect(stack, DATED, fingerprint)
     cloud_1, cloud_2 = str(uuid.uuid4()), str(uuid.uuid4())
     await stack.nrf.queue(account, "POST", "/v1/fota-jobs", body={"jobId": cloud_1})
@@ -185,7 +178,7 @@ async def test_the_multi_bundle_flow_needs_completion_and_a_new_version(stack: S
 
 
 async def test_a_failing_nrf_cloud_job_fails_the_job(stack: Stack) -> None:
-    account, device_id, fingerprint = await device(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     cloud = str(uuid.uuid4())
     await stack.nrf.queue(account, "POST", "/v1/fota-jobs", body={"jobId": cloud})
     await stack.nrf.queue(
@@ -205,7 +198,7 @@ async def test_a_failing_nrf_cloud_job_fails_the_job(stack: Stack) -> None:
 
 
 async def test_refusals(stack: Stack) -> None:
-    _, device_id, fingerprint = await device(stack, fota=["APP"])
+    _, device_id, fingerprint = await stack.device_with_shadow(fota=["APP"])
     post = url(stack, DATED, device_id, fingerprint, "fota/app")
     cases = [
         (
@@ -225,7 +218,7 @@ async def test_refusals(stack: Stack) -> None:
     await assert_problem(await stack.http.delete(delete), 404)
     await assert_problem(await stack.http.delete(delete.replace("01J8", "!!J8")), 400)
     # another device's job is forbidden
-    _, other_id, other_fp = await device(stack)
+    _, other_id, other_fp = await stack.device_with_shadow()
     r = await stack.http.post(
         url(stack, DATED, other_id, other_fp, "fota/app"), json={"upgradePath": {"9.9.9": APP_1}}
     )
@@ -235,7 +228,7 @@ async def test_refusals(stack: Stack) -> None:
 
 
 async def test_bundles_read_every_page_newest_first(stack: Stack) -> None:
-    account, device_id, fingerprint = await device(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
 
     def firmware(bundle: str, modified: str) -> dict[str, Any]:
         kind, _, version = bundle.split("*")
@@ -306,7 +299,7 @@ async def test_bundles_read_every_page_newest_first(stack: Stack) -> None:
 async def test_a_job_created_after_our_timeout_is_cancelled(stack: Stack) -> None:
     """The seed's FOTA answers 502 when nRF Cloud is slow; the job nRF Cloud creates after
     all is cancelled, so nothing runs that nobody follows, and a retry makes one job."""
-    account, device_id, fingerprint = await device(stack)
+    account, device_id, fingerprint = await stack.device_with_shadow()
     late, again = str(uuid.uuid4()), str(uuid.uuid4())
     await stack.nrf.queue(account, "POST", "/v1/fota-jobs", body={"jobId": late}, delay_ms=900)
     await stack.nrf.queue(account, "PUT", f"/v1/fota-jobs/{late}/cancel", status=202)
@@ -327,7 +320,7 @@ async def test_jobs_survive_a_restart_with_state(tmp_path: Any) -> None:
     state = tmp_path / "state.sqlite"
     stack = await open_stack(nrfcloud_timeout=0.5, state=state)
     try:
-        account, device_id, fingerprint = await device(stack)
+        account, device_id, fingerprint = await stack.device_with_shadow()
         cloud = str(uuid.uuid4())
         await stack.nrf.queue(account, "POST", "/v1/fota-jobs", body={"jobId": cloud})
         body = {"upgradePath": {"2.0.0": APP_1}}

@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 from support.backend import (
+    IDENTITY,
+    SHADOW,
+    UPDATE,
     Stack,
     assert_problem,
     eventually,
@@ -24,10 +27,6 @@ from reference_backend.ingest.bridge import BridgeConsumers, without_prefix
 from reference_backend.shadow.lwm2m import merged, newer_than, side_diff, side_to_objects
 from reference_backend.store import Account, Store
 from reference_backend.tasks import Background
-
-UPDATE = "https://github.com/hello-nrfcloud/proto/lwm2m/object/update"
-SHADOW = "https://github.com/hello-nrfcloud/proto/shadow"
-IDENTITY = "https://github.com/hello-nrfcloud/proto/deviceIdentity"
 
 
 def senml(value: float, ts: int = 1700000000) -> list[dict[str, Any]]:

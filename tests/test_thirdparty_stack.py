@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from support.backend import (
+    SHADOW,
+    UPDATE,
     Stack,
     assert_problem,
     eventually,
@@ -19,8 +21,6 @@ from support.backend import (
 from reference_backend import app_keys
 from reference_backend.server import ThirdParties
 
-UPDATE = "https://github.com/hello-nrfcloud/proto/lwm2m/object/update"
-SHADOW = "https://github.com/hello-nrfcloud/proto/shadow"
 HISTORY = "https://github.com/hello-nrfcloud/proto/lwm2m/object/history"
 WEBHOOK = "/webhook.office.com/"
 

@@ -35,6 +35,15 @@ async def receive_until(
 
 
 ADMIN_TOKEN = "test-admin-token"
+# the `@context` of the backend's messages, and bundles of the mock's firmware list
+PROTO = "https://github.com/hello-nrfcloud/proto/"
+IDENTITY = PROTO + "deviceIdentity"
+SHADOW = PROTO + "shadow"
+UPDATE = PROTO + "lwm2m/object/update"
+JOB = PROTO + "fota/job-execution"
+JOBS = PROTO + "fota/job-executions"
+APP_1 = "APP*1e29dfa3*v2.0.1"
+APP_2 = "APP*cd5412d9*v2.0.2"
 FOTA_TYPES = ["BOOT", "MODEM", "APP"]
 _counter = 0
 
@@ -143,6 +152,14 @@ class Stack:
             body={"items": [item], "total": 1},
             keep=True,
         )
+
+    async def device_with_shadow(self, **shadow: Any) -> tuple[str, str, str]:
+        """A new account with one device whose nRF Cloud shadow is
+        `shadow_item(device_id, 1, **shadow)`: (account, device ID, fingerprint)."""
+        account = await self.account()
+        device_id, fingerprint = await self.device(account)
+        await self.shadow(account, shadow_item(device_id, 1, **shadow))
+        return account, device_id, fingerprint
 
     async def connect(self, fingerprint: str) -> aiohttp.ClientWebSocketResponse:
         return await self.http.ws_connect(f"{self.backend.ws_url}?fingerprint={fingerprint}")
