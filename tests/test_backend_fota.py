@@ -40,6 +40,17 @@ async def queue_job(stack: Stack, account: str, job_id: str, version: str = "v2.
     )
 
 
+async def shows_job(stack: Stack, account: str, job_id: str, *args: Any, **kwargs: Any) -> None:
+    """From now on nRF Cloud shows the job with `job_details(job_id, *args, **kwargs)`."""
+    await stack.nrf.queue(
+        account,
+        "GET",
+        f"/v1/fota-jobs/{job_id}",
+        body=job_details(job_id, *args, **kwargs),
+        keep=True,
+    )
+
+
 async def jobs_of(stack: Stack, device_id: str, fingerprint: str) -> list[dict[str, Any]]:
     response = await stack.http.get(stack.device_url(device_id, fingerprint, "fota/jobs"))
     assert response.status == 200
@@ -131,13 +142,7 @@ async def test_multi_step_upgrade(stack: Stack) -> None:
     await queue_job(stack, account, "job-1")
     response = await post_fota(stack, device_id, fingerprint, {"2.0.0": APP_1, "2.0.1": APP_2})
     assert response.status == 201
-    await stack.nrf.queue(
-        account,
-        "GET",
-        "/v1/fota-jobs/job-1",
-        body=job_details("job-1", "COMPLETED", "t1"),
-        keep=True,
-    )
+    await shows_job(stack, account, "job-1", "COMPLETED", "t1")
     assert (await receive_until(ws, lambda m: m.get("id") == "job-1"))["status"] == "COMPLETED"
 
     # the device reports 2.0.1: the next job is made from the same path
@@ -150,13 +155,7 @@ async def test_multi_step_upgrade(stack: Stack) -> None:
     assert [j["id"] for j in await jobs_of(stack, device_id, fingerprint)] == ["job-2", "job-1"]
 
     # job 2 completes and the device reports 2.0.2: the path has no entry, so no more jobs
-    await stack.nrf.queue(
-        account,
-        "GET",
-        "/v1/fota-jobs/job-2",
-        body=job_details("job-2", "COMPLETED", "t2", version="v2.0.2"),
-        keep=True,
-    )
+    await shows_job(stack, account, "job-2", "COMPLETED", "t2", version="v2.0.2")
     assert (await receive_until(ws, lambda m: m.get("id") == "job-2"))["status"] == "COMPLETED"
     await stack.shadow(account, shadow_item(device_id, 3, app="2.0.2"))
     await receive_until(ws, lambda m: m["@context"] == SHADOW)
@@ -177,13 +176,7 @@ async def test_multi_step_waits_for_new_version_without_a_connection(stack: Stac
     ).status == 201
     await queue_job(stack, account, "job-2", version="v2.0.2")
     await stack.shadow(account, shadow_item(device_id, 2, app="2.0.1"))
-    await stack.nrf.queue(
-        account,
-        "GET",
-        "/v1/fota-jobs/job-1",
-        body=job_details("job-1", "SUCCEEDED", "t1"),
-        keep=True,
-    )
+    await shows_job(stack, account, "job-1", "SUCCEEDED", "t1")
 
     async def second_job() -> bool:
         return [j["id"] for j in await jobs_of(stack, device_id, fingerprint)] == ["job-2", "job-1"]
@@ -376,13 +369,7 @@ async def test_job_polling_recovers_and_ignores_404(stack: Stack) -> None:
     assert (await post_fota(stack, device_id, fingerprint, {"2.0.0": APP_1})).status == 201
     # nothing queued: nRF Cloud's 404 is ignored; then faults; then the news
     await eventually(lambda: _polled(stack, account, "job-1", 3))
-    await stack.nrf.queue(
-        account,
-        "GET",
-        "/v1/fota-jobs/job-1",
-        body=job_details("job-1", "COMPLETED", "t9"),
-        keep=True,
-    )
+    await shows_job(stack, account, "job-1", "COMPLETED", "t9")
     await stack.nrf.queue(account, "GET", "/v1/fota-jobs/job-1", status=500, times=2)
     await stack.nrf.queue(account, "GET", "/v1/fota-jobs/job-1", delay_ms=1500)
     await stack.nrf.queue(account, "GET", "/v1/fota-jobs/job-1", body="{")
@@ -404,21 +391,11 @@ async def test_job_notifications_only_on_change(stack: Stack) -> None:
     await queue_job(stack, account, "job-1")
     assert (await post_fota(stack, device_id, fingerprint, {"2.0.0": APP_1})).status == 201
     # the same status again and again: no messages; then a new statusDetail, then the end
-    await stack.nrf.queue(
-        account, "GET", "/v1/fota-jobs/job-1", body=job_details("job-1"), keep=True
-    )
+    await shows_job(stack, account, "job-1")
     await eventually(lambda: _polled(stack, account, "job-1", 4))
-    await stack.nrf.queue(
-        account,
-        "GET",
-        "/v1/fota-jobs/job-1",
-        body=job_details("job-1", detail="Downloading"),
-        keep=True,
-    )
+    await shows_job(stack, account, "job-1", detail="Downloading")
     await eventually(lambda: _polled(stack, account, "job-1", 8))
-    await stack.nrf.queue(
-        account, "GET", "/v1/fota-jobs/job-1", body=job_details("job-1", "FAILED", "t3"), keep=True
-    )
+    await shows_job(stack, account, "job-1", "FAILED", "t3")
     seen: list[dict] = []
 
     def until_failed(message: dict) -> bool:

@@ -241,24 +241,27 @@ async def test_bundles_read_every_page_newest_first(stack: Stack) -> None:
             "lastModified": modified,
         }
 
-    await stack.nrf.queue(
-        account,
-        "GET",
-        "/v1/firmwares",
-        query={"pageNextToken": "two"},
-        body={"items": [firmware(APP_2, "2024-06-02T00:00:00.000Z")], "total": 2},
-    )
-    await stack.nrf.queue(
-        account,
-        "GET",
-        "/v1/firmwares",
-        body={
-            "items": [firmware(APP_1, "2024-06-01T00:00:00.000Z")],
-            "total": 2,
-            "pageNextToken": "two",
-        },
-    )
+    async def queue_pages() -> None:  # each is answered once
+        await stack.nrf.queue(
+            account,
+            "GET",
+            "/v1/firmwares",
+            query={"pageNextToken": "two"},
+            body={"items": [firmware(APP_2, "2024-06-02T00:00:00.000Z")], "total": 2},
+        )
+        await stack.nrf.queue(
+            account,
+            "GET",
+            "/v1/firmwares",
+            body={
+                "items": [firmware(APP_1, "2024-06-01T00:00:00.000Z")],
+                "total": 2,
+                "pageNextToken": "two",
+            },
+        )
+
     for base in ("", DATED):
+        await queue_pages()
         r = await stack.http.get(url(stack, base, device_id, fingerprint, "fota/bundles"))
         body = await r.json()
         assert r.status == 200, body
@@ -267,24 +270,6 @@ async def test_bundles_read_every_page_newest_first(stack: Stack) -> None:
             {"@context": PROTO + "fota/bundle", "bundleId": b, "type": "APP", "version": v}
             for b, v in ((APP_2, "v2.0.2"), (APP_1, "v2.0.1"))
         ]
-        if base == "":  # answered once: queue the same pages again for the second base
-            await stack.nrf.queue(
-                account,
-                "GET",
-                "/v1/firmwares",
-                query={"pageNextToken": "two"},
-                body={"items": [firmware(APP_2, "2024-06-02T00:00:00.000Z")], "total": 2},
-            )
-            await stack.nrf.queue(
-                account,
-                "GET",
-                "/v1/firmwares",
-                body={
-                    "items": [firmware(APP_1, "2024-06-01T00:00:00.000Z")],
-                    "total": 2,
-                    "pageNextToken": "two",
-                },
-            )
     pages = await calls(stack, account, "GET", "/v1/firmwares")
     assert [p["query"] for p in pages[:2]] == [
         {"pageLimit": "100"},

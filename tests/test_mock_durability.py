@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -75,24 +76,43 @@ def test_a_second_process_on_the_same_state_file_is_refused(tmp_path: Path) -> N
     assert "Traceback" not in result.stderr
 
 
-def test_a_damaged_row_is_named_at_start(tmp_path: Path) -> None:
+async def _one_call(url: str) -> None:
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/v1/x") as response:
+        assert response.status == 404
+
+
+async def _queue(url: str) -> None:
+    async with MockClient(url) as admin:
+        await admin.queue("k", "GET", "/v1/x")
+
+
+@pytest.mark.parametrize(
+    ("fill", "damage", "named"),
+    [
+        (
+            _one_call,
+            "UPDATE journal SET data = '{not json' WHERE id = 1",
+            "row 1 of table journal is damaged",
+        ),
+        (_queue, "UPDATE responses SET spec = '{\"method\": 1}'", "of table responses is damaged"),
+    ],
+    ids=["journal", "responses"],
+)
+def test_a_damaged_row_is_named_at_start(
+    tmp_path: Path, fill: Callable[[str], Awaitable[None]], damage: str, named: str
+) -> None:
     state = tmp_path / "mock.sqlite"
     with server_process(MOCK, "--state", str(state)) as server:
         url = server.url
-        asyncio.run(_one_call(url))
+        asyncio.run(fill(url))
     db = sqlite3.connect(state)
-    db.execute("UPDATE journal SET data = '{not json' WHERE id = 1")
+    db.execute(damage)
     db.commit()
     db.close()
     result = run_module(MOCK, "--port", "0", "--state", str(state))
     assert result.returncode == 2
-    assert "row 1 of table journal is damaged" in result.stderr
+    assert named in result.stderr
     assert "Traceback" not in result.stderr
-
-
-async def _one_call(url: str) -> None:
-    async with aiohttp.ClientSession() as http, http.get(f"{url}/v1/x") as response:
-        assert response.status == 404
 
 
 def test_a_lock_held_at_start_is_a_clear_error(tmp_path: Path) -> None:
@@ -131,27 +151,6 @@ async def test_a_lock_held_while_serving_is_a_503_not_a_freeze_or_500(tmp_path: 
         assert (await http.get(f"{mock.url}/__admin/responses")).status == 200
         assert (await (await http.get(f"{mock.url}/__admin/responses")).json())["responses"] == []
         assert (await http.get(f"{mock.url}/v1/a")).status == 404
-
-
-@pytest.mark.parametrize("table", ["responses"])
-def test_a_damaged_response_row_is_named_at_start(tmp_path: Path, table: str) -> None:
-    state = tmp_path / "mock.sqlite"
-    with server_process(MOCK, "--state", str(state)) as server:
-        url = server.url
-        asyncio.run(_queue(url))
-    db = sqlite3.connect(state)
-    db.execute("UPDATE responses SET spec = '{\"method\": 1}'")
-    db.commit()
-    db.close()
-    result = run_module(MOCK, "--port", "0", "--state", str(state))
-    assert result.returncode == 2
-    assert f"of table {table} is damaged" in result.stderr
-    assert "Traceback" not in result.stderr
-
-
-async def _queue(url: str) -> None:
-    async with MockClient(url) as admin:
-        await admin.queue("k", "GET", "/v1/x")
 
 
 @pytest.mark.parametrize("argument", [["--journal-max-mb", "0"], ["--idle-account-s", "-1"]])
