@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+
+from support.processes import HARNESS, run_module
 
 from harness.report import github
 
@@ -23,14 +24,7 @@ def cli(
         for k, v in os.environ.items()
         if k not in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE")
     }
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=cwd,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-        env={**environ, **(env or {})},
-    )
+    return run_module(HARNESS, *args, timeout=timeout, cwd=cwd, env={**environ, **(env or {})})
 
 
 def test_a_failure_under_github_actions_is_an_annotation_and_fills_the_summary(tmp_path):

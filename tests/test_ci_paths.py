@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from support.processes import HARNESS, run_module
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SLOW_STEPS = """
@@ -32,13 +34,7 @@ def spin(ctx):
 
 
 def harness(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=cwd,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-    )
+    return run_module(HARNESS, *args, timeout=timeout, cwd=cwd)
 
 
 def write(path: Path, text: str) -> Path:
@@ -61,13 +57,14 @@ def wait_for(marker: Path, proc: subprocess.Popen) -> None:
         time.sleep(0.05)
 
 
-def test_sigterm_stops_a_blocked_sync_step_and_writes_reports(tmp_path):
+def sleeping_run(tmp_path: Path, reports: Path) -> subprocess.Popen:
+    """`harness run` of a spec whose one step sleeps in synchronous code, once that step
+    has started."""
     steps = write(tmp_path / "slow_steps.py", SLOW_STEPS)
     spec = write(
         tmp_path / "Sleep.feature.md",
         "# Sleep\n\n## S\n\nGiven a synchronous step that sleeps 300 seconds\n",
     )
-    reports = tmp_path / "reports"
     marker = tmp_path / "started"
     proc = subprocess.Popen(
         [
@@ -88,6 +85,12 @@ def test_sigterm_stops_a_blocked_sync_step_and_writes_reports(tmp_path):
         env={**os.environ, "STEP_MARKER": str(marker)},
     )
     wait_for(marker, proc)
+    return proc
+
+
+def test_sigterm_stops_a_blocked_sync_step_and_writes_reports(tmp_path):
+    reports = tmp_path / "reports"
+    proc = sleeping_run(tmp_path, reports)
     time.sleep(0.2)  # inside time.sleep now, holding the loop
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
@@ -292,31 +295,7 @@ def test_a_blocked_sync_step_cannot_outlast_the_run_timeout(tmp_path):
 
 
 def test_ctrl_c_stops_a_blocked_sync_step(tmp_path):
-    steps = write(tmp_path / "slow_steps.py", SLOW_STEPS)
-    spec = write(
-        tmp_path / "Sleep.feature.md",
-        "# Sleep\n\n## S\n\nGiven a synchronous step that sleeps 300 seconds\n",
-    )
-    marker = tmp_path / "started"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness",
-            "run",
-            str(spec),
-            "--steps",
-            str(steps),
-            "--reports",
-            str(tmp_path / "r"),
-        ],
-        cwd=ROOT,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "STEP_MARKER": str(marker)},
-    )
-    wait_for(marker, proc)
+    proc = sleeping_run(tmp_path, tmp_path / "r")
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

@@ -8,18 +8,14 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from support.processes import HARNESS, run_module
+
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "tests" / "specs"
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
-        cwd=ROOT,
-        text=True,
-        capture_output=True,
-        timeout=timeout,
-    )
+    return run_module(HARNESS, *args, timeout=timeout)
 
 
 def test_fota_spec_passes_and_writes_reports(tmp_path):

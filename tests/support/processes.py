@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MOCK, BACKEND = "mock_nrfcloud", "reference_backend"
+MOCK, BACKEND, HARNESS = "mock_nrfcloud", "reference_backend", "harness"
 # Devices and responses both servers `--load` (the README's local stack).
 EXAMPLE = ROOT / "mock_nrfcloud" / "data" / "example.yaml"
 START_TIMEOUT_S = 15
@@ -104,14 +104,22 @@ async def started(module: str, *args: str) -> ServerProcess:
     return await asyncio.to_thread(start, module, *args)
 
 
-def run_module(module: str, *args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    """``python -m <module> ARGS`` to its end (no ``--port 0`` added)."""
+def run_module(
+    module: str,
+    *args: str,
+    timeout: float = 20,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python -m <module> ARGS`` to its end (no ``--port 0`` added); `env`: the whole
+    environment, the test process's when None."""
     return subprocess.run(
         [sys.executable, "-m", module, *args],
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
 
 
