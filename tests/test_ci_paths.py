@@ -7,11 +7,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from support.processes import HARNESS, run_module
+from support.processes import HARNESS, run_module, spawn_module
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,22 +65,14 @@ def sleeping_run(tmp_path: Path, reports: Path) -> subprocess.Popen:
         "# Sleep\n\n## S\n\nGiven a synchronous step that sleeps 300 seconds\n",
     )
     marker = tmp_path / "started"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness",
-            "run",
-            str(spec),
-            "--steps",
-            str(steps),
-            "--reports",
-            str(reports),
-        ],
-        cwd=ROOT,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    proc = spawn_module(
+        HARNESS,
+        "run",
+        str(spec),
+        "--steps",
+        str(steps),
+        "--reports",
+        str(reports),
         env={**os.environ, "STEP_MARKER": str(marker)},
     )
     wait_for(marker, proc)
@@ -313,26 +304,18 @@ def test_sigterm_while_starting_exits_143_and_leaves_no_old_reports(tmp_path):
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "harness",
-                "run",
-                "specs/FOTA.feature.md",
-                "--target",
-                "remote",
-                "--api-url",
-                url,
-                "--mock-url",
-                url,
-                "--reports",
-                str(reports),
-            ],
-            cwd=ROOT,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+        proc = spawn_module(
+            HARNESS,
+            "run",
+            "specs/FOTA.feature.md",
+            "--target",
+            "remote",
+            "--api-url",
+            url,
+            "--mock-url",
+            url,
+            "--reports",
+            str(reports),
         )
         time.sleep(1.0)
         proc.send_signal(signal.SIGTERM)

@@ -3,12 +3,11 @@
 import json
 import signal
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from support.processes import HARNESS, run_module
+from support.processes import HARNESS, run_module, spawn_module
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "tests" / "specs"
@@ -100,13 +99,7 @@ def test_ctrl_c_stops_the_run_and_still_writes_reports(tmp_path):
     spec = tmp_path / "Hang.feature.md"
     spec.write_text("# Hang\n\n## S\n\nSoon `1` should equal\n\n```json\n2\n```\n")
     reports = tmp_path / "reports"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", str(spec), "--reports", str(reports)],
-        cwd=ROOT,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = spawn_module(HARNESS, "run", str(spec), "--reports", str(reports))
     deadline = time.monotonic() + 30
     while (
         not (reports / "events.ndjson").exists()

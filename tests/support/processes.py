@@ -67,16 +67,25 @@ class ServerProcess:
         return code, "".join(self._stdout), "".join(self._stderr)
 
 
-def start(module: str, *args: str) -> ServerProcess:
-    """``python -m <module> --port 0 ARGS``, once it listens (or an AssertionError with
-    what it printed)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, "--port", "0", *args],
+def spawn_module(
+    module: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """``python -m <module> ARGS`` started, its output piped; `env`: the whole
+    environment, the test process's when None."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
+
+
+def start(module: str, *args: str) -> ServerProcess:
+    """``python -m <module> --port 0 ARGS``, once it listens (or an AssertionError with
+    what it printed)."""
+    process = spawn_module(module, "--port", "0", *args)
     try:
         line = _first_line(process)
     except BaseException:
