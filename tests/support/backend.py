@@ -35,13 +35,14 @@ async def receive_until(
 
 
 ADMIN_TOKEN = "test-admin-token"
-# the `@context` of the backend's messages, and bundles of the mock's firmware list
+# the `@context` of the backend's messages, written out as they go over the wire (not
+# taken from reference_backend.contexts), and bundles of the mock's firmware list
 PROTO = "https://github.com/hello-nrfcloud/proto/"
-IDENTITY = PROTO + "deviceIdentity"
-SHADOW = PROTO + "shadow"
-UPDATE = PROTO + "lwm2m/object/update"
-JOB = PROTO + "fota/job-execution"
-JOBS = PROTO + "fota/job-executions"
+IDENTITY = "https://github.com/hello-nrfcloud/proto/deviceIdentity"
+SHADOW = "https://github.com/hello-nrfcloud/proto/shadow"
+UPDATE = "https://github.com/hello-nrfcloud/proto/lwm2m/object/update"
+JOB = "https://github.com/hello-nrfcloud/proto/fota/job-execution"
+JOBS = "https://github.com/hello-nrfcloud/proto/fota/job-executions"
 APP_1 = "APP*1e29dfa3*v2.0.1"
 APP_2 = "APP*cd5412d9*v2.0.2"
 FOTA_TYPES = ["BOOT", "MODEM", "APP"]
