@@ -13,17 +13,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Hashable
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from reference_backend.backoff import Backoff
 from reference_backend.contexts import OBJECT_UPDATE
 from reference_backend.hub import Hub
 from reference_backend.lwm2m_types import LwM2MObject
-from reference_backend.shadow.service import ShadowService
 from reference_backend.store import Store
 from reference_backend.tasks import Background
 from reference_backend.ticker import Ticker
 from reference_backend.timeline import TimedLog
+
+if TYPE_CHECKING:  # the shadow service itself polls with `Polls`
+    from reference_backend.shadow.service import ShadowService
 
 K = TypeVar("K", bound=Hashable)
 

@@ -13,10 +13,10 @@ from reference_backend.contexts import SHADOW
 from reference_backend.hub import Hub
 from reference_backend.lwm2m_types import LwM2MObject, ShadowSide, objects_to_shadow
 from reference_backend.nrfcloud import SHADOW_PAGE_LIMIT, NrfCloud, NrfCloudError
+from reference_backend.polling import Polls
 from reference_backend.shadow.lwm2m import merged, shadow_to_objects, side_diff, side_to_objects
 from reference_backend.store import Device, KnownShadow, Store
 from reference_backend.tasks import Background
-from reference_backend.ticker import Ticker
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,9 @@ class ShadowService:
         self._store = store
         self._nrfcloud = nrfcloud
         self._hub = hub
-        self._background = background
-        self.ticker = Ticker(interval, self._tick, "shadow poller")
-        self._in_flight: set[str] = set()  # accounts with a poll under way
-        self._failing: set[str] = set()  # accounts whose last poll failed, to log changes only
+        # keyed by account: one poll per account at a time, failures logged when they change
+        self._polls: Polls[str] = Polls(interval, self._tick, "shadow poller", background)
+        self.ticker = self._polls.ticker
         self._watchers: list[Callable[[], Iterable[str]]] = []
         self._listeners: list[PollListener] = []
         self._reported_listeners: list[ReportedListener] = []
@@ -166,35 +165,28 @@ class ShadowService:
     def _spawn_poll(self, account: str, device_ids: list[str]) -> None:
         # one poll per account at a time: a slow account must not pile up requests, and
         # must not hold up the others
-        if account in self._in_flight:
-            return
-        self._in_flight.add(account)
-        self._background.spawn(
-            self._poll_account(account, sorted(device_ids)), f"shadows {account}"
-        )
+        ids = sorted(device_ids)
+        self._polls.start(account, lambda: self._poll_account(account, ids), f"shadows {account}")
 
     async def _poll_account(self, account_name: str, device_ids: list[str]) -> None:
-        try:
-            for start in range(0, len(device_ids), SHADOW_PAGE_LIMIT):
-                chunk = device_ids[start : start + SHADOW_PAGE_LIMIT]
-                account = self._store.account(account_name)
-                if account is None:
-                    return
-                try:
-                    items = await self._nrfcloud.device_shadows(account, chunk)
-                except NrfCloudError as e:
-                    if account_name not in self._failing:
-                        log.warning("polling shadows of account %s failed: %s", account_name, e)
-                        self._failing.add(account_name)
-                    return
-                if account_name in self._failing:
-                    log.info("polling shadows of account %s works again", account_name)
-                    self._failing.discard(account_name)
-                await self._apply_items(account_name, chunk, items)
-                for listener in self._listeners:
-                    await listener(chunk)
-        finally:
-            self._in_flight.discard(account_name)
+        for start in range(0, len(device_ids), SHADOW_PAGE_LIMIT):
+            chunk = device_ids[start : start + SHADOW_PAGE_LIMIT]
+            account = self._store.account(account_name)
+            if account is None:
+                return
+            try:
+                items = await self._nrfcloud.device_shadows(account, chunk)
+            except NrfCloudError as e:
+                self._polls.failed(
+                    account_name, log, "polling shadows of account %s failed: %s", account_name, e
+                )
+                return
+            self._polls.works(
+                account_name, log, "polling shadows of account %s works again", account_name
+            )
+            await self._apply_items(account_name, chunk, items)
+            for listener in self._listeners:
+                await listener(chunk)
 
     async def _apply_items(
         self, account_name: str, device_ids: list[str], items: list[dict[str, Any]]
