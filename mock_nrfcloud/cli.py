@@ -147,13 +147,7 @@ async def _run(args: argparse.Namespace) -> int:
             redis_prefix=args.redis_prefix,
             reuse_port=args.reuse_port,
         )
-    except StoreUnavailable as error:
-        print(f"mock-nrfcloud: {error}", file=sys.stderr)
-        return 2
-    except LoadError as error:
-        print(f"mock-nrfcloud: {error}", file=sys.stderr)
-        return 2
-    except StateFileError as error:
+    except (StoreUnavailable, LoadError, StateFileError) as error:
         print(f"mock-nrfcloud: {error}", file=sys.stderr)
         return 2
     except sqlite3.Error as error:

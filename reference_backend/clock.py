@@ -13,6 +13,11 @@ def now_iso() -> str:
     return iso(datetime.now(UTC))
 
 
+def iso_at(ts: float) -> str:
+    """`ts` (seconds since the epoch) on the wire."""
+    return iso(datetime.fromtimestamp(ts, UTC))
+
+
 def iso_seconds(text: str) -> float:
     """Seconds since the epoch of an ISO timestamp (`Z` or an offset)."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

@@ -20,10 +20,10 @@ import aiohttp
 from aiohttp import web
 
 from reference_backend import app_keys
+from reference_backend.clock import iso_at
 from reference_backend.devices import UNSUPPORTED
 from reference_backend.history.auth import device_for_history
 from reference_backend.hub import Hub
-from reference_backend.location.service import iso
 from reference_backend.lwm2m_types import LwM2MObject
 from reference_backend.polling import DevicePoller
 from reference_backend.shadow.service import ShadowService
@@ -118,8 +118,8 @@ class RebootService(DevicePoller):
     ) -> tuple[LwM2MObject | None, list[tuple[LwM2MObject, int]]]:
         """(the first reboot of Memfault's answer, all of them with their time in ms)"""
         now = self.clock()
-        since = self._since.get(device_id) or iso(now - FIRST_LOOK_BACK_S)
-        self._since[device_id] = iso(now)
+        since = self._since.get(device_id) or iso_at(now - FIRST_LOOK_BACK_S)
+        self._since[device_id] = iso_at(now)
         reboots = await self._reboots(device_id, since)
         objects = [(to_reboot(r), iso_ms(r["time"]) or 0) for r in reboots]
         return (objects[0][0] if objects else None), objects

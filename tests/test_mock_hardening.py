@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from support.mock_servers import bearer
+from support.mock_servers import bearer, read_events
 
 from mock_nrfcloud.client import MockClient
 from mock_nrfcloud.server import RunningMock, start_mock
@@ -137,16 +137,6 @@ async def test_mocked_paths_keep_cors_for_any_origin_without_credentials(
 
 
 # -- secrets ---------------------------------------------------------------------------
-
-
-async def read_events(response: aiohttp.ClientResponse, count: int) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    async for line in response.content:
-        if line.startswith(b"data: "):
-            events.append(json.loads(line[6:]))
-            if len(events) == count:
-                break
-    return events
 
 
 async def test_no_api_key_in_any_journal_view(

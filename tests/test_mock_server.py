@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from support.mock_servers import bearer
+from support.mock_servers import bearer, read_events
 from support.processes import EXAMPLE
 
 from mock_nrfcloud.client import MockAdminError, MockClient
@@ -550,16 +550,6 @@ async def test_no_cors(http: aiohttp.ClientSession) -> None:
         preflight = await http.options(f"{mock.url}/v1/x", headers=origin)
         assert preflight.status == 404  # an ordinary call now, with nothing queued
         assert "Access-Control-Allow-Origin" not in preflight.headers
-
-
-async def read_events(response: aiohttp.ClientResponse, count: int) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    async for line in response.content:
-        if line.startswith(b"data: "):
-            events.append(json.loads(line[6:]))
-            if len(events) == count:
-                break
-    return events
 
 
 @bounded(10)

@@ -14,9 +14,9 @@ import asyncio
 import logging
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
+from reference_backend.clock import now_iso
 from reference_backend.contexts import FOTA_JOBS
 from reference_backend.fota.flow import (
     CANCELLED_DETAIL,
@@ -307,8 +307,3 @@ class FlowService(JobPoller[str]):
     def _account(self, job: FlowJob) -> Account | None:
         device = self._store.device(job.device_id)
         return self._store.account(device.account if device else None)
-
-
-def now_iso() -> str:
-    """The time as JavaScript's toISOString() writes it."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

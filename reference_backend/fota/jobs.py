@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
+from reference_backend.clock import now_iso
 from reference_backend.contexts import JOB_EXECUTION, JOB_EXECUTIONS
 from reference_backend.fota.polling import JobPoller
 from reference_backend.fota.upgrade_path import InvalidRequest, eligible_version, reported_version
@@ -115,7 +115,7 @@ class FotaService(JobPoller[tuple[str, str]]):
                 raise bad_gateway(f"The FOTA job could not be cancelled on nRF Cloud. {e}") from e
             job.status = "CANCELLED"
             job.status_detail = CANCELLED_DETAIL
-            job.last_updated_at = _now_iso()
+            job.last_updated_at = now_iso()
             job.awaiting_next = False
             self._store.save_jobs(job)
         await self._hub.send(device.id, job_execution(job), generation=GENERATION)
@@ -285,7 +285,3 @@ class FotaService(JobPoller[tuple[str, str]]):
 def _firmware_version(details: dict[str, Any]) -> Any:
     firmware = details.get("firmware")
     return firmware.get("version") if isinstance(firmware, dict) else None
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -4,11 +4,11 @@ bins (BE lambda/queryLwM2MHistory.ts)."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from aiohttp import web
 
 from reference_backend import app_keys
+from reference_backend.clock import iso_seconds
 from reference_backend.contexts import LWM2M_OBJECT_HISTORY
 from reference_backend.history.auth import device_for_history
 from reference_backend.history.definitions import OBJECT_VERSION, is_object_id, numeric_resources
@@ -76,7 +76,7 @@ def hide_data_before_ms(device: Device) -> float | None:
     value = getattr(device, "hide_data_before", None)
     if not value:
         return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000
+    return iso_seconds(value) * 1000
 
 
 def add_routes(app: web.Application, base: str = "") -> None:

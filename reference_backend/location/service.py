@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
+from reference_backend.clock import iso_at
 from reference_backend.hub import Hub
 from reference_backend.location.items import (
     InvalidPage,
@@ -32,11 +32,6 @@ log = logging.getLogger(__name__)
 FIRST_LOOK_BACK_S = 24 * 3600
 # A misbehaving API could hand out tokens forever; a poll stops after this many pages.
 MAX_PAGES = 100
-
-
-def iso(ts: float) -> str:
-    """JavaScript's toISOString: `YYYY-MM-DDTHH:MM:SS.sssZ`."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class LocationService(DevicePoller):
@@ -71,8 +66,8 @@ class LocationService(DevicePoller):
         if account is None:
             return None, []
         now = self.clock()
-        start = self._last_end.get(device_id) or iso(now - FIRST_LOOK_BACK_S)
-        end = iso(now)
+        start = self._last_end.get(device_id) or iso_at(now - FIRST_LOOK_BACK_S)
+        end = iso_at(now)
         self._last_end[device_id] = end
         latest: LwM2MObject | None = None
         objects: list[tuple[LwM2MObject, int]] = []

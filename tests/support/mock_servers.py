@@ -8,10 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import threading
+from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
+
 from mock_nrfcloud.server import RunningMock, start_mock
+
+
+async def read_events(response: aiohttp.ClientResponse, count: int) -> list[dict[str, Any]]:
+    """The first `count` events (their `data:` JSON) of a server-sent events answer."""
+    events: list[dict[str, Any]] = []
+    async for line in response.content:
+        if line.startswith(b"data: "):
+            events.append(json.loads(line[6:]))
+            if len(events) == count:
+                break
+    return events
 
 
 def bearer(key: str) -> dict[str, str]:
