@@ -45,6 +45,16 @@ class Services:
     location: LocationService | None = None  # set by thirdparty.start
     reboots: RebootService | None = None  # None while Memfault is not configured
 
+    def nrfcloud_changed(self, api_key: str) -> None:
+        """nRF Cloud may now answer differently for the accounts with this API key (a
+        test set up an answer in the mock): ask it about their devices and jobs now rather
+        than at the next poll. Polls already under way are not doubled."""
+        for account in self.store.accounts():
+            if account.api_key == api_key:
+                self.shadows.poll_now(account.name)
+                self.fota.poll(account.name)
+                self.fota_flow.poll(account.name)
+
     async def close(self) -> None:
         await self.background.close()  # pollers first, so nothing sends while closing
         await self.bridge.close()

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from behave import step, use_step_matcher
 
+from harness.run.activity import Activity
 from harness.run.context import StepContext
 from steps.common import json_block
 from steps.matching import DEEP, EQUAL, MatchFailure, check, difference
@@ -41,6 +42,7 @@ class WsClient:
     fingerprint: str
     url: str
     connection: ClientConnection
+    activity: Activity  # the feature run's: a Soon step waiting to retry looks again
     buffer: list[Message] = field(default_factory=list)
     reader: asyncio.Task | None = None
     closed_reason: str | None = None
@@ -58,6 +60,7 @@ class WsClient:
                 message = Message(next(_SEQ), data)
                 self.buffer.append(message)
                 self.last_received = message
+                self.activity.notify()
         except WebSocketException as exc:
             self.closed_reason = str(exc)
         else:
@@ -89,7 +92,7 @@ async def _open(ctx: StepContext, fingerprint: str) -> WsClient:
         connection = await connect(url, open_timeout=10)
     except (OSError, WebSocketException, TimeoutError) as exc:
         raise ConnectionError(f"cannot connect to {url}: {exc}") from None
-    client = WsClient(fingerprint, url, connection)
+    client = WsClient(fingerprint, url, connection, ctx.activity)
     client.reader = asyncio.create_task(client.read())
     _clients(ctx)[fingerprint] = client
     ctx.state["ws.current"] = fingerprint

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness import expressions
 from harness.events import Attachment, EventBus, Log
+from harness.run.activity import Activity
 from harness.run.resolve import ResolvedStep
 from harness.spec.model import Table
 from harness.targets.base import TargetRun
@@ -33,6 +34,7 @@ class FeatureRunState:
     session: aiohttp.ClientSession | None
     state: dict[str, Any] = field(default_factory=dict)  # the step library's own
     cleanups: list[Callable[[], Any]] = field(default_factory=list)
+    activity: Activity = field(default_factory=Activity)  # wakes Soon steps early
 
     async def close(self) -> None:
         """Run cleanups newest first; one failing never stops the others."""
@@ -122,6 +124,13 @@ class StepContext:
     @property
     def run_id(self) -> str:
         return self._run.run_id
+
+    @property
+    def activity(self) -> Activity:
+        """Call `ctx.activity.notify()` from code that receives something from the system
+        under test (a message on a connection the step opened): a `Soon` step waiting to
+        retry in this feature run looks again at once (see harness/run/activity.py)."""
+        return self._run.activity
 
     def evaluate(self, expr: str, data: Any = None) -> Any:
         """JSONata on `data` (default: the context); None when it yields nothing."""

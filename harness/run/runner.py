@@ -423,11 +423,16 @@ class Runner:
         resolved: ResolvedStep | None = None
         ctx: StepContext | None = None
         attempt, error = 0, None
+        # `tries` counts scheduled attempts only: a look taken early because the feature
+        # run saw something new (harness/run/activity.py) keeps the schedule as it was.
+        tries, next_at = 0, 0.0
         recorded_error, recorded_at, folded = None, started, 0
         hooks = self.hooks.has("before_step") or self.hooks.has("after_step")
+        activity = state.activity
         while True:
             attempt += 1
             t0 = time.monotonic()
+            seen = activity.seen
             try:
                 resolved = resolve_step(
                     step, planned.sentence, state.vars, execution.row, run.variant, run.feature.path
@@ -444,7 +449,12 @@ class Runner:
                 ctx = ctx if ctx is not None and ctx.attempt == attempt else None
             delay = None
             if error is not None and error.kind == "assertion":
-                delay = self._next_delay(policy, retrying, ctx, attempt, started, delays)
+                if t0 >= next_at:  # a scheduled attempt
+                    tries += 1
+                    delay = self._next_delay(policy, retrying, ctx, tries, started, delays)
+                    next_at = time.monotonic() + delay if delay is not None else 0.0
+                else:  # an early look that found nothing: the schedule stands
+                    delay = max(next_at - time.monotonic(), 0.0)
             if error is not None or attempt > 1:
                 # A step that passes at once has one attempt: its StepFinished says it all,
                 # and a second event per step would double the reporters' work.
@@ -472,7 +482,7 @@ class Runner:
                     folded += 1
             if delay is None:
                 break
-            await asyncio.sleep(delay)
+            await activity.wait(delay, seen)
             if ctx and ctx.retry_request and ctx.retry_request.before_retry:
                 try:
                     await ctx.retry_request.before_retry()

@@ -45,9 +45,7 @@ class TargetRun:
         self.target = target
         self.token = run_token
         self.session = session
-        from mock_nrfcloud.client import MockClient  # the harness needs it only when running
-
-        self.mock: MockClient = MockClient(target.mock_url, session=session)
+        self.mock: MockClient = target.mock_client(session)
         self._accounts: dict[str, Account] = {}
         self._journal_seen: dict[str, int] = {}  # api key -> last journal id returned
         self._scenario_ends: list[tuple[str, str]] = []  # (scenario id, end as journal time)
@@ -226,6 +224,12 @@ class Target:
 
     def open_run(self, run_id: str, session: aiohttp.ClientSession) -> TargetRun:
         return TargetRun(self, secrets.token_hex(5), session)
+
+    def mock_client(self, session: aiohttp.ClientSession) -> MockClient:
+        """The client of the mock's admin API that a feature run's steps use."""
+        from mock_nrfcloud.client import MockClient  # the harness needs it only when running
+
+        return MockClient(self.mock_url, session=session)
 
     async def admin(
         self, method: str, path: str, body: dict[str, Any], session: aiohttp.ClientSession

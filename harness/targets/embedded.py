@@ -1,18 +1,27 @@
 """The embedded target: the mock nRF Cloud and the reference backend, in this process.
 
 Both listen on free loopback ports with fast polling intervals, and stop with the run.
+Knowing both, the target also tells the backend when a step has just changed what the
+mock answers for an account (a queued response): the backend asks about that account
+at once instead of at its next poll, which a deployed backend would do later, but the
+same way (`Services.nrfcloud_changed`). Nothing else passes between them in-process.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.targets.base import Target, TargetError
+from mock_nrfcloud.client import MockClient
 from mock_nrfcloud.server import RunningMock, start_mock
 from reference_backend import __version__ as backend_version
+from reference_backend import app_keys
 from reference_backend.server import RunningBackend, ThirdParties, start_backend
+
+if TYPE_CHECKING:
+    import aiohttp
 
 FAST_INTERVAL = 0.1  # seconds: shadow, job, location and Memfault polling
 
@@ -61,6 +70,11 @@ class EmbeddedTarget(Target):
         self.mock_url = self._mock.url
         self.api_url = self._backend.url  # the websocket URL follows it (and the API version)
 
+    def mock_client(self, session: aiohttp.ClientSession) -> MockClient:
+        if self._backend is None:
+            return super().mock_client(session)
+        return _NudgingClient(self.mock_url, session, self._backend.app[app_keys.SERVICES])
+
     async def stop(self) -> None:
         if self._backend is not None:
             await self._backend.stop()
@@ -68,3 +82,21 @@ class EmbeddedTarget(Target):
         if self._mock is not None:
             await self._mock.stop()
             self._mock = None
+
+
+class _NudgingClient(MockClient):
+    """The mock's client that tells the backend when an account's answers changed."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession, services: Any) -> None:
+        super().__init__(url, session=session)
+        self._services = services
+
+    async def queue(self, account: str, *args: Any, **kwargs: Any) -> str:
+        queued = await super().queue(account, *args, **kwargs)
+        self._services.nrfcloud_changed(account)
+        return queued
+
+    async def queue_raw(self, account: str, *args: Any, **kwargs: Any) -> str:
+        queued = await super().queue_raw(account, *args, **kwargs)
+        self._services.nrfcloud_changed(account)
+        return queued

@@ -213,9 +213,11 @@ class FlowService(JobPoller[str]):
             await asyncio.sleep(self.ticker.interval)
         return None
 
-    def _tick(self) -> None:
+    def poll(self, account: str | None) -> None:
         for job in list(self._jobs.values()):
             if job.status != IN_PROGRESS or job.current is None or job.cloud_done:
+                continue
+            if not self._in_account(job.device_id, account):
                 continue
             self._polls.start(job.id, lambda job=job: self._poll(job), f"poll FOTA {job.id}")
 

@@ -123,8 +123,10 @@ class FotaService(JobPoller[tuple[str, str]]):
 
     # monitoring
 
-    def _tick(self) -> None:
+    def poll(self, account: str | None) -> None:
         for job in self._store.unfinished_jobs():
+            if not self._in_account(job.device_id, account):
+                continue
             self._polls.start(
                 (job.device_id, job.id), lambda job=job: self._poll(job), f"job {job.id}"
             )

@@ -19,7 +19,7 @@ K = TypeVar("K", bound=Hashable)
 
 
 class JobPoller(Generic[K]):
-    """The collaborators, the poller (`_tick` starts `_polls.start(key, ...)` for the
+    """The collaborators, the poller (`poll` starts `_polls.start(key, ...)` for the
     jobs to ask nRF Cloud about) and `_locks`, one lock per K. A service names its poller
     in `poller_name` and does its own set-up in `_set_up`."""
 
@@ -48,4 +48,15 @@ class JobPoller(Generic[K]):
         """The service's own set-up, at the end of `__init__`."""
 
     def _tick(self) -> None:
+        self.poll(None)
+
+    def poll(self, account: str | None) -> None:
+        """Start a poll of each job to follow (of that account's devices only, unless
+        None) that has none under way."""
         raise NotImplementedError
+
+    def _in_account(self, device_id: str, account: str | None) -> bool:
+        if account is None:
+            return True
+        device = self._store.device(device_id)
+        return device is not None and device.account == account
