@@ -14,8 +14,9 @@ import signal
 import sys
 from pathlib import Path
 
+from harness import __version__
 from harness.api_version import parse_api_version
-from harness.entry import started
+from harness.entry import report_worker, started
 from harness.events import EventBus
 from harness.hooks import HOOKS
 from harness.loader import add_needed, check_examples, check_steps, discover, parse_all
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action=_VersionAction)
+    parser.add_argument("--version", action="version", version=f"spec-harness {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def selection_args(p: argparse.ArgumentParser) -> None:
@@ -178,33 +179,6 @@ def build_parser() -> argparse.ArgumentParser:
         "CI run; a feature run in several: the last file's)",
     )
     return parser
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("hello-spec-harness")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown (not installed)"
-
-
-class _VersionAction(argparse.Action):
-    """`--version`, reading the installed version only when asked: importlib.metadata
-    costs ~10 ms that every other command would pay at start-up."""
-
-    def __init__(
-        self,
-        option_strings: list[str],
-        dest: str = argparse.SUPPRESS,
-        default: str = argparse.SUPPRESS,
-        help: str = "show program's version number and exit",
-    ) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
-
-    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        print(f"spec-harness {_version()}")
-        parser.exit()
 
 
 class _Terminated(BaseException):
@@ -444,6 +418,7 @@ async def _run(
         verbose=args.verbose,
         quiet=args.quiet,
         color=args.color,
+        worker=report_worker(),
     )
     for reporter in reporters:
         bus.subscribe(reporter)

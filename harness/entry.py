@@ -19,13 +19,22 @@ the target and the reporters are up, moves them to the permanent generation
 run. (Cyclic garbage made while starting is frozen with the rest: a one-off, bounded by
 what planning allocates.) `check` runs whole without the collector: it is all start-up.
 `steps` and `report` keep it: `report` may fold a large events file.
+
+`run` with file reports starts the report writer (harness/report/worker.py) before
+anything else, so the second process has its imports done on the other core by the
+time the run begins; a run that never gets to reporting ends it unused.
 """
 
 from __future__ import annotations
 
 import gc
+import subprocess
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.report.worker import WorkerProcess
 
 # Only `run` uses aiohttp: `check`, `steps` and `report` would pay for it for nothing.
 PRELOADED = {"run": ("aiohttp",)}
@@ -49,6 +58,30 @@ def preload(modules: tuple[str, ...]) -> threading.Thread:
 
 
 _collector_held = False  # main() turned the collector off; started() turns it back on
+_writer: subprocess.Popen[bytes] | None = None  # the report writer main() started
+_worker: WorkerProcess | None = None
+
+
+def start_report_writer() -> subprocess.Popen[bytes] | None:
+    """`python -m harness.report.worker`, started (only `subprocess` imported so far,
+    so it starts at once); None when it cannot be (the run writes in-process)."""
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "harness.report.worker"], stdin=subprocess.PIPE
+        )
+    except OSError:
+        return None
+
+
+def report_worker() -> WorkerProcess | None:
+    """The report writer started for this `run`, if any (None in a test calling
+    `cli.main()`: the reports are then written in-process)."""
+    global _worker
+    if _worker is None and _writer is not None:
+        from harness.report.worker import WorkerProcess
+
+        _worker = WorkerProcess(_writer)
+    return _worker
 
 
 def started() -> None:
@@ -63,13 +96,20 @@ def started() -> None:
 
 
 def main() -> int:
-    global _collector_held
+    global _collector_held, _writer
     command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "run" and "--no-reports" not in sys.argv:
+        _writer = start_report_writer()
     if command in COLLECTOR_HELD and gc.isenabled():
         gc.disable()
         _collector_held = True
     if command in PRELOADED:
         preload(PRELOADED[command])
-    from harness.cli import main as cli_main
+    try:
+        from harness.cli import main as cli_main
 
-    return cli_main()
+        return cli_main()
+    finally:
+        worker = report_worker()
+        if worker is not None:
+            worker.discard()  # unless the run claimed it

@@ -48,6 +48,16 @@ def test_version():
     assert done.stdout.startswith("spec-harness ") and done.stdout.strip() != "spec-harness"
 
 
+def test_one_version_everywhere():
+    import importlib.metadata
+
+    import harness
+    import reference_backend
+
+    installed = importlib.metadata.version("hello-spec-harness")
+    assert harness.__version__ == reference_backend.__version__ == installed
+
+
 def wait_for(marker: Path, proc: subprocess.Popen) -> None:
     deadline = time.monotonic() + 60
     while not marker.exists():

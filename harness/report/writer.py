@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+import orjson
+
 from harness.events import Event, FeatureRunFinished, RunFinished
 from harness.report import html, jsonout, junit, markdown, messages
 from harness.report.later import Later
@@ -91,16 +93,48 @@ class FileReporter:
         except UnicodeEncodeError:
             # Encoding happens before anything is written, so no half line is left.
             out.write(jsonout.ascii_line(event) + "\n")
+        self._written(event.type)
+
+    def add_line(self, line: bytes) -> None:
+        """One event as its events.ndjson line (the report worker's way in: it folds the
+        line into its own model). A line that is not an event is skipped, as `build`
+        skips it."""
+        if self._done:
+            return
+        try:
+            data = orjson.loads(line)
+        except ValueError:  # orjson refuses a lone surrogate, which json takes
+            try:
+                data = json.loads(line)
+            except ValueError:
+                return
+        if not isinstance(data, dict):
+            return
+        try:
+            if self._own_model:
+                self.model.add(data)
+            self._open().write(line.decode("utf-8", "replace") + "\n")
+            self._written(data.get("type"))
+        except Exception as exc:
+            self._warn(f"could not record {data.get('type')}: {exc!r}")
+
+    def _written(self, kind: object) -> None:
         self._dirty = True
-        if isinstance(event, RunFinished):
+        if kind == RunFinished.type:
             self._write()
-        elif (
-            isinstance(event, FeatureRunFinished)
-            or time.monotonic() - self._last_flush >= FLUSH_EVERY
-        ):
+        elif kind == FeatureRunFinished.type or time.monotonic() - self._last_flush >= FLUSH_EVERY:
             self._flush()
         else:
             self._later.request()
+
+    def flush(self) -> None:
+        """events.ndjson on disk now (the worker's, after each chunk it reads)."""
+        self._flush_late()
+
+    @property
+    def failed(self) -> bool:
+        """Something could not be written (and was said on stderr)."""
+        return self._failed
 
     def _open(self) -> TextIO:
         if self._events is None:
