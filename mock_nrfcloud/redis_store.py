@@ -25,8 +25,8 @@ Two answers are made here after the script: a template rendered for the call, an
 404 naming the closest queued responses; the script then uses up the response (or
 decides the 404) but leaves the call to be journaled with what was answered (a second
 script, so such an entry may follow entries of calls that came a moment later).
-Journal entries are stored as their JSON view, with header values whole (as in memory:
-every view redacts ``Authorization``); whoever can read the Redis can read them.
+Journal entries are stored as their JSON view: ``Authorization`` redacted and the account
+as its id (accounts.py), so the Redis holds no API key.
 """
 
 from __future__ import annotations
@@ -53,8 +53,6 @@ from mock_nrfcloud.journal import (
     entry_dict,
     entry_from_dict,
     first_values,
-    header_pairs,
-    joined_values,
 )
 from mock_nrfcloud.loader import load_responses
 from mock_nrfcloud.matching import LazyJsonBody, normalize_path
@@ -148,9 +146,8 @@ def _request_json(
     entry = (0, ts, account, method, path, query, headers, body, None, None, False, None, (), None)
     data = entry_dict(entry)  # type: ignore[arg-type]
     del data["id"], data["response"]
-    # As in memory, the header values are kept whole (every view redacts them), so a
-    # search by ``Authorization`` works as it does without Redis.
-    data["headers"] = joined_values(header_pairs(headers))
+    # Kept redacted (entry_dict): Redis holds no API key, unlike memory, where a search by
+    # ``Authorization`` still finds the header's value.
     data["ts"] = ts
     return json.dumps(data, separators=(",", ":"))
 
