@@ -176,7 +176,7 @@ def _serving_handler(store: MockStore, cors: bool, require_auth: bool, guard: Gu
             and "Access-Control-Request-Method" in request_headers
         ):
             return preflight(request, origin)
-        # `/<host>/...`: a third party's call, in the account named after the host.
+        # `/<host>/...`: a third party's call, in the account of the host name (its id).
         host, path = hosts.route(request.path)
         # Pairs, not dicts: the journal keeps them (see journal.py on why tuples).
         query = tuple(request.query.items()) if request.query_string else ()
