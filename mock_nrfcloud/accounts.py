@@ -12,7 +12,7 @@ the host name.
 The keys are mapped at the boundaries only (the serving path, the admin API's
 ``account``, the bridge feed); the stores see ids. The admin API takes either: a value of
 the id form is the id, any other value is a key. So a bearer key of the id form could not
-be addressed by its key, and serving refuses it (``is_account_id``).
+be addressed by its key, and serving refuses it (``bearer_refusal``).
 """
 
 from __future__ import annotations

@@ -159,16 +159,17 @@ class SqliteState:
         db = self._db
         changed = False
         rows = db.execute("SELECT id, account, spec FROM responses").fetchall()
-        for id, account, spec in rows:
+        for row_id, key, spec in rows:
             db.execute(
                 "UPDATE responses SET account = ?, spec = ? WHERE id = ?",
-                (*_by_id(spec, account), id),
+                (*_by_id(spec, key), row_id),
             )
             changed = True
-        for id, account, data in db.execute("SELECT id, account, data FROM journal").fetchall():
-            new_account, new_data = _by_id(data, account)
+        rows = db.execute("SELECT id, account, data FROM journal").fetchall()
+        for row_id, key, data in rows:
             db.execute(
-                "UPDATE journal SET account = ?, data = ? WHERE id = ?", (new_account, new_data, id)
+                "UPDATE journal SET account = ?, data = ? WHERE id = ?",
+                (*_by_id(data, key), row_id),
             )
             changed = True
         dropped: dict[str, int] = {}
@@ -327,15 +328,15 @@ def _by_id(text: str, key: str) -> tuple[str, str]:
     """(the id of ``key``, the JSON ``text`` with its ``account`` as that id), for a
     format 1 row of the account ``key``. A row that is not JSON keeps its text (``load``
     names it as damaged)."""
-    id = account_id(key)
+    account = account_id(key)
     try:
         data = json.loads(text)
     except (ValueError, RecursionError):
-        return id, text
+        return account, text
     if not isinstance(data, dict):
-        return id, text
-    data["account"] = id
-    return id, json.dumps(data, separators=(",", ":"))
+        return account, text
+    data["account"] = account
+    return account, json.dumps(data, separators=(",", ":"))
 
 
 def _lock(path: Path) -> int | None:
