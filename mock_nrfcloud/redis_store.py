@@ -43,6 +43,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mock_nrfcloud.accounts import is_account_id
 from mock_nrfcloud.bridge_feed import FEED_LIMIT, FeedMessage, iso_now
 from mock_nrfcloud.journal import (
     ENTRY_OVERHEAD_BYTES,
@@ -363,9 +364,20 @@ class RedisStore:
             for script in (store._serve, store._record):  # the batcher only sends EVALSHA
                 await client.script_load(script.script)
             await store._install_baseline()
+            by_key = [
+                name for name in await client.hkeys(prefix + "accounts") if not is_account_id(name)
+            ]
         except store.errors as error:
             await store._close_clients()
             raise StoreUnavailable(f"cannot use Redis at {url}: {error}") from None
+        if by_key:
+            # Not migrated (unlike --state): the name is not printed, it is a key.
+            log.warning(
+                "%s: %d account(s) under the prefix %r were written by an older mock, which"
+                " kept accounts by API key (and Authorization unredacted); POST /__admin/reset"
+                " or another --redis-prefix drops them",
+                url, len(by_key), prefix,
+            )  # fmt: skip
         return store
 
     def _ap(self, account: str) -> str:

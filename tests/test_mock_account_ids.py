@@ -18,7 +18,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 from support.mock_servers import bearer
+from support.redis_server import fresh_prefix
 
 from mock_nrfcloud.accounts import account_id, address, bearer_refusal, is_account_id
 from mock_nrfcloud.client import MockClient
@@ -58,8 +60,6 @@ async def _first_event(stream: aiohttp.ClientResponse) -> str:
 
 async def _redis_contents(store: Any) -> bytes:
     """Every key under the store's prefix and every value, as bytes."""
-    from redis.asyncio import Redis
-
     client = Redis.from_url(store.url)
     try:
         found = b""
@@ -308,3 +308,20 @@ def test_a_state_file_of_a_newer_format_is_refused(tmp_path: Path) -> None:
         db.execute("UPDATE meta SET value = '2' WHERE key = 'format'")
     db.close()
     SqliteState(state).close()  # the refusal let go of the file's lock
+
+
+async def test_redis_accounts_of_an_older_mock_are_named_without_their_keys(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    prefix = fresh_prefix()
+    client = Redis.from_url(redis_url)
+    try:
+        await client.hset(prefix + "accounts", KEY, "1700000000")  # an older mock's account
+        with caplog.at_level("WARNING", logger="mock_nrfcloud.redis_store"):
+            store = await RedisStore.open(redis_url, prefix=prefix)
+            await store.close()
+    finally:
+        await client.aclose()
+    (warning,) = [r.getMessage() for r in caplog.records if "older mock" in r.getMessage()]
+    assert "1 account(s)" in warning and "POST /__admin/reset" in warning
+    assert KEY not in warning
