@@ -267,8 +267,13 @@ class _Handlers:
         return json_response({"status": "ok"})
 
     async def accounts(self, request: web.Request) -> web.StreamResponse:
-        check_params(request, set())
-        return json_response({"accounts": await self.store.summary()})
+        """Every account by id; with ``account`` (a key or an id), also the id it names:
+        how the dashboard finds the account of a key typed in without showing the key."""
+        check_params(request, {"account"})
+        answer: dict[str, Any] = {"accounts": await self.store.summary()}
+        if "account" in request.query:
+            answer["account"] = account_param(request)
+        return json_response(answer)
 
     async def reset(self, request: web.Request) -> web.StreamResponse:
         check_params(request, set())

@@ -8,6 +8,7 @@ can take the same one-shot response), answer. CORS is handled inline.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -17,13 +18,13 @@ from aiohttp import web
 from yarl import URL
 
 from mock_nrfcloud import admin, bridge, hosts
+from mock_nrfcloud.accounts import DEFAULT_ACCOUNT, account_id, bearer_refusal
 from mock_nrfcloud.cors import preflight, with_cors
 from mock_nrfcloud.guard import GUARD_KEY, Guard, foreign_host
 from mock_nrfcloud.journal import RESPONSE_BODY, RESPONSE_HEADERS
 from mock_nrfcloud.problems import STORE_ERRORS, Problem, problem_response, state_failed
 from mock_nrfcloud.store import NOT_FOUND_HEADERS, Store
 from mock_nrfcloud.store_api import LocalStore, MockStore, as_mock_store
-from mock_nrfcloud.validation import DEFAULT_ACCOUNT, is_account
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -38,6 +39,11 @@ _TOO_LARGE_BODY = b"Request body too large"
 _TEXT_HEADERS = (("Content-Type", "text/plain; charset=utf-8"),)
 _LINGER_RESET = struct.pack("ii", 1, 0)
 _KNOWN_ACCOUNTS_MAX = 4096
+
+
+def _refusal_body(reason: str) -> bytes:
+    """nRF Cloud's 401 body, with the reason the mock refuses the key."""
+    return json.dumps({"code": 40100, "message": f"Unauthorized: {reason}"}).encode()
 
 
 def create_app(
@@ -118,7 +124,8 @@ class _EveryPath(web.AbstractResource):
 
 
 def account_of(authorization: str | None) -> str | None:
-    """The API key of ``Authorization: Bearer <key>``, or None."""
+    """The API key of ``Authorization: Bearer <key>``, or None (accounts.py maps it to
+    the account's id)."""
     if not authorization:
         return None
     scheme, _, key = authorization.partition(" ")
@@ -134,7 +141,8 @@ def _serving_handler(store: MockStore, cors: bool, require_auth: bool, guard: Gu
     shared_serve = store.serve
     record_unserved = store.record_unserved
     host_allowed = guard.host_allowed
-    known_accounts: set[str] = set()  # keys already checked by is_account
+    # key (or host) -> account id: the keys seen, checked and hashed once (accounts.py).
+    known_accounts: dict[str, str] = {}
     durable = store.durable
 
     async def unserved(answer: web.Response, origin: str | None, *call: Any) -> web.Response:
@@ -168,7 +176,7 @@ def _serving_handler(store: MockStore, cors: bool, require_auth: bool, guard: Gu
             and "Access-Control-Request-Method" in request_headers
         ):
             return preflight(request, origin)
-        # `/<host>/...`: a third party's call, in the account named after the host.
+        # `/<host>/...`: a third party's call, in the account of the host name (its id).
         host, path = hosts.route(request.path)
         # Pairs, not dicts: the journal keeps them (see journal.py on why tuples).
         query = tuple(request.query.items()) if request.query_string else ()
@@ -176,9 +184,18 @@ def _serving_handler(store: MockStore, cors: bool, require_auth: bool, guard: Gu
         headers = request.raw_headers
         authorization = request_headers.get("Authorization")
         if host is not None:
-            account: str | None = host
+            key: str | None = host
         else:
-            account = None if authorization is None else account_of(authorization)
+            key = None if authorization is None else account_of(authorization)
+        # The stores see the account's id, never the key (accounts.py). None: no key,
+        # or a key refused below.
+        account: str | None = None
+        if key is not None:
+            account = known_accounts.get(key)
+            if account is None and bearer_refusal(key) is None:
+                if len(known_accounts) >= _KNOWN_ACCOUNTS_MAX:
+                    known_accounts.clear()
+                account = known_accounts[key] = account_id(key)
         if request.body_exists:
             content = request.content
             try:
@@ -198,18 +215,16 @@ def _serving_handler(store: MockStore, cors: bool, require_auth: bool, guard: Gu
                 )  # fmt: skip
         else:
             body = b""
-        if account is not None and account not in known_accounts:
-            # A key the admin API could not address (a space, a control character):
-            # refused as nRF Cloud refuses a bad key, journaled under the default account.
-            if not is_account(account):
-                return await unserved(
-                    _answer(401, None, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY, origin), origin,
-                    DEFAULT_ACCOUNT, method, path, query, headers, body,
-                    401, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED_BODY,
-                )  # fmt: skip
-            if len(known_accounts) >= _KNOWN_ACCOUNTS_MAX:
-                known_accounts.clear()
-            known_accounts.add(account)
+        if key is not None and account is None:
+            # A key the admin API could not address by that key (a space, a control
+            # character, the form of an account id): refused as nRF Cloud refuses a bad
+            # key, journaled under the default account.
+            refused = _refusal_body(bearer_refusal(key) or "refused")
+            return await unserved(
+                _answer(401, None, _UNAUTHORIZED_HEADERS, refused, origin), origin,
+                DEFAULT_ACCOUNT, method, path, query, headers, body,
+                401, _UNAUTHORIZED_HEADERS, refused,
+            )  # fmt: skip
         if account is None:
             if require_auth:
                 # What nRF Cloud answers without an API key.

@@ -12,10 +12,10 @@ A backend reads the feed of the account whose key it sends as `Authorization: Be
 `since`, then pushes each new message at once) or `GET /__bridge/messages?since=<seq>`
 (JSON, for polling). Each message has a per-account `seq`, increasing by one.
 
-The teamId of an account is a UUID derived from its key (uuid5), so it is stable across
-restarts and differs between accounts. The feed keeps the newest FEED_LIMIT messages per
-account in memory (not in `--state`): a reader that comes back after more than that many
-messages is told how many it missed.
+The teamId of an account is a UUID derived from its account id (uuid5; the id is derived
+from the key, accounts.py), so it is stable across restarts and differs between accounts.
+The feed keeps the newest FEED_LIMIT messages per account in memory (not in `--state`): a
+reader that comes back after more than that many messages is told how many it missed.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_nrfcloud.accounts import account_id, bearer_refusal
 from mock_nrfcloud.admin import admin_route, json_response, read_json
 from mock_nrfcloud.bridge_feed import FEED_LIMIT, Feed, FeedMessage
-from mock_nrfcloud.problems import bad_request
+from mock_nrfcloud.problems import Problem, bad_request
 from mock_nrfcloud.store_api import MockStore
-from mock_nrfcloud.validation import DEFAULT_ACCOUNT, parse_account
+from mock_nrfcloud.validation import parse_account
 
 MAX_POLL_LIMIT = 1000
 _KEEPALIVE_S = 15.0
@@ -54,7 +55,7 @@ BRIDGE_KEY = web.AppKey("mock_nrfcloud.bridge", "Bridge")
 
 
 def team_id(account: str) -> str:
-    """The account's nRF Cloud team ID: stable per API key, different between keys."""
+    """The nRF Cloud team ID of an account id: stable per API key, different between keys."""
     return str(uuid.uuid5(_TEAM_NAMESPACE, account))
 
 
@@ -214,10 +215,17 @@ async def _ingress(bridge: Bridge, request: web.Request) -> web.Response:
 
 
 def _feed_account(request: web.Request) -> str:
+    """The id of the account whose bearer key the reader sends (accounts.py); a key that
+    serving refuses is refused here too."""
     from mock_nrfcloud.app import account_of
 
     key = account_of(request.headers.get("Authorization"))
-    return key if key is not None else DEFAULT_ACCOUNT
+    if key is not None:
+        reason = bearer_refusal(key)
+        if reason is not None:
+            raise Problem(401, "Unauthorized", reason, field="Authorization",
+                          kind="unauthorized")  # fmt: skip
+    return account_id(key)
 
 
 def _since(request: web.Request) -> int:

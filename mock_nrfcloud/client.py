@@ -1,5 +1,8 @@
 """An async client for the mock's admin API (used by the spec steps).
 
+Every ``account`` is the account's API key or its id (``accounts.account_id``); the
+mock answers with the id only.
+
 client = MockClient("http://127.0.0.1:8001")
 await client.queue("my-api-key", "POST", "/v1/fota-jobs", body={"jobId": "..."})
 ...

@@ -15,7 +15,8 @@ requests to ``127.0.0.1``. Three rules keep such pages out:
   ``--admin-origin``. Refusing, not only leaving CORS out, matters: a page can send a
   "simple" POST (``text/plain``) without a preflight, and the mock would act on it.
 - **Redaction**: ``Authorization`` values never leave the mock in a journal view
-  (``Bearer <redacted>``; the entry's ``account`` still names the account).
+  (``Bearer <redacted>``; the entry's ``account`` names the account by its id, never by
+  the key: accounts.py).
 
 Mocked paths keep CORS open to any origin, without credentials: that is what
 frontend developers run the mock for.

@@ -4,7 +4,8 @@ The backend's real suite reaches every third party through one mock, with the ho
 first path segment (`<mock>/api.memfault.com/api/v0/...`, `<mock>/webhook.office.com/`).
 A first segment containing a dot names a host; `api.nrfcloud.com` is nRF Cloud itself and
 aliases the root. Calls to any other host belong to the mock account named after the host
-(these calls carry no per-run API key; see README.md on how parallel runs stay apart).
+(the host name is its key: the account is shown by the host name's id, accounts.py; these
+calls carry no per-run API key; see README.md on how parallel runs stay apart).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The file (YAML or JSON) has a top-level ``responses:`` list, each item with the same
 fields as ``POST /__admin/responses`` (loaded as kept responses, account ``default``
-unless given). Other top-level keys, such as the ``devices:`` list that the reference
-backend registers from the same file, are left to their readers.
+unless given, as a key or an id). Other top-level keys, such as the ``devices:`` list
+that the reference backend registers from the same file, are left to their readers.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 # The version of this description (bump when the admin API changes).
-DESCRIPTION_VERSION = "1.0.0"
+DESCRIPTION_VERSION = "2.0.0"
 
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 _MATCHER_MAP = {
@@ -27,7 +27,15 @@ _BODY_MATCHES = {
 _ACCOUNT = {
     "type": "string",
     "pattern": "^[\\x21-\\x7e]{1,1024}$",
-    "description": "the account: the nRF Cloud API key of `Authorization: Bearer <key>`",
+    "description": "the account: its id (`acct-<16 hex digits>`, or `default`), or the nRF"
+    " Cloud API key of `Authorization: Bearer <key>`, which the mock maps to its id",
+}
+# What the mock shows: always the id, never the key (mock_nrfcloud/accounts.py).
+_ACCOUNT_ID = {
+    "type": "string",
+    "pattern": "^(default|acct-[0-9a-f]{16})$",
+    "description": "the account's id: `acct-` and 16 hex digits of the SHA-256 of its API"
+    " key (of the host name for a third party's account), or `default`",
 }
 _ACCOUNT_PARAM = {
     "name": "account",
@@ -180,7 +188,7 @@ _SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"},
             "time": {"type": "string"},
-            "account": {"type": "string"},
+            "account": _ACCOUNT_ID,
             "method": {"type": "string"},
             "path": {"type": "string"},
             "query": _STRING_MAP,
@@ -226,7 +234,28 @@ def admin_openapi() -> dict[str, Any]:
             )
         },
         "/__admin/accounts": {
-            "get": _op("accounts with their counts", {"200": _json({"type": "object"})})
+            "get": _op(
+                "accounts (by id) with their counts; with `account` (a key or an id), also"
+                " the id it names",
+                {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "accounts": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {"account": _ACCOUNT_ID},
+                                    },
+                                },
+                                "account": _ACCOUNT_ID,
+                            },
+                        }
+                    )
+                },
+                parameters=account,
+            )
         },
         "/__admin/responses": {
             "get": _op(
@@ -342,7 +371,8 @@ def admin_openapi() -> dict[str, Any]:
         },
         "/__bridge/messages": {
             "get": _op(
-                "the account's message-bridge feed (polling); account from the bearer key",
+                "the account's message-bridge feed (polling); account from the bearer key"
+                " (401 for a key of the id form)",
                 {"200": _json({"type": "object"})},
                 parameters=[
                     _int_param("since", "after this seq"),
@@ -352,7 +382,8 @@ def admin_openapi() -> dict[str, Any]:
         },
         "/__bridge/stream": {
             "get": _op(
-                "the account's message-bridge feed as server-sent events",
+                "the account's message-bridge feed as server-sent events; account from the"
+                " bearer key (401 for a key of the id form)",
                 {"200": sse},
                 parameters=[_int_param("since", "after this seq")],
             )

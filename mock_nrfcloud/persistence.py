@@ -13,6 +13,11 @@ the loop, a write that finds the file locked by another program waits at most
 ``BUSY_TIMEOUT_MS`` and then fails with ``sqlite3.OperationalError`` (the caller
 answers 503).
 
+The file keeps accounts by id (accounts.py), never by API key: ``meta.format`` is
+``FORMAT`` (2). A file of format 1 (no ``format``; a mock that kept accounts by key) is
+migrated when it is opened: every key becomes its id, and the file is vacuumed so that no
+key is left in its free pages. A file of a newer format is refused.
+
 One process owns a state file: ``SqliteState`` takes an exclusive ``flock`` on
 ``<file>.lock`` and refuses to open when another process holds it (two mocks on one
 file would overwrite each other's journal ids).
@@ -28,6 +33,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mock_nrfcloud.accounts import account_id
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -57,6 +64,9 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 """
 
+
+# The file's format (``meta.format``): 2 keeps accounts by id; 1 (none given) by API key.
+FORMAT = 2
 
 try:
     import fcntl
@@ -105,6 +115,7 @@ class SqliteState:
         when it is not a database or stays locked."""
         self.path = Path(path)
         self._lock_fd = _lock(self.path)
+        self._in_tx = False
         try:
             # isolation_level=None: transactions are explicit (BEGIN/COMMIT below).
             self._db = sqlite3.connect(
@@ -113,10 +124,61 @@ class SqliteState:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._upgrade()
         except BaseException:
+            if hasattr(self, "_db"):
+                self._db.close()
             self._unlock()
             raise
-        self._in_tx = False
+
+    def _upgrade(self) -> None:
+        """Bring a file of an older format to ``FORMAT``, or refuse a newer one."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        try:
+            found = 1 if row is None else int(row[0])
+        except ValueError:
+            found = -1
+        if found == FORMAT:
+            return
+        if found != 1:
+            raise StateFileError(
+                f"{self.path}: meta.format is {row[0]!r}; this mock reads format {FORMAT}"
+                " (and migrates format 1): start with a new state file"
+            )
+        with self.transaction():
+            migrated = self._accounts_by_id()
+            self._set_meta("format", FORMAT)
+        if migrated:
+            # The keys are still in the freed pages and the WAL: rewrite the whole file.
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _accounts_by_id(self) -> bool:
+        """Format 1 -> 2: each account's key becomes its id (in the columns and in the
+        JSON of specs and entries). Whether anything was there to change."""
+        db = self._db
+        changed = False
+        rows = db.execute("SELECT id, account, spec FROM responses").fetchall()
+        for row_id, key, spec in rows:
+            db.execute(
+                "UPDATE responses SET account = ?, spec = ? WHERE id = ?",
+                (*_by_id(spec, key), row_id),
+            )
+            changed = True
+        rows = db.execute("SELECT id, account, data FROM journal").fetchall()
+        for row_id, key, data in rows:
+            db.execute(
+                "UPDATE journal SET account = ?, data = ? WHERE id = ?",
+                (*_by_id(data, key), row_id),
+            )
+            changed = True
+        dropped: dict[str, int] = {}
+        for name, count in db.execute("SELECT name, dropped FROM accounts").fetchall():
+            dropped[account_id(name)] = dropped.get(account_id(name), 0) + count
+            changed = True
+        db.execute("DELETE FROM accounts")
+        db.executemany("INSERT INTO accounts (name, dropped) VALUES (?, ?)", dropped.items())
+        return changed
 
     def serving(self) -> None:
         """From now on, wait at most ``BUSY_TIMEOUT_MS`` for another program's lock."""
@@ -260,6 +322,21 @@ class SqliteState:
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, str(value)),
         )
+
+
+def _by_id(text: str, key: str) -> tuple[str, str]:
+    """(the id of ``key``, the JSON ``text`` with its ``account`` as that id), for a
+    format 1 row of the account ``key``. A row that is not JSON keeps its text (``load``
+    names it as damaged)."""
+    account = account_id(key)
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return account, text
+    if not isinstance(data, dict):
+        return account, text
+    data["account"] = account
+    return account, json.dumps(data, separators=(",", ":"))
 
 
 def _lock(path: Path) -> int | None:

@@ -25,8 +25,8 @@ Two answers are made here after the script: a template rendered for the call, an
 404 naming the closest queued responses; the script then uses up the response (or
 decides the 404) but leaves the call to be journaled with what was answered (a second
 script, so such an entry may follow entries of calls that came a moment later).
-Journal entries are stored as their JSON view, with header values whole (as in memory:
-every view redacts ``Authorization``); whoever can read the Redis can read them.
+Journal entries are stored as their JSON view: ``Authorization`` redacted and the account
+as its id (accounts.py), so the Redis holds no API key.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mock_nrfcloud.accounts import is_account_id
 from mock_nrfcloud.bridge_feed import FEED_LIMIT, FeedMessage, iso_now
 from mock_nrfcloud.journal import (
     ENTRY_OVERHEAD_BYTES,
@@ -53,8 +54,6 @@ from mock_nrfcloud.journal import (
     entry_dict,
     entry_from_dict,
     first_values,
-    header_pairs,
-    joined_values,
 )
 from mock_nrfcloud.loader import load_responses
 from mock_nrfcloud.matching import LazyJsonBody, normalize_path
@@ -148,9 +147,8 @@ def _request_json(
     entry = (0, ts, account, method, path, query, headers, body, None, None, False, None, (), None)
     data = entry_dict(entry)  # type: ignore[arg-type]
     del data["id"], data["response"]
-    # As in memory, the header values are kept whole (every view redacts them), so a
-    # search by ``Authorization`` works as it does without Redis.
-    data["headers"] = joined_values(header_pairs(headers))
+    # Kept redacted (entry_dict): Redis holds no API key, unlike memory, where a search by
+    # ``Authorization`` still finds the header's value.
     data["ts"] = ts
     return json.dumps(data, separators=(",", ":"))
 
@@ -366,9 +364,20 @@ class RedisStore:
             for script in (store._serve, store._record):  # the batcher only sends EVALSHA
                 await client.script_load(script.script)
             await store._install_baseline()
+            by_key = [
+                name for name in await client.hkeys(prefix + "accounts") if not is_account_id(name)
+            ]
         except store.errors as error:
             await store._close_clients()
             raise StoreUnavailable(f"cannot use Redis at {url}: {error}") from None
+        if by_key:
+            # Not migrated (unlike --state): the name is not printed, it is a key.
+            log.warning(
+                "%s: %d account(s) under the prefix %r were written by an older mock, which"
+                " kept accounts by API key (and Authorization unredacted); POST /__admin/reset"
+                " or another --redis-prefix drops them",
+                url, len(by_key), prefix,
+            )  # fmt: skip
         return store
 
     def _ap(self, account: str) -> str:

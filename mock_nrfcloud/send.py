@@ -5,7 +5,7 @@
     python -m mock_nrfcloud.send --device oob-352656108602296 --coap /msg/d2c/raw @senml.json
 
 The payload is JSON text, or `@FILE` to read it from a file. Over CoAP it is SenML JSON,
-sent as CBOR the way a device encodes it. `--account` is the account's API key (the
+sent as CBOR the way a device encodes it. `--account` is the account's API key or its id (the
 backend's account of that key reads the message from its bridge feed).
 """
 
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A simulated device sends a message to the mock nRF Cloud.",
     )
     parser.add_argument("--mock", default="http://127.0.0.1:8001", help="the mock's URL")
-    parser.add_argument("--account", default="default", help="the account's API key")
+    parser.add_argument("--account", default="default", help="the account's API key or id")
     parser.add_argument("--device", required=True, help="the device ID")
     how = parser.add_mutually_exclusive_group(required=True)
     how.add_argument("--mqtt", metavar="TOPIC", help="publish to this topic (e.g. m/d/<id>/d2c)")

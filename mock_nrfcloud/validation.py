@@ -15,6 +15,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
+from mock_nrfcloud.accounts import DEFAULT_ACCOUNT, KEY, address
 from mock_nrfcloud.matching import (
     BodyMatcher,
     HeaderMatcher,
@@ -24,7 +25,6 @@ from mock_nrfcloud.matching import (
 )
 from mock_nrfcloud.problems import Problem, bad_request
 
-DEFAULT_ACCOUNT = "default"
 FAULTS = ("reset", "empty")
 
 RESPONSE_FIELDS = frozenset(
@@ -49,7 +49,6 @@ RESPONSE_FIELDS = frozenset(
 )
 FIND_FIELDS = frozenset({"account", "method", "path", "query", "headers", "body_matches", "limit"})
 
-_ACCOUNT = re.compile(r"[\x21-\x7e]{1,1024}")  # what can follow `Bearer ` in a header
 _METHOD = re.compile(r"[A-Za-z]{1,32}")
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
 # What HTTP/1.1 cannot carry in a header value or reason phrase (tab is fine).
@@ -136,21 +135,18 @@ def reject_unknown(data: dict[str, Any], allowed: frozenset[str], prefix: str = 
             )
 
 
-def is_account(key: str) -> bool:
-    """Whether a bearer key names an account the admin API can address."""
-    return _ACCOUNT.fullmatch(key) is not None
-
-
 def parse_account(value: Any, field: str = "account") -> str:
+    """The account id an admin call names: its id (``acct-<16 hex>``, ``default``) or
+    its API key, mapped to the id (accounts.py), so that the stores never see a key."""
     if value is None:
         return DEFAULT_ACCOUNT
-    if not isinstance(value, str) or not _ACCOUNT.fullmatch(value):
+    if not isinstance(value, str) or not KEY.fullmatch(value):
         raise bad_request(
             "expected the account as a non-empty string of visible ASCII characters"
-            " (the nRF Cloud API key), without spaces",
+            " without spaces: its id (acct-<16 hex digits>) or its nRF Cloud API key",
             field=field,
         )
-    return value
+    return address(value)
 
 
 def parse_method(value: Any, field: str = "method") -> str:
@@ -453,7 +449,6 @@ __all__ = [
     "FAULTS",
     "Problem",
     "check_json_input",
-    "is_account",
     "parse_account",
     "parse_body_matches",
     "parse_bool_param",

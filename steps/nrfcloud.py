@@ -15,6 +15,7 @@ from behave import step, use_step_matcher
 
 from harness.run.context import StepContext
 from harness.targets.base import SPEC_ACCOUNT
+from mock_nrfcloud.accounts import account_id
 from mock_nrfcloud.guard import REDACTED, SECRET_HEADERS
 from mock_nrfcloud.rawhttp import RawHttpError, RawRequest, parse_raw_request
 from steps.common import code_block, device_account, json_block
@@ -165,11 +166,17 @@ def _request_difference(expected: RawRequest, entry: dict[str, Any]) -> str | No
         if actual is None:
             return f"header {name} is missing"
         if actual.endswith(REDACTED) and name.lower() in SECRET_HEADERS:
-            # The mock never shows the secret; a bearer key is the entry's account.
+            # The mock never shows the secret; a bearer key is known by the entry's
+            # account, the key's id (mock_nrfcloud/accounts.py).
             scheme = actual[: -len(REDACTED)].strip()
-            actual = f"{scheme} {entry.get('account')}" if scheme.lower() == "bearer" else actual
-            if actual.endswith(REDACTED) and value.split(" ")[0] == scheme:
-                continue
+            wanted_scheme, _, wanted_key = value.partition(" ")
+            if wanted_scheme == scheme:
+                if scheme.lower() != "bearer":
+                    continue
+                if account_id(wanted_key.strip()) == entry.get("account"):
+                    continue
+            if scheme.lower() == "bearer":
+                actual = f"{scheme} <the key of account {entry.get('account')}>"
         if not same_header(name, value, actual):
             return f"header {name}: expected {value!r}, got {actual!r}"
     body = entry.get("body") or ""

@@ -22,6 +22,7 @@ from support.backend import (
     shadow_item,
 )
 
+from mock_nrfcloud.accounts import account_id
 from reference_backend import app_keys
 from reference_backend.server import start_backend
 
@@ -63,8 +64,11 @@ async def test_connect_sends_identity_then_shadow(stack: Stack) -> None:
         "pageLimit": "100",
     }
     headers = {k.lower(): v for k, v in request["headers"].items()}
-    # The mock redacts the key in its journal; the entry's account is the key it named.
-    assert (headers["authorization"], request["account"]) == ("Bearer <redacted>", account)
+    # The mock redacts the key in its journal; the entry's account is the key's id.
+    assert (headers["authorization"], request["account"]) == (
+        "Bearer <redacted>",
+        account_id(account),
+    )
     assert headers["accept"] == "application/json"
 
 

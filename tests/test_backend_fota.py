@@ -23,6 +23,7 @@ from support.backend import (
     shadow_item,
 )
 
+from mock_nrfcloud.accounts import account_id
 from reference_backend import app_keys
 
 MODEM = "MODEM*ad48df2a*mfw_nrf91x1_2.0.2"
@@ -104,7 +105,10 @@ async def test_fota_spec_flow(stack: Stack) -> None:
     assert list(json.loads(created["body"])) == ["bundleId", "autoApply", "deviceIdentifiers"]
     headers = {k.lower(): v for k, v in created["headers"].items()}
     assert headers["content-type"].startswith("application/json")
-    assert (headers["authorization"], created["account"]) == ("Bearer <redacted>", account)
+    assert (headers["authorization"], created["account"]) == (
+        "Bearer <redacted>",
+        account_id(account),
+    )
     assert await jobs_of(stack, device_id, fingerprint) == [execution]
 
     completed = job_details(

@@ -21,6 +21,7 @@ from support.backend import (
     shadow_item,
 )
 
+from mock_nrfcloud.accounts import account_id
 from mock_nrfcloud.bridge import Feed, team_id
 from mock_nrfcloud.client import MockAdminError
 from reference_backend.ingest.bridge import BridgeConsumers, without_prefix
@@ -213,7 +214,8 @@ async def test_mock_feed_wraps_coap_and_prefixes_topics_per_account(stack: Stack
     sent = await stack.nrf.send_device_message(
         "k1", "d1", transport="coap", payload_bytes=b"\x80", resource="/msg/d2c/raw"
     )
-    assert sent == {"seq": 1, "topic": f"prod/{team_id('k1')}/m/d/d1/d2c/raw"}
+    # The team ID is derived from the account id, which is derived from the key.
+    assert sent == {"seq": 1, "topic": f"prod/{team_id(account_id('k1'))}/m/d/d1/d2c/raw"}
     await stack.nrf.send_device_message(
         "k2", "d1", transport="mqtt", topic="m/d/d1/d2c", payload={}
     )
@@ -222,7 +224,7 @@ async def test_mock_feed_wraps_coap_and_prefixes_topics_per_account(stack: Stack
     )
     (message,) = (await r.json())["messages"]
     assert message["payload"] == {"data": base64.b64encode(b"\x80").decode()}
-    assert team_id("k1") != team_id("k2")
+    assert team_id(account_id("k1")) != team_id(account_id("k2"))
     (entry,) = await stack.nrf.requests("k1")
     assert entry["method"] == "POST" and entry["path"] == "/msg/d2c/raw"
 

@@ -17,6 +17,7 @@ import pytest
 from support.processes import MOCK, ROOT, server_process
 from support.redis_server import fresh_prefix
 
+from mock_nrfcloud.accounts import account_id
 from mock_nrfcloud.client import MockClient
 from mock_nrfcloud.server import RunningMock, start_mock
 
@@ -162,7 +163,7 @@ async def test_reset_and_delete_through_one_replica_show_in_the_other(
     admin, other = MockClient(first.url, http), MockClient(second.url, http)
     queued = await admin.queue("team", "GET", "/v1/a", body="x", keep=True)
     await http.get(second.url + "/v1/a", headers=KEY)
-    assert [a["account"] for a in await other.accounts()] == ["team"]
+    assert [a["account"] for a in await other.accounts()] == [account_id("team")]
     assert await other.count("team") == 1
     await other.delete_response(queued)
     assert await admin.responses("team") == []
@@ -190,11 +191,11 @@ async def test_an_account_with_a_live_stream_on_any_replica_is_kept(
     replicas: tuple[RunningMock, RunningMock], http: aiohttp.ClientSession
 ) -> None:
     first, second = replicas
-    await first.store.serve("watched", "GET", "/v1/x", (), (), b"")
+    await first.store.serve(account_id("watched"), "GET", "/v1/x", (), (), b"")
     async with http.get(second.url + "/__admin/requests/stream?account=watched") as stream:
         await stream.content.readline()  # connected: the reader has claimed the account
         assert await first.store.evict_idle(now=10**10) == []
-    assert [a["account"] for a in await first.store.summary()] == ["watched"]
+    assert [a["account"] for a in await first.store.summary()] == [account_id("watched")]
 
 
 # -- processes: --workers, and a replica killed mid-burst --------------------------------
@@ -305,9 +306,9 @@ async def test_conditional_responses_used_up_elsewhere_leave_the_cache(
             spec = {"account": "k", "method": "GET", "path": "/x", "query": {"n": str(n)},
                     "body": str(n)}  # fmt: skip
             await queuer.add_response(parse_response_spec(spec))
-            _, entry = await server.serve("k", "GET", "/x", (("n", str(n)),), (), b"")
+            _, entry = await server.serve(account_id("k"), "GET", "/x", (("n", str(n)),), (), b"")
             assert entry[-1] == str(n).encode()
-        assert len(server._endpoints[("k", "GET /x")]) <= 9
+        assert len(server._endpoints[(account_id("k"), "GET /x")]) <= 9
     finally:
         await queuer.close()
         await server.close()

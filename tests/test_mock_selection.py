@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from mock_nrfcloud.accounts import account_id
 from mock_nrfcloud.journal import METHOD, PATH, STATUS, JournalQuery, entry_dict
 from mock_nrfcloud.matching import (
     BodyMatcher,
@@ -158,13 +159,15 @@ def test_expired_responses_are_never_served(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_accounts_are_separate() -> None:
+    # The store sees account ids; parse_response_spec maps the key it is given.
     store = Store()
+    a, b = account_id("key-a"), account_id("key-b")
     mine = store.add_response(spec(account="key-a")).id
-    assert call(store, account="key-b") is None
+    assert call(store, account=b) is None
     assert call(store) is None
-    assert call(store, account="key-a") == mine
-    assert len(store.journal("key-a") or []) == 1
-    assert len(store.journal("key-b") or []) == 1
+    assert call(store, account=a) == mine
+    assert len(store.journal(a) or []) == 1
+    assert len(store.journal(b) or []) == 1
 
 
 def test_journal_is_bounded_and_counts_what_it_dropped() -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from mock_nrfcloud.accounts import account_id
 from mock_nrfcloud.rawhttp import parse_raw_request
 from steps.nrfcloud import _closest, _first_difference
 
 
 def entry(id: int, method: str, path: str, **extra: Any) -> dict[str, Any]:
     return {"id": id, "method": method, "path": path, "query": {}, "headers": {},
-            "body": None, "account": "k", **extra}  # fmt: skip
+            "body": None, "account": account_id("k"), **extra}  # fmt: skip
 
 
 def test_the_closest_calls_come_first_with_their_first_difference() -> None:
@@ -44,7 +45,9 @@ def test_a_redacted_bearer_key_is_compared_with_the_account() -> None:
     redacted = entry(1, "GET", "/v1/devices", headers={"Authorization": "Bearer <redacted>"})
     assert _first_difference(expected, redacted) is None
     other = parse_raw_request("GET /v1/devices HTTP/1.1\nAuthorization: Bearer other\n\n")
-    assert "header Authorization" in (_first_difference(other, redacted) or "")
+    difference = _first_difference(other, redacted) or ""
+    assert "header Authorization" in difference
+    assert f"<the key of account {account_id('k')}>" in difference  # never the key
 
 
 def test_an_empty_journal_says_so() -> None:
