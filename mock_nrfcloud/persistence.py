@@ -158,20 +158,14 @@ class SqliteState:
         JSON of specs and entries). Whether anything was there to change."""
         db = self._db
         changed = False
-        rows = db.execute("SELECT id, account, spec FROM responses").fetchall()
-        for row_id, key, spec in rows:
-            db.execute(
-                "UPDATE responses SET account = ?, spec = ? WHERE id = ?",
-                (*_by_id(spec, key), row_id),
-            )
-            changed = True
-        rows = db.execute("SELECT id, account, data FROM journal").fetchall()
-        for row_id, key, data in rows:
-            db.execute(
-                "UPDATE journal SET account = ?, data = ? WHERE id = ?",
-                (*_by_id(data, key), row_id),
-            )
-            changed = True
+        for table, column in (("responses", "spec"), ("journal", "data")):  # our own names
+            rows = db.execute(f"SELECT id, account, {column} FROM {table}").fetchall()
+            for row_id, key, text in rows:
+                db.execute(
+                    f"UPDATE {table} SET account = ?, {column} = ? WHERE id = ?",
+                    (*_by_id(text, key), row_id),
+                )
+                changed = True
         dropped: dict[str, int] = {}
         for name, count in db.execute("SELECT name, dropped FROM accounts").fetchall():
             dropped[account_id(name)] = dropped.get(account_id(name), 0) + count
