@@ -98,7 +98,8 @@ def started() -> None:
 def main() -> int:
     global _collector_held, _writer
     command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command == "run" and "--no-reports" not in sys.argv:
+    # Not for watch mode, which writes its reports in-process after each run.
+    if command == "run" and not {"--no-reports", "--watch"} & set(sys.argv):
         _writer = start_report_writer()
     if command in COLLECTOR_HELD and gc.isenabled():
         gc.disable()
