@@ -110,3 +110,14 @@ def test_early_looks_do_not_use_up_the_tries():
         _registry(),
     )
     assert soon.status == "passed" and soon.attempts > 2
+
+
+def test_a_chatty_run_adds_a_handful_of_early_looks_not_hundreds():
+    # 300 things observed, a millisecond or more apart; the step passes only after the
+    # last. Each early look that finds nothing waits twice as long as the one before.
+    (_, soon) = _run(
+        "# F\n\n## S\n\nGiven the device chatters `300` times\n\n"
+        "Soon the device has said `300` things after 1 retries\n",
+        _registry(),
+    )
+    assert soon.status == "passed" and 2 < soon.attempts <= 14

@@ -8,15 +8,17 @@ was most of the FOTA spec's run time.
 
 Such an early look is extra: it neither uses up one of the step's tries nor moves its
 schedule (the runner keeps both), so a chatty websocket cannot exhaust `after 20
-retries` in a few milliseconds. Early looks are at least `MIN_GAP` apart.
+retries` in a few milliseconds. The first early look after a scheduled attempt comes
+`MIN_GAP` after it at the soonest; each further one that finds nothing waits twice as
+long as the one before, so a device talking every millisecond adds a handful of looks
+(and of re-sent requests, for a step that re-sends one) per retry delay, not hundreds.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-# Seconds between two early looks of one step at the least: a flood of messages
-# (a device sending every millisecond) must not turn into a flood of attempts.
+# Seconds from an attempt to the first early look at the least (then doubling).
 MIN_GAP = 0.005
 
 
@@ -35,19 +37,19 @@ class Activity:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def wait(self, timeout: float, since: int) -> None:
+    async def wait(self, timeout: float, since: int, gap: float = MIN_GAP) -> None:
         """Sleep `timeout` seconds, or less: until something is observed after `since`
-        (a value of `seen`), but no less than `MIN_GAP`."""
-        if timeout <= MIN_GAP:
+        (a value of `seen`), but no less than `gap`."""
+        if timeout <= gap:
             await asyncio.sleep(timeout)
             return
-        await asyncio.sleep(MIN_GAP)
+        await asyncio.sleep(gap)
         if self.seen != since:
             return
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
-        timer = loop.call_later(timeout - MIN_GAP, _wake, waiter)
+        timer = loop.call_later(timeout - gap, _wake, waiter)
         try:
             await waiter
         finally:

@@ -31,6 +31,7 @@ from harness.events import (
 from harness.hooks import Hooks
 from harness.plan import Execution, FeatureRun, Plan, PlannedStep, counts_as_scenario
 from harness.run import blocking
+from harness.run.activity import MIN_GAP
 from harness.run.context import FeatureRunState, StepContext
 from harness.run.definitions import matched_definitions
 from harness.run.registry import Ambiguous, StepRegistry, Undefined
@@ -425,7 +426,7 @@ class Runner:
         attempt, error = 0, None
         # `tries` counts scheduled attempts only: a look taken early because the feature
         # run saw something new (harness/run/activity.py) keeps the schedule as it was.
-        tries, next_at = 0, 0.0
+        tries, next_at, gap = 0, 0.0, MIN_GAP
         recorded_error, recorded_at, folded = None, started, 0
         hooks = self.hooks.has("before_step") or self.hooks.has("after_step")
         activity = state.activity
@@ -453,8 +454,10 @@ class Runner:
                     tries += 1
                     delay = self._next_delay(policy, retrying, ctx, tries, started, delays)
                     next_at = time.monotonic() + delay if delay is not None else 0.0
+                    gap = MIN_GAP
                 else:  # an early look that found nothing: the schedule stands
                     delay = max(next_at - time.monotonic(), 0.0)
+                    gap *= 2
             if error is not None or attempt > 1:
                 # A step that passes at once has one attempt: its StepFinished says it all,
                 # and a second event per step would double the reporters' work.
@@ -482,7 +485,7 @@ class Runner:
                     folded += 1
             if delay is None:
                 break
-            await activity.wait(delay, seen)
+            await activity.wait(delay, seen, gap)
             if ctx and ctx.retry_request and ctx.retry_request.before_retry:
                 try:
                     await ctx.retry_request.before_retry()
