@@ -16,10 +16,6 @@ from typing import Any
 from harness import __version__
 
 
-def harness_version() -> str:
-    return __version__
-
-
 def ci_build(environ: Mapping[str, str] | None = None) -> dict[str, str] | None:
     """The CI system and a link to this build, when its variables say so."""
     env = os.environ if environ is None else environ
@@ -78,7 +74,7 @@ def environment(
     env: dict[str, Any] = {
         "target": target,
         "api_version": api_version or "root (unversioned)",
-        "harness": harness_version(),
+        "harness": __version__,
         "python": platform.python_version(),
     }
     if backend:

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from mock_nrfcloud.tasks import stopped
 
 FEED_LIMIT = 10_000
 
@@ -100,9 +101,7 @@ class LocalFeeds:
             {changed, closed}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
         )
         for task in pending:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stopped(task)
 
     def close(self) -> None:
         self._closed.set()

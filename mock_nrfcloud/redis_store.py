@@ -77,6 +77,7 @@ from mock_nrfcloud.store import (
     NOT_FOUND_HEADERS,
     not_found_body,
 )
+from mock_nrfcloud.tasks import stopped
 from mock_nrfcloud.validation import DEFAULT_ACCOUNT
 
 log = logging.getLogger(__name__)
@@ -401,11 +402,8 @@ class RedisStore:
 
     async def close(self) -> None:
         self.closing = True
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await stopped(self._sweeper)
+        self._sweeper = None
         await self._close_clients()
 
     async def _close_clients(self) -> None:

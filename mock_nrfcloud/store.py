@@ -40,6 +40,7 @@ from mock_nrfcloud.matching import normalize_path
 from mock_nrfcloud.persistence import SqliteState
 from mock_nrfcloud.responses import QueuedResponse, ResponseIndex, compile_response
 from mock_nrfcloud.simulation import FotaJobs, load_simulation
+from mock_nrfcloud.tasks import stopped
 from mock_nrfcloud.validation import DEFAULT_ACCOUNT
 
 log = logging.getLogger(__name__)
@@ -227,16 +228,9 @@ class Store:
     async def close(self) -> None:
         """Close the live streams, write what is pending and close the state file."""
         self.close_streams()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-            self._flusher = None
+        await stopped(self._sweeper)
+        await stopped(self._flusher)
+        self._sweeper = self._flusher = None
         if self._state is not None:
             self._commit()
             self._state.close()

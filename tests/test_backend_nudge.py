@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from support.backend import APP_1, JOB, Stack, job_details, receive_until
+from test_backend_fota import jobs_of, post_fota, queue_job
 
 from reference_backend import app_keys
-from tests.test_backend_fota import jobs_of, post_fota, queue_job
 
 GUARD = 20  # seconds; the pollers' own interval is an hour here
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from harness.environment import harness_version
+from harness import __version__
 from harness.naming import named
 from harness.report.results import (
     AttachmentEntry,
@@ -181,7 +181,7 @@ def _line(envelope: dict[str, Any]) -> str:
 
 
 def _meta(environment: dict[str, Any]) -> dict[str, Any]:
-    version = environment.get("harness") or harness_version()
+    version = environment.get("harness") or __version__
     meta: dict[str, Any] = {
         "protocolVersion": PROTOCOL_VERSION,
         "implementation": {"name": "spec-harness", "version": version},

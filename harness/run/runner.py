@@ -385,14 +385,7 @@ class Runner:
         except Exception as exc:  # the report loses a view, the run goes on
             entries = [{"error": f"journal unavailable: {exc}"}]
         if entries:
-            self.bus.emit(
-                Attachment(
-                    run_id=state.run_id,
-                    step_id=None,
-                    kind="journal",
-                    data={"scenario_id": scenario_id, "entries": entries},
-                )
-            )
+            self._emit_journal(state, scenario_id, entries)
 
     async def _attach_journals(self, state: FeatureRunState) -> None:
         """The journal noted at each scenario's end, fetched once for the feature run and
@@ -402,14 +395,13 @@ class Runner:
         # bounded: an interrupted or timed-out run still gets the journals of what ran
         journals = await state.target.journal_by_scenario(timeout=JOURNAL_TIMEOUT)
         for scenario_id, entries in journals:
-            self.bus.emit(
-                Attachment(
-                    run_id=state.run_id,
-                    step_id=None,
-                    kind="journal",
-                    data={"scenario_id": scenario_id, "entries": entries},
-                )
-            )
+            self._emit_journal(state, scenario_id, entries)
+
+    def _emit_journal(
+        self, state: FeatureRunState, scenario_id: str, entries: list[dict[str, Any]]
+    ) -> None:
+        data = {"scenario_id": scenario_id, "entries": entries}
+        self.bus.emit(Attachment(run_id=state.run_id, step_id=None, kind="journal", data=data))
 
     # -- steps ---------------------------------------------------------------------------
     async def _step(
